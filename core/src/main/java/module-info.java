@@ -1,0 +1,5 @@
+/** Lanes core: batched multi-query attention and residual stacks with hand-written backward passes. */
+module dev.lanes.core {
+    exports dev.lanes.core;
+    requires transitive dev.lanes.kernels;
+}

@@ -1,0 +1,96 @@
+package dev.lanes.kernels;
+
+/**
+ * Argument validation shared by the public facades. Every check runs before any output element is
+ * written, computes extents in {@code long} so that huge dimensions cannot wrap, and names the
+ * argument and the numbers in its message.
+ */
+final class Checks {
+    private Checks() {}
+
+    static void notNull(Object array, String name) {
+        if (array == null) {
+            throw new NullPointerException(name + " is null");
+        }
+    }
+
+    static void nonNegative(String name, int value) {
+        if (value < 0) {
+            throw new IllegalArgumentException(name + "=" + value + " < 0");
+        }
+    }
+
+    static void finite(String name, float value) {
+        if (!Float.isFinite(value)) {
+            throw new IllegalArgumentException(name + "=" + value + " is not finite");
+        }
+    }
+
+    /**
+     * Checks a row-major block {@code (rows, cols)} with row stride {@code ld} starting at {@code off}.
+     * {@code ldName} is how the stride is called in messages ("lda", "ldx", ...), {@code colsName} how the
+     * width is called ("k", "cols", ...).
+     */
+    static void matrix(String name, float[] x, int off, int ld, String ldName,
+                       int rows, int cols, String colsName) {
+        notNull(x, name);
+        if (off < 0) {
+            throw new IllegalArgumentException(name + "Off=" + off + " < 0");
+        }
+        if (ld < Math.max(1, cols)) {
+            throw new IllegalArgumentException(ldName + "=" + ld + " < " + colsName + "=" + cols
+                    + (cols == 0 ? " (and must be >= 1)" : ""));
+        }
+        if (rows == 0 || cols == 0) {
+            if (off > x.length) {
+                throw new IllegalArgumentException(name + "Off=" + off + " > " + name + ".length=" + x.length);
+            }
+            return;
+        }
+        long end = extentEnd(off, rows, cols, ld);
+        if (end > x.length) {
+            throw new IllegalArgumentException(name + " too short: " + name + "Off=" + off + " + (" + rows
+                    + "-1)*" + ldName + "=" + ld + " + " + cols + " = " + end + " > " + name + ".length="
+                    + x.length);
+        }
+    }
+
+    /** Checks a vector of {@code len} contiguous elements at {@code off}. */
+    static void vector(String name, float[] x, int off, int len) {
+        notNull(x, name);
+        if (off < 0) {
+            throw new IllegalArgumentException(name + "Off=" + off + " < 0");
+        }
+        if ((long) off + len > x.length) {
+            throw new IllegalArgumentException(name + " too short: " + name + "Off=" + off + " + " + len
+                    + " = " + ((long) off + len) + " > " + name + ".length=" + x.length);
+        }
+    }
+
+    /** One past the last element touched by a {@code (rows, cols)} block; rows, cols > 0. */
+    static long extentEnd(int off, int rows, int cols, int ld) {
+        return off + (long) (rows - 1) * ld + cols;
+    }
+
+    /**
+     * An output may share its array with an input only as the very same view (same offset and stride),
+     * which every kernel here supports element by element; any other overlap would read what was
+     * already written.
+     */
+    static void noPartialOverlap(String outName, float[] out, int outOff, int ldOut,
+                                 String inName, float[] in, int inOff, int ldIn, int rows, int cols) {
+        if (out != in || rows == 0 || cols == 0) {
+            return;
+        }
+        if (outOff == inOff && ldOut == ldIn) {
+            return;
+        }
+        long outEnd = extentEnd(outOff, rows, cols, ldOut);
+        long inEnd = extentEnd(inOff, rows, cols, ldIn);
+        if (outOff < inEnd && inOff < outEnd) {
+            throw new IllegalArgumentException(outName + " overlaps " + inName + " in the same array ("
+                    + outName + "Off=" + outOff + ", ld=" + ldOut + "; " + inName + "Off=" + inOff + ", ld="
+                    + ldIn + "): only the identical view is allowed");
+        }
+    }
+}

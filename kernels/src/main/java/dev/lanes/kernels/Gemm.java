@@ -1,0 +1,139 @@
+package dev.lanes.kernels;
+
+import dev.lanes.kernels.simd.SimdGemm;
+
+/**
+ * Single-precision general matrix multiply with BLAS semantics on row-major {@code float[]} operands:
+ *
+ * <pre>
+ *   C = alpha * op(A) * op(B) + beta * C
+ *   op(A): (m, k)   stored (m, k) with row stride lda if transA == N, else (k, m)
+ *   op(B): (k, n)   stored (k, n) with row stride ldb if transB == N, else (n, k)
+ *   C:     (m, n)   row stride ldc
+ * </pre>
+ *
+ * <p>Edges follow BLAS: {@code beta == 0} means C is write-only (NaN or garbage already in C does not
+ * survive); {@code alpha == 0} or {@code k == 0} means A and B are not read and C becomes
+ * {@code beta * C}. C must not share storage with A or B.
+ *
+ * <p>Every call validates all arguments before writing anything: dimensions {@code >= 0}, each leading
+ * dimension at least its stored row width (and {@code >= 1}), offsets {@code >= 0} and array extents,
+ * computed in {@code long}. A violation throws {@link IllegalArgumentException} (or
+ * {@link NullPointerException} for a null array) naming the argument and the numbers; C is then untouched.
+ *
+ * <p>With the Vector API available the product runs on packed panels through a register-blocked
+ * micro-kernel; otherwise on {@link GemmScalar}. See {@link Backend}.
+ */
+public final class Gemm {
+    private Gemm() {}
+
+    /** {@code C = alpha * op(A) * op(B) + beta * C}; see the class comment for shapes and edge cases. */
+    public static void sgemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha,
+                             float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                             float beta, float[] c, int cOff, int ldc) {
+        check(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
+        if (Backend.SIMD) {
+            SimdGemm.sgemm(transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
+                    a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+        } else {
+            GemmScalar.sgemmUnchecked(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+        }
+    }
+
+    /**
+     * {@code batch} independent products {@code C_i = alpha * op(A_i) * op(B_i) + beta * C_i}, where
+     * {@code X_i} starts at {@code xOff + i * strideX}. A stride of 0 for A or B shares one operand
+     * across the batch; the C matrices must not overlap each other
+     * ({@code strideC >= (m-1)*ldc + n} when {@code batch > 1}).
+     */
+    public static void sgemmStridedBatched(int batch, Transpose transA, Transpose transB, int m, int n, int k,
+                                           float alpha, float[] a, int aOff, int lda, int strideA,
+                                           float[] b, int bOff, int ldb, int strideB,
+                                           float beta, float[] c, int cOff, int ldc, int strideC) {
+        checkBatched(batch, transA, transB, m, n, k, a, aOff, lda, strideA, b, bOff, ldb, strideB,
+                c, cOff, ldc, strideC);
+        for (int i = 0; i < batch; i++) {
+            if (Backend.SIMD) {
+                SimdGemm.sgemm(transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
+                        a, aOff + i * strideA, lda, b, bOff + i * strideB, ldb, beta, c, cOff + i * strideC, ldc);
+            } else {
+                GemmScalar.sgemmUnchecked(transA, transB, m, n, k, alpha, a, aOff + i * strideA, lda,
+                        b, bOff + i * strideB, ldb, beta, c, cOff + i * strideC, ldc);
+            }
+        }
+    }
+
+    static void check(Transpose transA, Transpose transB, int m, int n, int k,
+                      float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                      float[] c, int cOff, int ldc) {
+        checkBatched(1, transA, transB, m, n, k, a, aOff, lda, 0, b, bOff, ldb, 0, c, cOff, ldc, 0);
+    }
+
+    static void checkBatched(int batch, Transpose transA, Transpose transB, int m, int n, int k,
+                             float[] a, int aOff, int lda, int strideA,
+                             float[] b, int bOff, int ldb, int strideB,
+                             float[] c, int cOff, int ldc, int strideC) {
+        Checks.notNull(transA, "transA");
+        Checks.notNull(transB, "transB");
+        Checks.nonNegative("batch", batch);
+        Checks.nonNegative("m", m);
+        Checks.nonNegative("n", n);
+        Checks.nonNegative("k", k);
+        Checks.nonNegative("strideA", strideA);
+        Checks.nonNegative("strideB", strideB);
+        Checks.nonNegative("strideC", strideC);
+        boolean ta = transA == Transpose.T;
+        boolean tb = transB == Transpose.T;
+        int aRows = ta ? k : m, aCols = ta ? m : k;
+        int bRows = tb ? n : k, bCols = tb ? k : n;
+        // The first matrix of each operand carries the ld rules; the last one the array extent.
+        Checks.matrix("a", a, aOff, lda, "lda", aRows, aCols, ta ? "m" : "k");
+        Checks.matrix("b", b, bOff, ldb, "ldb", bRows, bCols, tb ? "k" : "n");
+        Checks.matrix("c", c, cOff, ldc, "ldc", m, n, "n");
+        if (batch == 0) {
+            return;
+        }
+        long lastA = aOff + (long) (batch - 1) * strideA;
+        long lastB = bOff + (long) (batch - 1) * strideB;
+        long lastC = cOff + (long) (batch - 1) * strideC;
+        lastFits("a", a, lastA, aRows, aCols, lda, "strideA", strideA, batch);
+        lastFits("b", b, lastB, bRows, bCols, ldb, "strideB", strideB, batch);
+        lastFits("c", c, lastC, m, n, ldc, "strideC", strideC, batch);
+        if (batch > 1 && m > 0 && n > 0 && strideC < (long) (m - 1) * ldc + n) {
+            throw new IllegalArgumentException("strideC=" + strideC + " < (m-1)*ldc + n = "
+                    + ((long) (m - 1) * ldc + n) + ": the C matrices of the batch would overlap");
+        }
+        boolean readsAB = m > 0 && n > 0 && k > 0;
+        if (readsAB) {
+            disjoint("c", c, cOff, lastC, m, n, ldc, "a", a, aOff, lastA, aRows, aCols, lda);
+            disjoint("c", c, cOff, lastC, m, n, ldc, "b", b, bOff, lastB, bRows, bCols, ldb);
+        }
+    }
+
+    private static void lastFits(String name, float[] x, long lastOff, int rows, int cols, int ld,
+                                 String strideName, int stride, int batch) {
+        if (rows == 0 || cols == 0 || batch <= 1) {
+            return;
+        }
+        long end = lastOff + (long) (rows - 1) * ld + cols;
+        if (end > x.length) {
+            throw new IllegalArgumentException(name + " too short for the batch: " + name + "Off + (batch-1)*"
+                    + strideName + " = " + lastOff + " (batch=" + batch + ", " + strideName + "=" + stride
+                    + "), whose last element ends at " + end + " > " + name + ".length=" + x.length);
+        }
+    }
+
+    private static void disjoint(String outName, float[] out, long outFirst, long outLast, int outRows, int outCols,
+                                 int outLd, String inName, float[] in, long inFirst, long inLast, int inRows,
+                                 int inCols, int inLd) {
+        if (out != in || inRows == 0 || inCols == 0) {
+            return;
+        }
+        long outEnd = outLast + (long) (outRows - 1) * outLd + outCols;
+        long inEnd = inLast + (long) (inRows - 1) * inLd + inCols;
+        if (outFirst < inEnd && inFirst < outEnd) {
+            throw new IllegalArgumentException(outName + " shares storage with " + inName + ": elements ["
+                    + outFirst + ", " + outEnd + ") and [" + inFirst + ", " + inEnd + ") of the same array overlap");
+        }
+    }
+}

@@ -1,0 +1,128 @@
+package dev.lanes.kernels;
+
+import dev.lanes.kernels.simd.SimdSoftmax;
+
+/**
+ * Row-wise, numerically stable softmax of a row-major {@code (rows, cols)} block, and its backward pass.
+ *
+ * <pre>
+ *   x, y: (rows, cols), row strides ldx, ldy; y may be x itself (same offset and stride) for in place
+ *   mask: (rows, cols), row stride ldmask, optional (null = none)
+ *   z[i][j] = -inf                            if causal and j > i + causalOffset, or mask[i][j] == -inf,
+ *                                             or scale * x[i][j] == -inf
+ *           = fl(fl(scale * x[i][j]) + mask[i][j])   otherwise (float arithmetic)
+ *   y[i][j] = exp(z[i][j] - max_j z[i][j]) / sum_j exp(z[i][j] - max_j z[i][j])
+ * </pre>
+ *
+ * <p>Edge rows never produce NaN from non-NaN input: a row whose every {@code z} is {@code -inf}
+ * (fully masked) becomes zeros, and a row whose maximum is {@code +inf} (for instance a logit near
+ * {@link Float#MAX_VALUE} overflowing after scaling) becomes uniform over its {@code +inf} entries, the
+ * limit of softmax as those entries grow together. {@code scale} must be finite and positive.
+ *
+ * <p>Validation happens before anything is written; see {@link Gemm} for the rules and messages.
+ */
+public final class Softmax {
+    private Softmax() {}
+
+    /** {@code y = softmax(x)} row by row. */
+    public static void forward(int rows, int cols, float[] x, int xOff, int ldx, float[] y, int yOff, int ldy) {
+        forward(rows, cols, 1f, false, 0, null, 0, 0, x, xOff, ldx, y, yOff, ldy);
+    }
+
+    /** {@code y = softmax(scale * x)} row by row. */
+    public static void forward(int rows, int cols, float scale, float[] x, int xOff, int ldx,
+                               float[] y, int yOff, int ldy) {
+        forward(rows, cols, scale, false, 0, null, 0, 0, x, xOff, ldx, y, yOff, ldy);
+    }
+
+    /**
+     * {@code y = softmax(scale * x + mask)} row by row with an optional causal mask: when {@code causal},
+     * row {@code i} keeps only columns {@code j <= i + causalOffset} (offset 0 is PyTorch's
+     * {@code is_causal}; {@code cols - rows} aligns the diagonal to the bottom right). {@code mask} may
+     * be null, in which case {@code maskOff} and {@code ldmask} are ignored.
+     */
+    public static void forward(int rows, int cols, float scale, boolean causal, int causalOffset,
+                               float[] mask, int maskOff, int ldmask,
+                               float[] x, int xOff, int ldx, float[] y, int yOff, int ldy) {
+        checkForward(rows, cols, scale, mask, maskOff, ldmask, x, xOff, ldx, y, yOff, ldy);
+        if (Backend.SIMD) {
+            SimdSoftmax.forward(rows, cols, scale, causal, causalOffset, mask, maskOff, ldmask, x, xOff, ldx, y, yOff, ldy);
+        } else {
+            SoftmaxScalar.forwardUnchecked(rows, cols, scale, causal, causalOffset, mask, maskOff, ldmask,
+                    x, xOff, ldx, y, yOff, ldy);
+        }
+    }
+
+    /**
+     * Backward of {@code y = softmax(scale * x + mask)}, ACCUMULATING into dx:
+     *
+     * <pre>
+     *   dy, y, dx: (rows, cols), row strides lddy, ldy, lddx
+     *   dx[i][j] += scale * y[i][j] * (dy[i][j] - sum_k dy[i][k] * y[i][k])
+     * </pre>
+     *
+     * Masked entries have {@code y == 0} and so receive no gradient. dx may be dy or y itself (same
+     * offset and stride); zero dx first to overwrite instead of accumulate.
+     */
+    public static void backward(int rows, int cols, float scale, float[] dy, int dyOff, int lddy,
+                                float[] y, int yOff, int ldy, float[] dx, int dxOff, int lddx) {
+        checkBackward(rows, cols, scale, dy, dyOff, lddy, y, yOff, ldy, dx, dxOff, lddx);
+        if (Backend.SIMD) {
+            SimdSoftmax.backward(rows, cols, scale, dy, dyOff, lddy, y, yOff, ldy, dx, dxOff, lddx);
+        } else {
+            SoftmaxScalar.backwardUnchecked(rows, cols, scale, dy, dyOff, lddy, y, yOff, ldy, dx, dxOff, lddx);
+        }
+    }
+
+    /** Columns {@code [0, visible)} of row {@code i} survive the causal mask. */
+    static int visibleColumns(int i, int cols, boolean causal, int causalOffset) {
+        if (!causal) {
+            return cols;
+        }
+        long last = (long) i + causalOffset; // last visible column, may be negative or past the end
+        return (int) Math.max(0, Math.min(cols, last + 1));
+    }
+
+    /** The contract's logit: scale*x plus mask in float, with -inf in either term winning. */
+    static float logit(float scale, float x, float mask) {
+        float s = scale * x;
+        if (s == Float.NEGATIVE_INFINITY || mask == Float.NEGATIVE_INFINITY) {
+            return Float.NEGATIVE_INFINITY;
+        }
+        return s + mask;
+    }
+
+    static void checkForward(int rows, int cols, float scale, float[] mask, int maskOff, int ldmask,
+                             float[] x, int xOff, int ldx, float[] y, int yOff, int ldy) {
+        Checks.nonNegative("rows", rows);
+        Checks.nonNegative("cols", cols);
+        checkScale(scale);
+        Checks.matrix("x", x, xOff, ldx, "ldx", rows, cols, "cols");
+        if (mask != null) {
+            Checks.matrix("mask", mask, maskOff, ldmask, "ldmask", rows, cols, "cols");
+        }
+        Checks.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
+        Checks.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
+        if (mask != null) {
+            Checks.noPartialOverlap("y", y, yOff, ldy, "mask", mask, maskOff, ldmask, rows, cols);
+        }
+    }
+
+    static void checkBackward(int rows, int cols, float scale, float[] dy, int dyOff, int lddy,
+                              float[] y, int yOff, int ldy, float[] dx, int dxOff, int lddx) {
+        Checks.nonNegative("rows", rows);
+        Checks.nonNegative("cols", cols);
+        checkScale(scale);
+        Checks.matrix("dy", dy, dyOff, lddy, "lddy", rows, cols, "cols");
+        Checks.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
+        Checks.matrix("dx", dx, dxOff, lddx, "lddx", rows, cols, "cols");
+        Checks.noPartialOverlap("dx", dx, dxOff, lddx, "dy", dy, dyOff, lddy, rows, cols);
+        Checks.noPartialOverlap("dx", dx, dxOff, lddx, "y", y, yOff, ldy, rows, cols);
+    }
+
+    private static void checkScale(float scale) {
+        if (!(scale > 0f) || !Float.isFinite(scale)) {
+            throw new IllegalArgumentException("scale=" + scale + " must be finite and > 0");
+        }
+    }
+}

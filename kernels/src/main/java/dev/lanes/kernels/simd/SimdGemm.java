@@ -1,0 +1,265 @@
+package dev.lanes.kernels.simd;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API body of {@code dev.lanes.kernels.Gemm}, structured as in BLIS / Goto's algorithm:
+ *
+ * <pre>
+ *   for jc in n step NC:                 B block (KC x NC) packed into NR-wide panels
+ *     for pc in k step KC:
+ *       for ic in m step MC:             A block (MC x KC) packed into MR-tall panels
+ *         for jr in nc step NR:          one packed B micro-panel, reused across ir
+ *           for ir in mc step MR:        micro-kernel: an MR x NR tile of C in registers
+ * </pre>
+ *
+ * The packed panels are laid out in the exact order the micro-kernel reads them, and transposes are
+ * absorbed by the packing, so one micro-kernel serves every combination. Edge tiles are computed into
+ * a full temporary tile and merged, so the micro-kernel never branches on size. Each C element is the
+ * same sequence of float operations whatever its tile position, which keeps results independent of
+ * how the work is later split between threads.
+ */
+public final class SimdGemm {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+
+    /** Register tile: MR rows of C by NR = 3 vectors of columns (24 accumulators on AVX-512). */
+    static final int MR = 8;
+    static final int NR = 3 * L;
+    /** Cache blocking, the one table of block sizes: KC x NR panel of B near L1, MC x KC of A in L2. */
+    static final int KC = 256;
+    static final int MC = 16 * MR;
+    static final int NC = 64 * NR;
+
+    /** Per-thread packing buffers, grown once and reused: steady-state calls allocate nothing. */
+    private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
+
+    static final class Workspace {
+        final float[] aPack = new float[MC * KC];
+        final float[] bPack = new float[KC * NC];
+        final float[] edge = new float[MR * NR];
+    }
+
+    private SimdGemm() {}
+
+    public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                             float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                             float beta, float[] c, int cOff, int ldc) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (alpha == 0f || k == 0) {
+            scale(m, n, beta, c, cOff, ldc);
+            return;
+        }
+        Workspace ws = WORKSPACE.get();
+        for (int jc = 0; jc < n; jc += NC) {
+            int nc = Math.min(NC, n - jc);
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                // The first k block applies the caller's beta; later blocks accumulate onto it.
+                float betaBlock = pc == 0 ? beta : 1f;
+                packB(transB, b, bOff, ldb, pc, kc, jc, nc, ws.bPack);
+                for (int ic = 0; ic < m; ic += MC) {
+                    int mc = Math.min(MC, m - ic);
+                    packA(transA, a, aOff, lda, ic, mc, pc, kc, ws.aPack);
+                    macroKernel(mc, nc, kc, alpha, ws.aPack, ws.bPack, betaBlock, c, cOff + ic * ldc + jc, ldc, ws.edge);
+                }
+            }
+        }
+    }
+
+    private static void macroKernel(int mc, int nc, int kc, float alpha, float[] aPack, float[] bPack,
+                                    float beta, float[] c, int cOff, int ldc, float[] edge) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr);
+            int bi = jr * kc;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int mr = Math.min(MR, mc - ir);
+                int ai = ir * kc;
+                int ci = cOff + ir * ldc + jr;
+                if (mr == MR && nr == NR) {
+                    microKernel(kc, aPack, ai, bPack, bi, alpha, beta, c, ci, ldc);
+                } else {
+                    microKernel(kc, aPack, ai, bPack, bi, 1f, 0f, edge, 0, NR);
+                    mergeEdge(mr, nr, alpha, beta, edge, c, ci, ldc);
+                }
+            }
+        }
+    }
+
+    /**
+     * C[MR x NR] = alpha * Ap * Bp + beta * C over one packed A micro-panel (kc x MR, MR contiguous
+     * values per k) and one packed B micro-panel (kc x NR). beta == 0 never reads C.
+     */
+    static void microKernel(int kc, float[] ap, int ai, float[] bp, int bi, float alpha, float beta,
+                            float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S), c62 = FloatVector.zero(S);
+        FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S), c72 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int bo = bi + p * NR;
+            int ao = ai + p * MR;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bo);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bo + L);
+            FloatVector b2 = FloatVector.fromArray(S, bp, bo + 2 * L);
+            FloatVector av = FloatVector.broadcast(S, ap[ao]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02);
+            av = FloatVector.broadcast(S, ap[ao + 1]);
+            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11); c12 = b2.fma(av, c12);
+            av = FloatVector.broadcast(S, ap[ao + 2]);
+            c20 = b0.fma(av, c20); c21 = b1.fma(av, c21); c22 = b2.fma(av, c22);
+            av = FloatVector.broadcast(S, ap[ao + 3]);
+            c30 = b0.fma(av, c30); c31 = b1.fma(av, c31); c32 = b2.fma(av, c32);
+            av = FloatVector.broadcast(S, ap[ao + 4]);
+            c40 = b0.fma(av, c40); c41 = b1.fma(av, c41); c42 = b2.fma(av, c42);
+            av = FloatVector.broadcast(S, ap[ao + 5]);
+            c50 = b0.fma(av, c50); c51 = b1.fma(av, c51); c52 = b2.fma(av, c52);
+            av = FloatVector.broadcast(S, ap[ao + 6]);
+            c60 = b0.fma(av, c60); c61 = b1.fma(av, c61); c62 = b2.fma(av, c62);
+            av = FloatVector.broadcast(S, ap[ao + 7]);
+            c70 = b0.fma(av, c70); c71 = b1.fma(av, c71); c72 = b2.fma(av, c72);
+        }
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (beta == 0f) {
+            storeRow(c00, c01, c02, va, c, ci);
+            storeRow(c10, c11, c12, va, c, ci + ldc);
+            storeRow(c20, c21, c22, va, c, ci + 2 * ldc);
+            storeRow(c30, c31, c32, va, c, ci + 3 * ldc);
+            storeRow(c40, c41, c42, va, c, ci + 4 * ldc);
+            storeRow(c50, c51, c52, va, c, ci + 5 * ldc);
+            storeRow(c60, c61, c62, va, c, ci + 6 * ldc);
+            storeRow(c70, c71, c72, va, c, ci + 7 * ldc);
+        } else {
+            FloatVector vb = FloatVector.broadcast(S, beta);
+            updateRow(c00, c01, c02, va, vb, c, ci);
+            updateRow(c10, c11, c12, va, vb, c, ci + ldc);
+            updateRow(c20, c21, c22, va, vb, c, ci + 2 * ldc);
+            updateRow(c30, c31, c32, va, vb, c, ci + 3 * ldc);
+            updateRow(c40, c41, c42, va, vb, c, ci + 4 * ldc);
+            updateRow(c50, c51, c52, va, vb, c, ci + 5 * ldc);
+            updateRow(c60, c61, c62, va, vb, c, ci + 6 * ldc);
+            updateRow(c70, c71, c72, va, vb, c, ci + 7 * ldc);
+        }
+    }
+
+    private static void storeRow(FloatVector x0, FloatVector x1, FloatVector x2, FloatVector va, float[] c, int ci) {
+        x0.mul(va).intoArray(c, ci);
+        x1.mul(va).intoArray(c, ci + L);
+        x2.mul(va).intoArray(c, ci + 2 * L);
+    }
+
+    /** c = alpha * acc + beta * c as fma(alpha, acc, beta * c), the same rounding as {@link #mergeEdge}. */
+    private static void updateRow(FloatVector x0, FloatVector x1, FloatVector x2, FloatVector va, FloatVector vb,
+                                  float[] c, int ci) {
+        x0.fma(va, FloatVector.fromArray(S, c, ci).mul(vb)).intoArray(c, ci);
+        x1.fma(va, FloatVector.fromArray(S, c, ci + L).mul(vb)).intoArray(c, ci + L);
+        x2.fma(va, FloatVector.fromArray(S, c, ci + 2 * L).mul(vb)).intoArray(c, ci + 2 * L);
+    }
+
+    /** Merges the valid mr x nr corner of a full temporary tile, with the micro-kernel's rounding. */
+    private static void mergeEdge(int mr, int nr, float alpha, float beta, float[] edge, float[] c, int ci, int ldc) {
+        for (int r = 0; r < mr; r++) {
+            for (int j = 0; j < nr; j++) {
+                float acc = edge[r * NR + j];
+                int o = ci + r * ldc + j;
+                c[o] = beta == 0f ? acc * alpha : Math.fma(acc, alpha, c[o] * beta);
+            }
+        }
+    }
+
+    /** C = beta * C, with beta == 0 writing zeros without reading C. */
+    private static void scale(int m, int n, float beta, float[] c, int cOff, int ldc) {
+        for (int i = 0; i < m; i++) {
+            int row = cOff + i * ldc;
+            if (beta == 0f) {
+                java.util.Arrays.fill(c, row, row + n, 0f);
+            } else if (beta != 1f) {
+                for (int j = 0; j < n; j++) {
+                    c[row + j] *= beta;
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs op(A)[ic : ic+mc, pc : pc+kc] into MR-tall panels: panel q holds rows q*MR.. as kc groups of
+     * MR consecutive values (one per row), zero-padded past the last row.
+     */
+    static void packA(boolean transA, float[] a, int aOff, int lda, int ic, int mc, int pc, int kc, float[] dst) {
+        for (int ir = 0; ir < mc; ir += MR) {
+            int mr = Math.min(MR, mc - ir);
+            int base = ir * kc;
+            if (!transA) {
+                // op(A)[i][p] = a[aOff + i*lda + p]: read each row contiguously, scatter by MR.
+                for (int r = 0; r < mr; r++) {
+                    int src = aOff + (ic + ir + r) * lda + pc;
+                    for (int p = 0; p < kc; p++) {
+                        dst[base + p * MR + r] = a[src + p];
+                    }
+                }
+            } else {
+                // op(A)[i][p] = a[aOff + p*lda + i]: MR consecutive values of row p are one group.
+                for (int p = 0; p < kc; p++) {
+                    int src = aOff + (pc + p) * lda + ic + ir;
+                    int d = base + p * MR;
+                    for (int r = 0; r < mr; r++) {
+                        dst[d + r] = a[src + r];
+                    }
+                }
+            }
+            if (mr < MR) {
+                for (int p = 0; p < kc; p++) {
+                    for (int r = mr; r < MR; r++) {
+                        dst[base + p * MR + r] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs op(B)[pc : pc+kc, jc : jc+nc] into NR-wide panels: panel q holds columns q*NR.. as kc rows
+     * of NR consecutive values, zero-padded past the last column.
+     */
+    static void packB(boolean transB, float[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, float[] dst) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr);
+            int base = jr * kc;
+            if (!transB) {
+                // op(B)[p][j] = b[bOff + p*ldb + j]: each packed row is a contiguous copy.
+                for (int p = 0; p < kc; p++) {
+                    int src = bOff + (pc + p) * ldb + jc + jr;
+                    int d = base + p * NR;
+                    if (nr == NR) {
+                        FloatVector.fromArray(S, b, src).intoArray(dst, d);
+                        FloatVector.fromArray(S, b, src + L).intoArray(dst, d + L);
+                        FloatVector.fromArray(S, b, src + 2 * L).intoArray(dst, d + 2 * L);
+                    } else {
+                        System.arraycopy(b, src, dst, d, nr);
+                        java.util.Arrays.fill(dst, d + nr, d + NR, 0f);
+                    }
+                }
+            } else {
+                // op(B)[p][j] = b[bOff + j*ldb + p]: walk each stored row of B, scatter by NR.
+                for (int j = 0; j < nr; j++) {
+                    int src = bOff + (jc + jr + j) * ldb + pc;
+                    for (int p = 0; p < kc; p++) {
+                        dst[base + p * NR + j] = b[src + p];
+                    }
+                }
+                if (nr < NR) {
+                    for (int p = 0; p < kc; p++) {
+                        java.util.Arrays.fill(dst, base + p * NR + nr, base + (p + 1) * NR, 0f);
+                    }
+                }
+            }
+        }
+    }
+}

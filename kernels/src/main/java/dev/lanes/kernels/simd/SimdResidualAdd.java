@@ -1,0 +1,105 @@
+package dev.lanes.kernels.simd;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API body of {@code dev.lanes.kernels.ResidualAdd}. Arguments were validated by the facade;
+ * this class only asserts. One pass over memory: each element of y is written once from one read of
+ * x, f and bias.
+ */
+public final class SimdResidualAdd {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+
+    private SimdResidualAdd() {}
+
+    public static void forward(int rows, int cols, float alpha, float[] x, int xOff, int ldx,
+                               float[] f, int fOff, int ldf, float[] bias, int biasOff,
+                               float[] y, int yOff, int ldy) {
+        int vecEnd = S.loopBound(cols);
+        FloatVector av = FloatVector.broadcast(S, alpha);
+        for (int i = 0; i < rows; i++) {
+            int xr = xOff + i * ldx, fr = fOff + i * ldf, yr = yOff + i * ldy;
+            int j = 0;
+            if (bias == null) {
+                for (; j < vecEnd; j += L) {
+                    FloatVector fv = FloatVector.fromArray(S, f, fr + j);
+                    fv.fma(av, FloatVector.fromArray(S, x, xr + j)).intoArray(y, yr + j);
+                }
+                for (; j < cols; j++) {
+                    y[yr + j] = Math.fma(alpha, f[fr + j], x[xr + j]);
+                }
+            } else {
+                for (; j < vecEnd; j += L) {
+                    FloatVector fv = FloatVector.fromArray(S, f, fr + j).add(FloatVector.fromArray(S, bias, biasOff + j));
+                    fv.fma(av, FloatVector.fromArray(S, x, xr + j)).intoArray(y, yr + j);
+                }
+                for (; j < cols; j++) {
+                    y[yr + j] = Math.fma(alpha, f[fr + j] + bias[biasOff + j], x[xr + j]);
+                }
+            }
+        }
+    }
+
+    public static void backward(int rows, int cols, float alpha, float[] dy, int dyOff, int lddy,
+                                float[] dx, int dxOff, int lddx, float[] df, int dfOff, int lddf,
+                                float[] dbias, int dbiasOff) {
+        int vecEnd = S.loopBound(cols);
+        FloatVector av = FloatVector.broadcast(S, alpha);
+        if (dbias != null) {
+            // First: dx or df may be dy itself, and the sums must see dy as it came in.
+            biasGradient(rows, cols, alpha, dy, dyOff, lddy, dbias, dbiasOff);
+        }
+        for (int i = 0; i < rows; i++) {
+            int gr = dyOff + i * lddy;
+            int j = 0;
+            for (; j < vecEnd; j += L) {
+                FloatVector g = FloatVector.fromArray(S, dy, gr + j);
+                if (dx != null) {
+                    int o = dxOff + i * lddx + j;
+                    FloatVector.fromArray(S, dx, o).add(g).intoArray(dx, o);
+                }
+                if (df != null) {
+                    int o = dfOff + i * lddf + j;
+                    g.fma(av, FloatVector.fromArray(S, df, o)).intoArray(df, o);
+                }
+            }
+            for (; j < cols; j++) {
+                float g = dy[gr + j];
+                if (dx != null) {
+                    dx[dxOff + i * lddx + j] += g;
+                }
+                if (df != null) {
+                    int o = dfOff + i * lddf + j;
+                    df[o] = Math.fma(alpha, g, df[o]);
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code dbias[j] += alpha * sum_i dy[i][j]}: a column sum, done a strip of columns at a time with
+     * the strip's partial sums in registers, rows added in order so the bits do not depend on blocking.
+     */
+    private static void biasGradient(int rows, int cols, float alpha, float[] dy, int dyOff, int lddy,
+                                     float[] dbias, int dbiasOff) {
+        int vecEnd = S.loopBound(cols);
+        FloatVector av = FloatVector.broadcast(S, alpha);
+        int j = 0;
+        for (; j < vecEnd; j += L) {
+            FloatVector sum = FloatVector.zero(S);
+            for (int i = 0; i < rows; i++) {
+                sum = sum.add(FloatVector.fromArray(S, dy, dyOff + i * lddy + j));
+            }
+            sum.fma(av, FloatVector.fromArray(S, dbias, dbiasOff + j)).intoArray(dbias, dbiasOff + j);
+        }
+        for (; j < cols; j++) {
+            float sum = 0f;
+            for (int i = 0; i < rows; i++) {
+                sum += dy[dyOff + i * lddy + j];
+            }
+            dbias[dbiasOff + j] = Math.fma(alpha, sum, dbias[dbiasOff + j]);
+        }
+    }
+}

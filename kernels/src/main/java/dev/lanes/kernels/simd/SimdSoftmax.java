@@ -1,0 +1,202 @@
+package dev.lanes.kernels.simd;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API body of {@code dev.lanes.kernels.Softmax}: per row, one pass for the maximum, one that
+ * writes {@code exp(z - max)} into y while summing, one that scales by {@code 1 / sum}. Arguments were
+ * validated by the facade. The rare rows whose maximum is {@code +inf} take a scalar path.
+ */
+public final class SimdSoftmax {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    private static final float NEG_INF = Float.NEGATIVE_INFINITY;
+
+    private SimdSoftmax() {}
+
+    public static void forward(int rows, int cols, float scale, boolean causal, int causalOffset,
+                               float[] mask, int maskOff, int ldmask,
+                               float[] x, int xOff, int ldx, float[] y, int yOff, int ldy) {
+        for (int i = 0; i < rows; i++) {
+            int visible = cols;
+            if (causal) {
+                long last = (long) i + causalOffset;
+                visible = (int) Math.max(0, Math.min(cols, last + 1));
+            }
+            int xr = xOff + i * ldx, yr = yOff + i * ldy;
+            if (mask == null) {
+                rowPlain(visible, scale, x, xr, y, yr);
+            } else {
+                rowMasked(visible, scale, mask, maskOff + i * ldmask, x, xr, y, yr);
+            }
+            for (int j = visible; j < cols; j++) {
+                y[yr + j] = 0f;
+            }
+        }
+    }
+
+    /** z = scale * x: since scale > 0, max(fl(scale * x)) = fl(scale * max(x)). */
+    private static void rowPlain(int n, float scale, float[] x, int xr, float[] y, int yr) {
+        int vecEnd = S.loopBound(n);
+        FloatVector vmax = FloatVector.broadcast(S, NEG_INF);
+        int j = 0;
+        for (; j < vecEnd; j += L) {
+            vmax = vmax.max(FloatVector.fromArray(S, x, xr + j));
+        }
+        float max = vmax.reduceLanes(VectorOperators.MAX);
+        for (; j < n; j++) {
+            max = Math.max(max, x[xr + j]);
+        }
+        float zmax = scale * max;
+        if (!edgeRow(n, zmax, y, yr) && !Float.isNaN(zmax)) {
+            FloatVector vs = FloatVector.broadcast(S, scale);
+            FloatVector vm = FloatVector.broadcast(S, zmax);
+            FloatVector vsum = FloatVector.zero(S);
+            for (j = 0; j < vecEnd; j += L) {
+                FloatVector e = FloatVector.fromArray(S, x, xr + j).mul(vs).sub(vm).lanewise(VectorOperators.EXP);
+                e.intoArray(y, yr + j);
+                vsum = vsum.add(e);
+            }
+            float sum = vsum.reduceLanes(VectorOperators.ADD);
+            for (; j < n; j++) {
+                float e = (float) Math.exp(scale * x[xr + j] - zmax);
+                y[yr + j] = e;
+                sum += e;
+            }
+            normalise(n, 1f / sum, y, yr);
+        } else if (Float.isNaN(zmax)) {
+            fill(n, Float.NaN, y, yr);
+        } else if (zmax == Float.POSITIVE_INFINITY) {
+            uniformOverInfinities(n, scale, null, 0, x, xr, y, yr);
+        }
+    }
+
+    private static void rowMasked(int n, float scale, float[] mask, int mr, float[] x, int xr, float[] y, int yr) {
+        int vecEnd = S.loopBound(n);
+        FloatVector vs = FloatVector.broadcast(S, scale);
+        FloatVector vmax = FloatVector.broadcast(S, NEG_INF);
+        int j = 0;
+        for (; j < vecEnd; j += L) {
+            vmax = vmax.max(logits(vs, x, xr + j, mask, mr + j));
+        }
+        float zmax = vmax.reduceLanes(VectorOperators.MAX);
+        for (; j < n; j++) {
+            zmax = Math.max(zmax, logit(scale, x[xr + j], mask[mr + j]));
+        }
+        if (Float.isNaN(zmax)) {
+            fill(n, Float.NaN, y, yr);
+            return;
+        }
+        if (edgeRow(n, zmax, y, yr)) {
+            if (zmax == Float.POSITIVE_INFINITY) {
+                uniformOverInfinities(n, scale, mask, mr, x, xr, y, yr);
+            }
+            return;
+        }
+        FloatVector vm = FloatVector.broadcast(S, zmax);
+        FloatVector vsum = FloatVector.zero(S);
+        for (j = 0; j < vecEnd; j += L) {
+            FloatVector e = logits(vs, x, xr + j, mask, mr + j).sub(vm).lanewise(VectorOperators.EXP);
+            e.intoArray(y, yr + j);
+            vsum = vsum.add(e);
+        }
+        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        for (; j < n; j++) {
+            float e = (float) Math.exp(logit(scale, x[xr + j], mask[mr + j]) - zmax);
+            y[yr + j] = e;
+            sum += e;
+        }
+        normalise(n, 1f / sum, y, yr);
+    }
+
+    /** The contract's logit, a vector at a time: scale*x + mask, with -inf in either term winning. */
+    private static FloatVector logits(FloatVector vs, float[] x, int xi, float[] mask, int mi) {
+        FloatVector s = FloatVector.fromArray(S, x, xi).mul(vs);
+        FloatVector mk = FloatVector.fromArray(S, mask, mi);
+        VectorMask<Float> dead = s.eq(NEG_INF).or(mk.eq(NEG_INF));
+        return s.add(mk).blend(NEG_INF, dead);
+    }
+
+    private static float logit(float scale, float x, float mask) {
+        float s = scale * x;
+        return s == NEG_INF || mask == NEG_INF ? NEG_INF : s + mask;
+    }
+
+    /** Handles rows whose maximum is infinite; true when the row is done. */
+    private static boolean edgeRow(int n, float zmax, float[] y, int yr) {
+        if (zmax == NEG_INF) {
+            fill(n, 0f, y, yr); // fully masked: zeros, never 0/0
+            return true;
+        }
+        return zmax == Float.POSITIVE_INFINITY;
+    }
+
+    /** The limit of softmax when several logits are +inf together: uniform over them. */
+    private static void uniformOverInfinities(int n, float scale, float[] mask, int mr, float[] x, int xr,
+                                              float[] y, int yr) {
+        int count = 0;
+        for (int j = 0; j < n; j++) {
+            float z = mask == null ? scale * x[xr + j] : logit(scale, x[xr + j], mask[mr + j]);
+            count += z == Float.POSITIVE_INFINITY ? 1 : 0;
+        }
+        float share = (float) (1.0 / count);
+        for (int j = 0; j < n; j++) {
+            float z = mask == null ? scale * x[xr + j] : logit(scale, x[xr + j], mask[mr + j]);
+            y[yr + j] = z == Float.POSITIVE_INFINITY ? share : 0f;
+        }
+    }
+
+    private static void normalise(int n, float inv, float[] y, int yr) {
+        int vecEnd = S.loopBound(n);
+        FloatVector vi = FloatVector.broadcast(S, inv);
+        int j = 0;
+        for (; j < vecEnd; j += L) {
+            FloatVector.fromArray(S, y, yr + j).mul(vi).intoArray(y, yr + j);
+        }
+        for (; j < n; j++) {
+            y[yr + j] *= inv;
+        }
+    }
+
+    private static void fill(int n, float v, float[] y, int yr) {
+        for (int j = 0; j < n; j++) {
+            y[yr + j] = v;
+        }
+    }
+
+    public static void backward(int rows, int cols, float scale, float[] dy, int dyOff, int lddy,
+                                float[] y, int yOff, int ldy, float[] dx, int dxOff, int lddx) {
+        int vecEnd = S.loopBound(cols);
+        FloatVector vs = FloatVector.broadcast(S, scale);
+        for (int i = 0; i < rows; i++) {
+            int gr = dyOff + i * lddy, yr = yOff + i * ldy, xr = dxOff + i * lddx;
+            FloatVector acc0 = FloatVector.zero(S);
+            FloatVector acc1 = FloatVector.zero(S);
+            int j = 0;
+            for (; j + 2 * L <= cols; j += 2 * L) {
+                acc0 = FloatVector.fromArray(S, dy, gr + j).fma(FloatVector.fromArray(S, y, yr + j), acc0);
+                acc1 = FloatVector.fromArray(S, dy, gr + j + L).fma(FloatVector.fromArray(S, y, yr + j + L), acc1);
+            }
+            for (; j < vecEnd; j += L) {
+                acc0 = FloatVector.fromArray(S, dy, gr + j).fma(FloatVector.fromArray(S, y, yr + j), acc0);
+            }
+            float dot = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+            for (; j < cols; j++) {
+                dot = Math.fma(dy[gr + j], y[yr + j], dot);
+            }
+            // dx += scale * y * (dy - dot): the Jacobian of softmax, (diag(y) - y y^T), applied to dy.
+            FloatVector vd = FloatVector.broadcast(S, dot);
+            for (j = 0; j < vecEnd; j += L) {
+                FloatVector g = FloatVector.fromArray(S, dy, gr + j).sub(vd);
+                FloatVector yv = FloatVector.fromArray(S, y, yr + j).mul(vs);
+                yv.fma(g, FloatVector.fromArray(S, dx, xr + j)).intoArray(dx, xr + j);
+            }
+            for (; j < cols; j++) {
+                dx[xr + j] = Math.fma(scale * y[yr + j], dy[gr + j] - dot, dx[xr + j]);
+            }
+        }
+    }
+}
