@@ -27,13 +27,28 @@ import dev.lanes.kernels.simd.SimdGemm;
 public final class Gemm {
     private Gemm() {}
 
-    /** {@code C = alpha * op(A) * op(B) + beta * C}; see the class comment for shapes and edge cases. */
+    /**
+     * {@code C = alpha * op(A) * op(B) + beta * C} on the process default team
+     * ({@link Parallelism#defaultParallelism()}); see the class comment for shapes and edge cases.
+     */
     public static void sgemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha,
                              float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                              float beta, float[] c, int cOff, int ldc) {
+        sgemm(Parallelism.defaultParallelism(), transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb,
+                beta, c, cOff, ldc);
+    }
+
+    /**
+     * {@code C = alpha * op(A) * op(B) + beta * C} on the given team. The result is the same bit for bit
+     * whatever the team's size: the product is cut into independent blocks of C, never split along k.
+     */
+    public static void sgemm(Parallelism par, Transpose transA, Transpose transB, int m, int n, int k, float alpha,
+                             float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                             float beta, float[] c, int cOff, int ldc) {
+        Checks.notNull(par, "par");
         check(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
         if (Backend.SIMD) {
-            SimdGemm.sgemm(transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
+            SimdGemm.sgemm(par, transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
                     a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
         } else {
             GemmScalar.sgemmUnchecked(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
@@ -42,21 +57,32 @@ public final class Gemm {
 
     /**
      * {@code batch} independent products {@code C_i = alpha * op(A_i) * op(B_i) + beta * C_i}, where
-     * {@code X_i} starts at {@code xOff + i * strideX}. A stride of 0 for A or B shares one operand
-     * across the batch; the C matrices must not overlap each other
+     * {@code X_i} starts at {@code xOff + i * strideX}, on the process default team. A stride of 0 for
+     * A or B shares one operand across the batch; the C matrices must not overlap each other
      * ({@code strideC >= (m-1)*ldc + n} when {@code batch > 1}).
      */
     public static void sgemmStridedBatched(int batch, Transpose transA, Transpose transB, int m, int n, int k,
                                            float alpha, float[] a, int aOff, int lda, int strideA,
                                            float[] b, int bOff, int ldb, int strideB,
                                            float beta, float[] c, int cOff, int ldc, int strideC) {
+        sgemmStridedBatched(Parallelism.defaultParallelism(), batch, transA, transB, m, n, k, alpha,
+                a, aOff, lda, strideA, b, bOff, ldb, strideB, beta, c, cOff, ldc, strideC);
+    }
+
+    /** The strided batch on the given team; same bits for any team size. */
+    public static void sgemmStridedBatched(Parallelism par, int batch, Transpose transA, Transpose transB,
+                                           int m, int n, int k, float alpha,
+                                           float[] a, int aOff, int lda, int strideA,
+                                           float[] b, int bOff, int ldb, int strideB,
+                                           float beta, float[] c, int cOff, int ldc, int strideC) {
+        Checks.notNull(par, "par");
         checkBatched(batch, transA, transB, m, n, k, a, aOff, lda, strideA, b, bOff, ldb, strideB,
                 c, cOff, ldc, strideC);
-        for (int i = 0; i < batch; i++) {
-            if (Backend.SIMD) {
-                SimdGemm.sgemm(transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
-                        a, aOff + i * strideA, lda, b, bOff + i * strideB, ldb, beta, c, cOff + i * strideC, ldc);
-            } else {
+        if (Backend.SIMD) {
+            SimdGemm.sgemmBatched(par, batch, transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
+                    a, aOff, lda, strideA, b, bOff, ldb, strideB, beta, c, cOff, ldc, strideC);
+        } else {
+            for (int i = 0; i < batch; i++) {
                 GemmScalar.sgemmUnchecked(transA, transB, m, n, k, alpha, a, aOff + i * strideA, lda,
                         b, bOff + i * strideB, ldb, beta, c, cOff + i * strideC, ldc);
             }

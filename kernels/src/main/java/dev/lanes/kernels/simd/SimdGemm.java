@@ -1,5 +1,6 @@
 package dev.lanes.kernels.simd;
 
+import dev.lanes.kernels.Parallelism;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -43,7 +44,10 @@ public final class SimdGemm {
 
     private SimdGemm() {}
 
-    public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+    /** Below this many multiply-adds a product runs on the calling thread: a region costs microseconds. */
+    static final long PARALLEL_MIN_MACS = 1L << 20;
+
+    public static void sgemm(Parallelism par, boolean transA, boolean transB, int m, int n, int k, float alpha,
                              float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                              float beta, float[] c, int cOff, int ldc) {
         if (m == 0 || n == 0) {
@@ -53,16 +57,125 @@ public final class SimdGemm {
             scale(m, n, beta, c, cOff, ldc);
             return;
         }
+        int parts = partsFor(par, m, n, k);
+        if (parts <= 1) {
+            block(transA, transB, 0, m, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            return;
+        }
+        Job job = JOB.get();
+        job.set(transA, transB, m, n, k, alpha, a, aOff, lda, 0, b, bOff, ldb, 0, beta, c, cOff, ldc, 0, 1, parts);
+        try {
+            par.forEach(parts, job);
+        } finally {
+            job.clear();
+        }
+    }
+
+    /**
+     * Strided batch: whole products are spread over the team when there are at least as many as
+     * threads, otherwise each product is split. Either way each C element is computed by the same
+     * sequence of operations, so the bits do not depend on the split.
+     */
+    public static void sgemmBatched(Parallelism par, int batch, boolean transA, boolean transB, int m, int n, int k,
+                                    float alpha, float[] a, int aOff, int lda, int strideA,
+                                    float[] b, int bOff, int ldb, int strideB,
+                                    float beta, float[] c, int cOff, int ldc, int strideC) {
+        if (batch == 0 || m == 0 || n == 0) {
+            return;
+        }
+        int threads = par.threads();
+        if (threads > 1 && batch >= threads && alpha != 0f && k > 0
+                && (long) batch * m * n * k >= PARALLEL_MIN_MACS) {
+            Job job = JOB.get();
+            job.set(transA, transB, m, n, k, alpha, a, aOff, lda, strideA, b, bOff, ldb, strideB, beta, c, cOff, ldc,
+                    strideC, batch, 0);
+            try {
+                par.forEach(batch, job);
+            } finally {
+                job.clear();
+            }
+            return;
+        }
+        for (int i = 0; i < batch; i++) {
+            sgemm(par, transA, transB, m, n, k, alpha, a, aOff + i * strideA, lda, b, bOff + i * strideB, ldb,
+                    beta, c, cOff + i * strideC, ldc);
+        }
+    }
+
+    /** How many independent C blocks to split one product into: at most one per thread. */
+    private static int partsFor(Parallelism par, int m, int n, int k) {
+        int threads = par.threads();
+        if (threads == 1 || (long) m * n * k < PARALLEL_MIN_MACS) {
+            return 1;
+        }
+        int units = m >= n ? (m + MR - 1) / MR : (n + NR - 1) / NR;
+        return Math.min(threads, units);
+    }
+
+    /**
+     * A parallel GEMM region, reused per calling thread so that dispatching allocates nothing. With
+     * {@code splitParts > 0} part p is the p-th slab of one product's C (rows when m >= n, else
+     * columns, cut on tile boundaries); with {@code splitParts == 0} part p is batch entry p.
+     */
+    private static final ThreadLocal<Job> JOB = ThreadLocal.withInitial(Job::new);
+
+    private static final class Job implements Parallelism.PartTask {
+        boolean transA, transB;
+        int m, n, k, aOff, lda, strideA, bOff, ldb, strideB, cOff, ldc, strideC, batch, splitParts;
+        float alpha, beta;
+        float[] a, b, c;
+
+        void set(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                 float[] a, int aOff, int lda, int strideA, float[] b, int bOff, int ldb, int strideB,
+                 float beta, float[] c, int cOff, int ldc, int strideC, int batch, int splitParts) {
+            this.transA = transA; this.transB = transB;
+            this.m = m; this.n = n; this.k = k; this.alpha = alpha; this.beta = beta;
+            this.a = a; this.aOff = aOff; this.lda = lda; this.strideA = strideA;
+            this.b = b; this.bOff = bOff; this.ldb = ldb; this.strideB = strideB;
+            this.c = c; this.cOff = cOff; this.ldc = ldc; this.strideC = strideC;
+            this.batch = batch; this.splitParts = splitParts;
+        }
+
+        void clear() {
+            a = b = c = null; // do not keep the caller's arrays reachable
+        }
+
+        @Override
+        public void run(int part) {
+            if (splitParts == 0) {
+                block(transA, transB, 0, m, 0, n, k, alpha, a, aOff + part * strideA, lda,
+                        b, bOff + part * strideB, ldb, beta, c, cOff + part * strideC, ldc);
+            } else if (m >= n) {
+                int units = (m + MR - 1) / MR;
+                int r0 = slab(units, splitParts, part) * MR, r1 = Math.min(m, slab(units, splitParts, part + 1) * MR);
+                block(transA, transB, r0, r1, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            } else {
+                int units = (n + NR - 1) / NR;
+                int c0 = slab(units, splitParts, part) * NR, c1 = Math.min(n, slab(units, splitParts, part + 1) * NR);
+                block(transA, transB, 0, m, c0, c1, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            }
+        }
+
+        /** First unit of slab p when units are cut into parts nearly equal slabs. */
+        private static int slab(int units, int parts, int p) {
+            return (int) ((long) units * p / parts);
+        }
+    }
+
+    /** The serial BLIS loops over the C block rows [i0, i1) x columns [j0, j1). */
+    static void block(boolean transA, boolean transB, int i0, int i1, int j0, int j1, int k, float alpha,
+                      float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                      float beta, float[] c, int cOff, int ldc) {
         Workspace ws = WORKSPACE.get();
-        for (int jc = 0; jc < n; jc += NC) {
-            int nc = Math.min(NC, n - jc);
+        for (int jc = j0; jc < j1; jc += NC) {
+            int nc = Math.min(NC, j1 - jc);
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 // The first k block applies the caller's beta; later blocks accumulate onto it.
                 float betaBlock = pc == 0 ? beta : 1f;
                 packB(transB, b, bOff, ldb, pc, kc, jc, nc, ws.bPack);
-                for (int ic = 0; ic < m; ic += MC) {
-                    int mc = Math.min(MC, m - ic);
+                for (int ic = i0; ic < i1; ic += MC) {
+                    int mc = Math.min(MC, i1 - ic);
                     packA(transA, a, aOff, lda, ic, mc, pc, kc, ws.aPack);
                     macroKernel(mc, nc, kc, alpha, ws.aPack, ws.bPack, betaBlock, c, cOff + ic * ldc + jc, ldc, ws.edge);
                 }
@@ -126,41 +239,79 @@ public final class SimdGemm {
             av = FloatVector.broadcast(S, ap[ao + 7]);
             c70 = b0.fma(av, c70); c71 = b1.fma(av, c71); c72 = b2.fma(av, c72);
         }
+        // Stores are written out in full: a helper taking vectors would not inline at these cold call
+        // sites, and a vector passed to a call that is not inlined is boxed on the heap.
         FloatVector va = FloatVector.broadcast(S, alpha);
+        int o;
         if (beta == 0f) {
-            storeRow(c00, c01, c02, va, c, ci);
-            storeRow(c10, c11, c12, va, c, ci + ldc);
-            storeRow(c20, c21, c22, va, c, ci + 2 * ldc);
-            storeRow(c30, c31, c32, va, c, ci + 3 * ldc);
-            storeRow(c40, c41, c42, va, c, ci + 4 * ldc);
-            storeRow(c50, c51, c52, va, c, ci + 5 * ldc);
-            storeRow(c60, c61, c62, va, c, ci + 6 * ldc);
-            storeRow(c70, c71, c72, va, c, ci + 7 * ldc);
+            o = ci;
+            c00.mul(va).intoArray(c, o);
+            c01.mul(va).intoArray(c, o + L);
+            c02.mul(va).intoArray(c, o + 2 * L);
+            o = ci + ldc;
+            c10.mul(va).intoArray(c, o);
+            c11.mul(va).intoArray(c, o + L);
+            c12.mul(va).intoArray(c, o + 2 * L);
+            o = ci + 2 * ldc;
+            c20.mul(va).intoArray(c, o);
+            c21.mul(va).intoArray(c, o + L);
+            c22.mul(va).intoArray(c, o + 2 * L);
+            o = ci + 3 * ldc;
+            c30.mul(va).intoArray(c, o);
+            c31.mul(va).intoArray(c, o + L);
+            c32.mul(va).intoArray(c, o + 2 * L);
+            o = ci + 4 * ldc;
+            c40.mul(va).intoArray(c, o);
+            c41.mul(va).intoArray(c, o + L);
+            c42.mul(va).intoArray(c, o + 2 * L);
+            o = ci + 5 * ldc;
+            c50.mul(va).intoArray(c, o);
+            c51.mul(va).intoArray(c, o + L);
+            c52.mul(va).intoArray(c, o + 2 * L);
+            o = ci + 6 * ldc;
+            c60.mul(va).intoArray(c, o);
+            c61.mul(va).intoArray(c, o + L);
+            c62.mul(va).intoArray(c, o + 2 * L);
+            o = ci + 7 * ldc;
+            c70.mul(va).intoArray(c, o);
+            c71.mul(va).intoArray(c, o + L);
+            c72.mul(va).intoArray(c, o + 2 * L);
         } else {
+            // c = fma(acc, alpha, beta * c): the same rounding as mergeEdge.
             FloatVector vb = FloatVector.broadcast(S, beta);
-            updateRow(c00, c01, c02, va, vb, c, ci);
-            updateRow(c10, c11, c12, va, vb, c, ci + ldc);
-            updateRow(c20, c21, c22, va, vb, c, ci + 2 * ldc);
-            updateRow(c30, c31, c32, va, vb, c, ci + 3 * ldc);
-            updateRow(c40, c41, c42, va, vb, c, ci + 4 * ldc);
-            updateRow(c50, c51, c52, va, vb, c, ci + 5 * ldc);
-            updateRow(c60, c61, c62, va, vb, c, ci + 6 * ldc);
-            updateRow(c70, c71, c72, va, vb, c, ci + 7 * ldc);
+            o = ci;
+            c00.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
+            c01.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
+            c02.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            o = ci + ldc;
+            c10.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
+            c11.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
+            c12.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            o = ci + 2 * ldc;
+            c20.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
+            c21.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
+            c22.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            o = ci + 3 * ldc;
+            c30.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
+            c31.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
+            c32.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            o = ci + 4 * ldc;
+            c40.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
+            c41.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
+            c42.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            o = ci + 5 * ldc;
+            c50.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
+            c51.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
+            c52.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            o = ci + 6 * ldc;
+            c60.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
+            c61.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
+            c62.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            o = ci + 7 * ldc;
+            c70.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
+            c71.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
+            c72.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
         }
-    }
-
-    private static void storeRow(FloatVector x0, FloatVector x1, FloatVector x2, FloatVector va, float[] c, int ci) {
-        x0.mul(va).intoArray(c, ci);
-        x1.mul(va).intoArray(c, ci + L);
-        x2.mul(va).intoArray(c, ci + 2 * L);
-    }
-
-    /** c = alpha * acc + beta * c as fma(alpha, acc, beta * c), the same rounding as {@link #mergeEdge}. */
-    private static void updateRow(FloatVector x0, FloatVector x1, FloatVector x2, FloatVector va, FloatVector vb,
-                                  float[] c, int ci) {
-        x0.fma(va, FloatVector.fromArray(S, c, ci).mul(vb)).intoArray(c, ci);
-        x1.fma(va, FloatVector.fromArray(S, c, ci + L).mul(vb)).intoArray(c, ci + L);
-        x2.fma(va, FloatVector.fromArray(S, c, ci + 2 * L).mul(vb)).intoArray(c, ci + 2 * L);
     }
 
     /** Merges the valid mr x nr corner of a full temporary tile, with the micro-kernel's rounding. */
