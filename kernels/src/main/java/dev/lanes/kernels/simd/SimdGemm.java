@@ -5,39 +5,39 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Vector API body of {@code dev.lanes.kernels.Gemm}, structured as in BLIS / Goto's algorithm:
+ * Vector API body of {@code dev.lanes.kernels.Gemm}, structured after BLIS / Goto's algorithm:
  *
  * <pre>
- *   for jc in n step NC:                 B block (KC x NC) packed into NR-wide panels
- *     for pc in k step KC:
- *       for ic in m step MC:             A block (MC x KC) packed into MR-tall panels
+ *   for jc in n step NC:                 (a thread's slab of C columns or rows is cut first)
+ *     for pc in k step KC:               B block (KC x NC) packed into NR-wide micro-panels
+ *       for ic in m step MC:
  *         for jr in nc step NR:          one packed B micro-panel, reused across ir
- *           for ir in mc step MR:        micro-kernel: an MR x NR tile of C in registers
+ *           for ir in mc step MR:        micro-kernel: an MR x NR tile of C in 24 registers
  * </pre>
  *
- * The packed panels are laid out in the exact order the micro-kernel reads them, and transposes are
- * absorbed by the packing, so one micro-kernel serves every combination. Edge tiles are computed into
- * a full temporary tile and merged, so the micro-kernel never branches on size. Each C element is the
- * same sequence of float operations whatever its tile position, which keeps results independent of
- * how the work is later split between threads.
+ * B is packed in the exact order the micro-kernel reads it, which absorbs B's transpose. A is read in
+ * place through a (row stride, column stride) pair, which absorbs A's transpose. Edge tiles are
+ * computed into a full temporary tile and merged, so the micro-kernel never branches on size. Each C
+ * element is the same sequence of float operations whatever its tile position, so results do not
+ * depend on how the work is split between threads.
  */
 public final class SimdGemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
 
-    /** Register tile: MR rows of C by NR = 3 vectors of columns (24 accumulators on AVX-512). */
-    static final int MR = 8;
-    static final int NR = 3 * L;
-    /** Cache blocking, the one table of block sizes: KC x NR panel of B near L1, MC x KC of A in L2. */
+    /** Register tile: MR rows of C by NR columns, MR * NR / L accumulators (of AVX-512's 32 registers). */
+    static final int MR = 6;
+    static final int NR = 4 * L;
+    /** Cache blocking, the one table of block sizes: the KC x NC block of B in L2, MC x KC of A in L2/L3. */
     static final int KC = 256;
     static final int MC = 16 * MR;
-    static final int NC = 64 * NR;
+    static final int NC = 16 * NR;
 
     /** Per-thread packing buffers, grown once and reused: steady-state calls allocate nothing. */
     private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
 
     static final class Workspace {
-        final float[] aPack = new float[MC * KC];
+        final float[] aPack = new float[MR * KC]; // the partial row tile of A
         final float[] bPack = new float[KC * NC];
         final float[] edge = new float[MR * NR];
     }
@@ -167,6 +167,8 @@ public final class SimdGemm {
                       float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                       float beta, float[] c, int cOff, int ldc) {
         Workspace ws = WORKSPACE.get();
+        // op(A)[i][p] = a[aOff + i * aRs + p * aCs]
+        int aRs = transA ? 1 : lda, aCs = transA ? lda : 1;
         for (int jc = j0; jc < j1; jc += NC) {
             int nc = Math.min(NC, j1 - jc);
             for (int pc = 0; pc < k; pc += KC) {
@@ -176,28 +178,52 @@ public final class SimdGemm {
                 packB(transB, b, bOff, ldb, pc, kc, jc, nc, ws.bPack);
                 for (int ic = i0; ic < i1; ic += MC) {
                     int mc = Math.min(MC, i1 - ic);
-                    packA(transA, a, aOff, lda, ic, mc, pc, kc, ws.aPack);
-                    macroKernel(mc, nc, kc, alpha, ws.aPack, ws.bPack, betaBlock, c, cOff + ic * ldc + jc, ldc, ws.edge);
+                    macroKernel(mc, nc, kc, alpha, a, aOff + ic * aRs + pc * aCs, aRs, aCs,
+                            ws, betaBlock, c, cOff + ic * ldc + jc, ldc);
                 }
             }
         }
     }
 
-    private static void macroKernel(int mc, int nc, int kc, float alpha, float[] aPack, float[] bPack,
-                                    float beta, float[] c, int cOff, int ldc, float[] edge) {
+    /**
+     * One mc x nc block of C: the jr loop walks packed B micro-panels, the ir loop MR-row tiles of A
+     * read in place (op(A)[i][p] at aBlock + i*aRs + p*aCs). Only a last partial row tile is packed.
+     * Reading A unpacked measured as fast as packing it at every size tried here (the six row streams
+     * prefetch well) and saves the packing pass, which costs a third of the time when k or n is 64.
+     */
+    private static void macroKernel(int mc, int nc, int kc, float alpha, float[] a, int aBlock, int aRs,
+                                           int aCs, Workspace ws, float beta, float[] c, int cOff, int ldc) {
+        int fullRows = mc - mc % MR;
+        if (fullRows < mc) {
+            // The sliver below the last full tile, packed and zero-padded to MR rows.
+            packSliverA(a, aBlock + fullRows * aRs, aRs, aCs, mc - fullRows, kc, ws.aPack);
+        }
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
             int bi = jr * kc;
             for (int ir = 0; ir < mc; ir += MR) {
                 int mr = Math.min(MR, mc - ir);
-                int ai = ir * kc;
                 int ci = cOff + ir * ldc + jr;
                 if (mr == MR && nr == NR) {
-                    microKernel(kc, aPack, ai, bPack, bi, alpha, beta, c, ci, ldc);
+                    microKernel(kc, a, aBlock + ir * aRs, aRs, aCs, ws.bPack, bi, NR, alpha, beta, c, ci, ldc);
                 } else {
-                    microKernel(kc, aPack, ai, bPack, bi, 1f, 0f, edge, 0, NR);
-                    mergeEdge(mr, nr, alpha, beta, edge, c, ci, ldc);
+                    if (mr == MR) {
+                        microKernel(kc, a, aBlock + ir * aRs, aRs, aCs, ws.bPack, bi, NR, 1f, 0f, ws.edge, 0, NR);
+                    } else {
+                        microKernel(kc, ws.aPack, 0, 1, MR, ws.bPack, bi, NR, 1f, 0f, ws.edge, 0, NR);
+                    }
+                    mergeEdge(mr, nr, alpha, beta, ws.edge, c, ci, ldc);
                 }
+            }
+        }
+    }
+
+    /** Packs mr < MR rows of op(A) (element (r, p) at src + r*aRs + p*aCs) as one zero-padded panel. */
+    private static void packSliverA(float[] a, int src, int aRs, int aCs, int mr, int kc, float[] dst) {
+        for (int p = 0; p < kc; p++) {
+            int d = p * MR;
+            for (int r = 0; r < MR; r++) {
+                dst[d + r] = r < mr ? a[src + r * aRs + p * aCs] : 0f;
             }
         }
     }
@@ -206,38 +232,35 @@ public final class SimdGemm {
      * C[MR x NR] = alpha * Ap * Bp + beta * C over one packed A micro-panel (kc x MR, MR contiguous
      * values per k) and one packed B micro-panel (kc x NR). beta == 0 never reads C.
      */
-    static void microKernel(int kc, float[] ap, int ai, float[] bp, int bi, float alpha, float beta,
+    static void microKernel(int kc, float[] ap, int ai, int aRs, int aCs, float[] bp, int bi, int bRs,
+                            float alpha, float beta,
                             float[] c, int ci, int ldc) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S);
-        FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S), c62 = FloatVector.zero(S);
-        FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S), c72 = FloatVector.zero(S);
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S), c23 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S), c33 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S), c43 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S), c53 = FloatVector.zero(S);
+        int a1 = 1 * aRs, a2 = 2 * aRs, a3 = 3 * aRs, a4 = 4 * aRs, a5 = 5 * aRs;
         for (int p = 0; p < kc; p++) {
-            int bo = bi + p * NR;
-            int ao = ai + p * MR;
+            int bo = bi + p * bRs;
+            int ao = ai + p * aCs;
             FloatVector b0 = FloatVector.fromArray(S, bp, bo);
             FloatVector b1 = FloatVector.fromArray(S, bp, bo + L);
             FloatVector b2 = FloatVector.fromArray(S, bp, bo + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, bp, bo + 3 * L);
             FloatVector av = FloatVector.broadcast(S, ap[ao]);
-            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02);
-            av = FloatVector.broadcast(S, ap[ao + 1]);
-            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11); c12 = b2.fma(av, c12);
-            av = FloatVector.broadcast(S, ap[ao + 2]);
-            c20 = b0.fma(av, c20); c21 = b1.fma(av, c21); c22 = b2.fma(av, c22);
-            av = FloatVector.broadcast(S, ap[ao + 3]);
-            c30 = b0.fma(av, c30); c31 = b1.fma(av, c31); c32 = b2.fma(av, c32);
-            av = FloatVector.broadcast(S, ap[ao + 4]);
-            c40 = b0.fma(av, c40); c41 = b1.fma(av, c41); c42 = b2.fma(av, c42);
-            av = FloatVector.broadcast(S, ap[ao + 5]);
-            c50 = b0.fma(av, c50); c51 = b1.fma(av, c51); c52 = b2.fma(av, c52);
-            av = FloatVector.broadcast(S, ap[ao + 6]);
-            c60 = b0.fma(av, c60); c61 = b1.fma(av, c61); c62 = b2.fma(av, c62);
-            av = FloatVector.broadcast(S, ap[ao + 7]);
-            c70 = b0.fma(av, c70); c71 = b1.fma(av, c71); c72 = b2.fma(av, c72);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02); c03 = b3.fma(av, c03);
+            av = FloatVector.broadcast(S, ap[ao + a1]);
+            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11); c12 = b2.fma(av, c12); c13 = b3.fma(av, c13);
+            av = FloatVector.broadcast(S, ap[ao + a2]);
+            c20 = b0.fma(av, c20); c21 = b1.fma(av, c21); c22 = b2.fma(av, c22); c23 = b3.fma(av, c23);
+            av = FloatVector.broadcast(S, ap[ao + a3]);
+            c30 = b0.fma(av, c30); c31 = b1.fma(av, c31); c32 = b2.fma(av, c32); c33 = b3.fma(av, c33);
+            av = FloatVector.broadcast(S, ap[ao + a4]);
+            c40 = b0.fma(av, c40); c41 = b1.fma(av, c41); c42 = b2.fma(av, c42); c43 = b3.fma(av, c43);
+            av = FloatVector.broadcast(S, ap[ao + a5]);
+            c50 = b0.fma(av, c50); c51 = b1.fma(av, c51); c52 = b2.fma(av, c52); c53 = b3.fma(av, c53);
         }
         // Stores are written out in full: a helper taking vectors would not inline at these cold call
         // sites, and a vector passed to a call that is not inlined is boxed on the heap.
@@ -248,34 +271,32 @@ public final class SimdGemm {
             c00.mul(va).intoArray(c, o);
             c01.mul(va).intoArray(c, o + L);
             c02.mul(va).intoArray(c, o + 2 * L);
+            c03.mul(va).intoArray(c, o + 3 * L);
             o = ci + ldc;
             c10.mul(va).intoArray(c, o);
             c11.mul(va).intoArray(c, o + L);
             c12.mul(va).intoArray(c, o + 2 * L);
+            c13.mul(va).intoArray(c, o + 3 * L);
             o = ci + 2 * ldc;
             c20.mul(va).intoArray(c, o);
             c21.mul(va).intoArray(c, o + L);
             c22.mul(va).intoArray(c, o + 2 * L);
+            c23.mul(va).intoArray(c, o + 3 * L);
             o = ci + 3 * ldc;
             c30.mul(va).intoArray(c, o);
             c31.mul(va).intoArray(c, o + L);
             c32.mul(va).intoArray(c, o + 2 * L);
+            c33.mul(va).intoArray(c, o + 3 * L);
             o = ci + 4 * ldc;
             c40.mul(va).intoArray(c, o);
             c41.mul(va).intoArray(c, o + L);
             c42.mul(va).intoArray(c, o + 2 * L);
+            c43.mul(va).intoArray(c, o + 3 * L);
             o = ci + 5 * ldc;
             c50.mul(va).intoArray(c, o);
             c51.mul(va).intoArray(c, o + L);
             c52.mul(va).intoArray(c, o + 2 * L);
-            o = ci + 6 * ldc;
-            c60.mul(va).intoArray(c, o);
-            c61.mul(va).intoArray(c, o + L);
-            c62.mul(va).intoArray(c, o + 2 * L);
-            o = ci + 7 * ldc;
-            c70.mul(va).intoArray(c, o);
-            c71.mul(va).intoArray(c, o + L);
-            c72.mul(va).intoArray(c, o + 2 * L);
+            c53.mul(va).intoArray(c, o + 3 * L);
         } else {
             // c = fma(acc, alpha, beta * c): the same rounding as mergeEdge.
             FloatVector vb = FloatVector.broadcast(S, beta);
@@ -283,34 +304,32 @@ public final class SimdGemm {
             c00.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
             c01.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
             c02.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            c03.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
             o = ci + ldc;
             c10.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
             c11.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
             c12.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            c13.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
             o = ci + 2 * ldc;
             c20.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
             c21.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
             c22.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            c23.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
             o = ci + 3 * ldc;
             c30.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
             c31.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
             c32.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            c33.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
             o = ci + 4 * ldc;
             c40.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
             c41.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
             c42.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            c43.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
             o = ci + 5 * ldc;
             c50.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
             c51.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
             c52.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
-            o = ci + 6 * ldc;
-            c60.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
-            c61.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
-            c62.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
-            o = ci + 7 * ldc;
-            c70.fma(va, FloatVector.fromArray(S, c, o).mul(vb)).intoArray(c, o);
-            c71.fma(va, FloatVector.fromArray(S, c, o + L).mul(vb)).intoArray(c, o + L);
-            c72.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            c53.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
         }
     }
 
@@ -340,42 +359,6 @@ public final class SimdGemm {
     }
 
     /**
-     * Packs op(A)[ic : ic+mc, pc : pc+kc] into MR-tall panels: panel q holds rows q*MR.. as kc groups of
-     * MR consecutive values (one per row), zero-padded past the last row.
-     */
-    static void packA(boolean transA, float[] a, int aOff, int lda, int ic, int mc, int pc, int kc, float[] dst) {
-        for (int ir = 0; ir < mc; ir += MR) {
-            int mr = Math.min(MR, mc - ir);
-            int base = ir * kc;
-            if (!transA) {
-                // op(A)[i][p] = a[aOff + i*lda + p]: read each row contiguously, scatter by MR.
-                for (int r = 0; r < mr; r++) {
-                    int src = aOff + (ic + ir + r) * lda + pc;
-                    for (int p = 0; p < kc; p++) {
-                        dst[base + p * MR + r] = a[src + p];
-                    }
-                }
-            } else {
-                // op(A)[i][p] = a[aOff + p*lda + i]: MR consecutive values of row p are one group.
-                for (int p = 0; p < kc; p++) {
-                    int src = aOff + (pc + p) * lda + ic + ir;
-                    int d = base + p * MR;
-                    for (int r = 0; r < mr; r++) {
-                        dst[d + r] = a[src + r];
-                    }
-                }
-            }
-            if (mr < MR) {
-                for (int p = 0; p < kc; p++) {
-                    for (int r = mr; r < MR; r++) {
-                        dst[base + p * MR + r] = 0f;
-                    }
-                }
-            }
-        }
-    }
-
-    /**
      * Packs op(B)[pc : pc+kc, jc : jc+nc] into NR-wide panels: panel q holds columns q*NR.. as kc rows
      * of NR consecutive values, zero-padded past the last column.
      */
@@ -389,9 +372,9 @@ public final class SimdGemm {
                     int src = bOff + (pc + p) * ldb + jc + jr;
                     int d = base + p * NR;
                     if (nr == NR) {
-                        FloatVector.fromArray(S, b, src).intoArray(dst, d);
-                        FloatVector.fromArray(S, b, src + L).intoArray(dst, d + L);
-                        FloatVector.fromArray(S, b, src + 2 * L).intoArray(dst, d + 2 * L);
+                        for (int v = 0; v < NR; v += L) {
+                            FloatVector.fromArray(S, b, src + v).intoArray(dst, d + v);
+                        }
                     } else {
                         System.arraycopy(b, src, dst, d, nr);
                         java.util.Arrays.fill(dst, d + nr, d + NR, 0f);
