@@ -56,6 +56,71 @@ public final class Gemm {
     }
 
     /**
+     * GEMM with a fused epilogue, on the given team:
+     *
+     * <pre>
+     *   C[i][j] = alpha * (op(A) * op(B))[i][j] + beta * C[i][j] + bias[j] + res[i][j]
+     *   bias: (n), optional (null = none, biasOff ignored)
+     *   res:  (m, n), row stride ldr, optional (null = none); must not share storage with C
+     * </pre>
+     *
+     * The additions happen as each tile of C is stored, so {@code x + W * h} (a residual block's output
+     * projection) costs no extra pass over memory. Rounding: the sum above is formed left to right in
+     * float. Same edge rules as {@link #sgemm}: {@code beta == 0} does not read C.
+     */
+    public static void sgemmFused(Parallelism par, Transpose transA, Transpose transB, int m, int n, int k,
+                                  float alpha, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                                  float beta, float[] bias, int biasOff, float[] res, int rOff, int ldr,
+                                  float[] c, int cOff, int ldc) {
+        Checks.notNull(par, "par");
+        checkFused(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, bias, biasOff, res, rOff, ldr, c, cOff, ldc);
+        if (Backend.SIMD) {
+            SimdGemm.sgemm(par, transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
+                    a, aOff, lda, b, bOff, ldb, beta, bias, biasOff, res, rOff, ldr, c, cOff, ldc);
+        } else {
+            GemmScalar.sgemmFusedUnchecked(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta,
+                    bias, biasOff, res, rOff, ldr, c, cOff, ldc);
+        }
+    }
+
+    /** {@link #sgemmFused(Parallelism, Transpose, Transpose, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, float[], int, int, float[], int, int)} on the process default team. */
+    public static void sgemmFused(Transpose transA, Transpose transB, int m, int n, int k,
+                                  float alpha, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                                  float beta, float[] bias, int biasOff, float[] res, int rOff, int ldr,
+                                  float[] c, int cOff, int ldc) {
+        sgemmFused(Parallelism.defaultParallelism(), transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb,
+                beta, bias, biasOff, res, rOff, ldr, c, cOff, ldc);
+    }
+
+    static void checkFused(Transpose transA, Transpose transB, int m, int n, int k,
+                           float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                           float[] bias, int biasOff, float[] res, int rOff, int ldr,
+                           float[] c, int cOff, int ldc) {
+        check(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
+        if (bias != null) {
+            Checks.vector("bias", bias, biasOff, n);
+            if (bias == c && m > 0 && n > 0) {
+                long cEnd = Checks.extentEnd(cOff, m, n, ldc);
+                if (biasOff < cEnd && cOff < (long) biasOff + n) {
+                    throw new IllegalArgumentException("bias shares storage with c: biasOff=" + biasOff
+                            + " lies within c's elements [" + cOff + ", " + cEnd + ")");
+                }
+            }
+        }
+        if (res != null) {
+            Checks.matrix("res", res, rOff, ldr, "ldr", m, n, "n");
+            if (res == c && m > 0 && n > 0) {
+                long cEnd = Checks.extentEnd(cOff, m, n, ldc);
+                long rEnd = Checks.extentEnd(rOff, m, n, ldr);
+                if (rOff < cEnd && cOff < rEnd) {
+                    throw new IllegalArgumentException("res shares storage with c: elements [" + rOff + ", " + rEnd
+                            + ") and [" + cOff + ", " + cEnd + ") of the same array overlap");
+                }
+            }
+        }
+    }
+
+    /**
      * {@code batch} independent products {@code C_i = alpha * op(A_i) * op(B_i) + beta * C_i}, where
      * {@code X_i} starts at {@code xOff + i * strideX}, on the process default team. A stride of 0 for
      * A or B shares one operand across the batch; the C matrices must not overlap each other

@@ -29,6 +29,36 @@ public final class GemmScalar {
         }
     }
 
+    /** Same contract and validation as {@link Gemm#sgemmFused(Parallelism, Transpose, Transpose, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, float[], int, int, float[], int, int)}. */
+    public static void sgemmFused(Transpose transA, Transpose transB, int m, int n, int k, float alpha,
+                                  float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float beta,
+                                  float[] bias, int biasOff, float[] res, int rOff, int ldr,
+                                  float[] c, int cOff, int ldc) {
+        Gemm.checkFused(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, bias, biasOff, res, rOff, ldr, c, cOff, ldc);
+        sgemmFusedUnchecked(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta,
+                bias, biasOff, res, rOff, ldr, c, cOff, ldc);
+    }
+
+    static void sgemmFusedUnchecked(Transpose transA, Transpose transB, int m, int n, int k, float alpha,
+                                    float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float beta,
+                                    float[] bias, int biasOff, float[] res, int rOff, int ldr,
+                                    float[] c, int cOff, int ldc) {
+        sgemmUnchecked(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                int ci = cOff + i * ldc + j;
+                float v = c[ci];
+                if (bias != null) {
+                    v += bias[biasOff + j];
+                }
+                if (res != null) {
+                    v += res[rOff + i * ldr + j];
+                }
+                c[ci] = v;
+            }
+        }
+    }
+
     static void sgemmUnchecked(Transpose transA, Transpose transB, int m, int n, int k, float alpha,
                                float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                                float beta, float[] c, int cOff, int ldc) {

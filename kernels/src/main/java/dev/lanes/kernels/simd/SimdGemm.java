@@ -50,20 +50,38 @@ public final class SimdGemm {
     public static void sgemm(Parallelism par, boolean transA, boolean transB, int m, int n, int k, float alpha,
                              float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                              float beta, float[] c, int cOff, int ldc) {
+        sgemm(par, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, null, 0, null, 0, 0, c, cOff, ldc);
+    }
+
+    /**
+     * {@code C = alpha * op(A) * op(B) + beta * C + bias[j] + res[i][j]}, bias and res optional (null):
+     * the additions are applied to each tile right after its last store, while it is still in L1.
+     */
+    public static void sgemm(Parallelism par, boolean transA, boolean transB, int m, int n, int k, float alpha,
+                             float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float beta,
+                             float[] bias, int biasOff, float[] res, int rOff, int ldr,
+                             float[] c, int cOff, int ldc) {
         if (m == 0 || n == 0) {
             return;
         }
         if (alpha == 0f || k == 0) {
             scale(m, n, beta, c, cOff, ldc);
+            if (bias != null || res != null) {
+                for (int i = 0; i < m; i++) {
+                    epilogue(1, n, bias, biasOff, res, rOff + i * ldr, ldr, c, cOff + i * ldc, ldc);
+                }
+            }
             return;
         }
         int parts = partsFor(par, m, n, k);
         if (parts <= 1) {
-            block(transA, transB, 0, m, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            block(transA, transB, 0, m, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta,
+                    bias, biasOff, res, rOff, ldr, c, cOff, ldc);
             return;
         }
         Job job = JOB.get();
         job.set(transA, transB, m, n, k, alpha, a, aOff, lda, 0, b, bOff, ldb, 0, beta, c, cOff, ldc, 0, 1, parts);
+        job.bias = bias; job.biasOff = biasOff; job.res = res; job.rOff = rOff; job.ldr = ldr;
         try {
             par.forEach(parts, job);
         } finally {
@@ -122,8 +140,9 @@ public final class SimdGemm {
     private static final class Job implements Parallelism.PartTask {
         boolean transA, transB;
         int m, n, k, aOff, lda, strideA, bOff, ldb, strideB, cOff, ldc, strideC, batch, splitParts;
+        int biasOff, rOff, ldr;
         float alpha, beta;
-        float[] a, b, c;
+        float[] a, b, c, bias, res;
 
         void set(boolean transA, boolean transB, int m, int n, int k, float alpha,
                  float[] a, int aOff, int lda, int strideA, float[] b, int bOff, int ldb, int strideB,
@@ -134,25 +153,28 @@ public final class SimdGemm {
             this.b = b; this.bOff = bOff; this.ldb = ldb; this.strideB = strideB;
             this.c = c; this.cOff = cOff; this.ldc = ldc; this.strideC = strideC;
             this.batch = batch; this.splitParts = splitParts;
+            this.bias = null; this.res = null;
         }
 
         void clear() {
-            a = b = c = null; // do not keep the caller's arrays reachable
+            a = b = c = bias = res = null; // do not keep the caller's arrays reachable
         }
 
         @Override
         public void run(int part) {
             if (splitParts == 0) {
                 block(transA, transB, 0, m, 0, n, k, alpha, a, aOff + part * strideA, lda,
-                        b, bOff + part * strideB, ldb, beta, c, cOff + part * strideC, ldc);
+                        b, bOff + part * strideB, ldb, beta, null, 0, null, 0, 0, c, cOff + part * strideC, ldc);
             } else if (m >= n) {
                 int units = (m + MR - 1) / MR;
                 int r0 = slab(units, splitParts, part) * MR, r1 = Math.min(m, slab(units, splitParts, part + 1) * MR);
-                block(transA, transB, r0, r1, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+                block(transA, transB, r0, r1, 0, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta,
+                        bias, biasOff, res, rOff, ldr, c, cOff, ldc);
             } else {
                 int units = (n + NR - 1) / NR;
                 int c0 = slab(units, splitParts, part) * NR, c1 = Math.min(n, slab(units, splitParts, part + 1) * NR);
-                block(transA, transB, 0, m, c0, c1, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+                block(transA, transB, 0, m, c0, c1, k, alpha, a, aOff, lda, b, bOff, ldb, beta,
+                        bias, biasOff, res, rOff, ldr, c, cOff, ldc);
             }
         }
 
@@ -164,8 +186,10 @@ public final class SimdGemm {
 
     /** The serial BLIS loops over the C block rows [i0, i1) x columns [j0, j1). */
     static void block(boolean transA, boolean transB, int i0, int i1, int j0, int j1, int k, float alpha,
-                      float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
-                      float beta, float[] c, int cOff, int ldc) {
+                      float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float beta,
+                      float[] bias, int biasOff, float[] res, int rOff, int ldr,
+                      float[] c, int cOff, int ldc) {
+        boolean fused = bias != null || res != null;
         Workspace ws = WORKSPACE.get();
         // op(A)[i][p] = a[aOff + i * aRs + p * aCs]
         int aRs = transA ? 1 : lda, aCs = transA ? lda : 1;
@@ -175,11 +199,13 @@ public final class SimdGemm {
                 int kc = Math.min(KC, k - pc);
                 // The first k block applies the caller's beta; later blocks accumulate onto it.
                 float betaBlock = pc == 0 ? beta : 1f;
+                boolean last = pc + kc == k;
                 packB(transB, b, bOff, ldb, pc, kc, jc, nc, ws.bPack);
                 for (int ic = i0; ic < i1; ic += MC) {
                     int mc = Math.min(MC, i1 - ic);
-                    macroKernel(mc, nc, kc, alpha, a, aOff + ic * aRs + pc * aCs, aRs, aCs,
-                            ws, betaBlock, c, cOff + ic * ldc + jc, ldc);
+                    macroKernel(mc, nc, kc, alpha, a, aOff + ic * aRs + pc * aCs, aRs, aCs, ws, betaBlock,
+                            last && fused, bias, biasOff + jc, res, rOff + ic * ldr + jc, ldr,
+                            c, cOff + ic * ldc + jc, ldc);
                 }
             }
         }
@@ -192,7 +218,9 @@ public final class SimdGemm {
      * prefetch well) and saves the packing pass, which costs a third of the time when k or n is 64.
      */
     private static void macroKernel(int mc, int nc, int kc, float alpha, float[] a, int aBlock, int aRs,
-                                           int aCs, Workspace ws, float beta, float[] c, int cOff, int ldc) {
+                                    int aCs, Workspace ws, float beta,
+                                    boolean fused, float[] bias, int biasBlock, float[] res, int resBlock, int ldr,
+                                    float[] c, int cOff, int ldc) {
         int fullRows = mc - mc % MR;
         if (fullRows < mc) {
             // The sliver below the last full tile, packed and zero-padded to MR rows.
@@ -214,6 +242,39 @@ public final class SimdGemm {
                     }
                     mergeEdge(mr, nr, alpha, beta, ws.edge, c, ci, ldc);
                 }
+                if (fused) {
+                    epilogue(mr, nr, bias, biasBlock + jr, res, resBlock + ir * ldr + jr, ldr, c, ci, ldc);
+                }
+            }
+        }
+    }
+
+    /** The fused epilogue on one tile: c += bias[j] (if any), then c += res[i][j] (if any). */
+    private static void epilogue(int mr, int nr, float[] bias, int bi, float[] res, int ri, int ldr,
+                                 float[] c, int ci, int ldc) {
+        int vecEnd = S.loopBound(nr);
+        for (int r = 0; r < mr; r++) {
+            int co = ci + r * ldc, ro = ri + r * ldr;
+            int j = 0;
+            for (; j < vecEnd; j += L) {
+                FloatVector v = FloatVector.fromArray(S, c, co + j);
+                if (bias != null) {
+                    v = v.add(FloatVector.fromArray(S, bias, bi + j));
+                }
+                if (res != null) {
+                    v = v.add(FloatVector.fromArray(S, res, ro + j));
+                }
+                v.intoArray(c, co + j);
+            }
+            for (; j < nr; j++) {
+                float v = c[co + j];
+                if (bias != null) {
+                    v += bias[bi + j];
+                }
+                if (res != null) {
+                    v += res[ro + j];
+                }
+                c[co + j] = v;
             }
         }
     }
