@@ -1,26 +1,26 @@
 package dev.lanes.kernels;
 
 /**
- * Argument validation shared by the public facades. Every check runs before any output element is
+ * Argument validation shared by the public facades (and by core's layers, which follow the same rules). Every check runs before any output element is
  * written, computes extents in {@code long} so that huge dimensions cannot wrap, and names the
  * argument and the numbers in its message.
  */
-final class Checks {
+public final class Checks {
     private Checks() {}
 
-    static void notNull(Object array, String name) {
+    public static void notNull(Object array, String name) {
         if (array == null) {
             throw new NullPointerException(name + " is null");
         }
     }
 
-    static void nonNegative(String name, int value) {
+    public static void nonNegative(String name, int value) {
         if (value < 0) {
             throw new IllegalArgumentException(name + "=" + value + " < 0");
         }
     }
 
-    static void finite(String name, float value) {
+    public static void finite(String name, float value) {
         if (!Float.isFinite(value)) {
             throw new IllegalArgumentException(name + "=" + value + " is not finite");
         }
@@ -31,7 +31,7 @@ final class Checks {
      * {@code ldName} is how the stride is called in messages ("lda", "ldx", ...), {@code colsName} how the
      * width is called ("k", "cols", ...).
      */
-    static void matrix(String name, float[] x, int off, int ld, String ldName,
+    public static void matrix(String name, float[] x, int off, int ld, String ldName,
                        int rows, int cols, String colsName) {
         notNull(x, name);
         if (off < 0) {
@@ -56,7 +56,7 @@ final class Checks {
     }
 
     /** Checks a vector of {@code len} contiguous elements at {@code off}. */
-    static void vector(String name, float[] x, int off, int len) {
+    public static void vector(String name, float[] x, int off, int len) {
         notNull(x, name);
         if (off < 0) {
             throw new IllegalArgumentException(name + "Off=" + off + " < 0");
@@ -68,7 +68,7 @@ final class Checks {
     }
 
     /** One past the last element touched by a {@code (rows, cols)} block; rows, cols > 0. */
-    static long extentEnd(int off, int rows, int cols, int ld) {
+    public static long extentEnd(int off, int rows, int cols, int ld) {
         return off + (long) (rows - 1) * ld + cols;
     }
 
@@ -77,7 +77,7 @@ final class Checks {
      * which every kernel here supports element by element; any other overlap would read what was
      * already written.
      */
-    static void noPartialOverlap(String outName, float[] out, int outOff, int ldOut,
+    public static void noPartialOverlap(String outName, float[] out, int outOff, int ldOut,
                                  String inName, float[] in, int inOff, int ldIn, int rows, int cols) {
         if (out != in || rows == 0 || cols == 0) {
             return;
