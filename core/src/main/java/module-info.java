@@ -1,5 +1,6 @@
 /** Lanes core: batched multi-query attention and residual stacks with hand-written backward passes. */
 module dev.lanes.core {
     exports dev.lanes.core;
+    exports dev.lanes.core.nn;
     requires transitive dev.lanes.kernels;
 }
