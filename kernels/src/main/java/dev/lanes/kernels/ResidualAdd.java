@@ -76,8 +76,13 @@ public final class ResidualAdd {
         Checks.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
         Checks.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
         Checks.noPartialOverlap("y", y, yOff, ldy, "f", f, fOff, ldf, rows, cols);
-        if (bias != null) {
-            Checks.noPartialOverlap("y", y, yOff, ldy, "bias", bias, biasOff, cols, 1, cols);
+        if (bias == y && rows > 0 && cols > 0) {
+            // bias is broadcast over rows, so even bias == row 0 of y would be overwritten before row 1 reads it.
+            long yEnd = Checks.extentEnd(yOff, rows, cols, ldy);
+            if (biasOff < yEnd && yOff < (long) biasOff + cols) {
+                throw new IllegalArgumentException("y overlaps bias in the same array: bias elements [" + biasOff + ", "
+                        + ((long) biasOff + cols) + ") overlap y's [" + yOff + ", " + yEnd + ")");
+            }
         }
     }
 

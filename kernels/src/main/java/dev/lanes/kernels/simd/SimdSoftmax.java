@@ -56,13 +56,13 @@ public final class SimdSoftmax {
             FloatVector vm = FloatVector.broadcast(S, zmax);
             FloatVector vsum = FloatVector.zero(S);
             for (j = 0; j < vecEnd; j += L) {
-                FloatVector e = FloatVector.fromArray(S, x, xr + j).mul(vs).sub(vm).lanewise(VectorOperators.EXP);
+                FloatVector e = VectorMath.exp(FloatVector.fromArray(S, x, xr + j).mul(vs).sub(vm));
                 e.intoArray(y, yr + j);
                 vsum = vsum.add(e);
             }
-            float sum = vsum.reduceLanes(VectorOperators.ADD);
+            float sum = VectorMath.sumInOrder(vsum);
             for (; j < n; j++) {
-                float e = (float) Math.exp(scale * x[xr + j] - zmax);
+                float e = VectorMath.exp(scale * x[xr + j] - zmax);
                 y[yr + j] = e;
                 sum += e;
             }
@@ -99,13 +99,13 @@ public final class SimdSoftmax {
         FloatVector vm = FloatVector.broadcast(S, zmax);
         FloatVector vsum = FloatVector.zero(S);
         for (j = 0; j < vecEnd; j += L) {
-            FloatVector e = logits(vs, x, xr + j, mask, mr + j).sub(vm).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(logits(vs, x, xr + j, mask, mr + j).sub(vm));
             e.intoArray(y, yr + j);
             vsum = vsum.add(e);
         }
-        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sumInOrder(vsum);
         for (; j < n; j++) {
-            float e = (float) Math.exp(logit(scale, x[xr + j], mask[mr + j]) - zmax);
+            float e = VectorMath.exp(logit(scale, x[xr + j], mask[mr + j]) - zmax);
             y[yr + j] = e;
             sum += e;
         }
@@ -183,7 +183,7 @@ public final class SimdSoftmax {
             for (; j < vecEnd; j += L) {
                 acc0 = FloatVector.fromArray(S, dy, gr + j).fma(FloatVector.fromArray(S, y, yr + j), acc0);
             }
-            float dot = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+            float dot = VectorMath.sumInOrder(acc0.add(acc1));
             for (; j < cols; j++) {
                 dot = Math.fma(dy[gr + j], y[yr + j], dot);
             }
