@@ -1,0 +1,138 @@
+package dev.lanes.kernels;
+
+import dev.lanes.kernels.simd.SimdAttentionTiles;
+
+/**
+ * The inner loops of tiled (FlashAttention-2, Dao 2023) attention, for {@code dev.lanes.core.attention}
+ * to drive. Tiles are kept in the transposed layout {@code (keys, queries)}: a column is one query row,
+ * so the online softmax statistics (running max, sum, rescale factor, logsumexp) are vectors along the
+ * columns and no step needs a horizontal reduction.
+ *
+ * <pre>
+ *   gemm:           C (m, n) = A (m, k) * B (k, n)            (accumulate == false)
+ *                   C (m, n) = C .* colScale + A * B           (accumulate == true; colScale null = ones)
+ *                   A[r][p] = a[aOff + r*aRs + p*aCs], B row p at bOff + p*ldb, C row r at cOff + r*ldc
+ *   softmaxOnline:  one key tile of the forward online softmax over the columns of S^T (n, m)
+ *   backwardScores: P^T = exp(S^T + bias - lse) and dS^T = scale * P^T .* (dP^T - dr), in place
+ * </pre>
+ *
+ * A column (query) c sees the rows (keys) j with {@code rowBase + j < limit[c]}; a null limit means
+ * all. Bias, when not null, adds {@code bias[biasIdx[biasIdxOff + c] + rowBase + j]} to entry (j, c).
+ * These are building blocks called once per tile: the checks here are cheap bounds checks; the
+ * attention driver validates the user-facing shapes once per call.
+ */
+public final class AttentionTiles {
+    private AttentionTiles() {}
+
+    /** See the class comment. C must not overlap A, B or colScale. */
+    public static void gemm(int m, int n, int k, float[] a, int aOff, int aRs, int aCs,
+                            float[] b, int bOff, int ldb, boolean accumulate, float[] colScale, int csOff,
+                            float[] c, int cOff, int ldc) {
+        checkGemm(m, n, k, a, aOff, aRs, aCs, b, bOff, ldb, accumulate, colScale, csOff, c, cOff, ldc);
+        if (Backend.SIMD) {
+            SimdAttentionTiles.gemm(m, n, k, a, aOff, aRs, aCs, b, bOff, ldb, accumulate, colScale, csOff, c, cOff, ldc);
+        } else {
+            AttentionTilesScalar.gemmUnchecked(m, n, k, a, aOff, aRs, aCs, b, bOff, ldb, accumulate, colScale, csOff,
+                    c, cOff, ldc);
+        }
+    }
+
+    /**
+     * One key tile of the forward online softmax, in place on {@code s: (n, m)} with row stride lds.
+     * Per column c (statistics at {@code statOff + c}): masked entries become -inf, then
+     *
+     * <pre>
+     *   mNew = max(max[c], max_j s[j][c]);  safe = (mNew == -inf ? 0 : mNew)
+     *   s[j][c] = exp(s[j][c] - safe);      alpha[c] = exp(max[c] - safe)
+     *   sum[c] = sum[c] * alpha[c] + sum_j s[j][c];  max[c] = mNew
+     * </pre>
+     *
+     * so a column that has seen nothing visible keeps max -inf and sum 0, never NaN.
+     */
+    public static void softmaxOnline(int n, int m, float[] s, int sOff, int lds, int rowBase,
+                                     float[] limit, int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
+                                     float[] max, float[] sum, float[] alpha, int statOff) {
+        checkColumns(n, m, s, sOff, lds, limit, limOff, bias, biasIdx, biasIdxOff, statOff,
+                max, sum, alpha);
+        if (Backend.SIMD) {
+            SimdAttentionTiles.softmaxOnline(n, m, s, sOff, lds, rowBase, limit, limOff, bias, biasIdx, biasIdxOff,
+                    max, sum, alpha, statOff);
+        } else {
+            AttentionTilesScalar.softmaxOnlineUnchecked(n, m, s, sOff, lds, rowBase, limit, limOff, bias, biasIdx,
+                    biasIdxOff, max, sum, alpha, statOff);
+        }
+    }
+
+    /**
+     * The score part of the attention backward for one tile, in place:
+     *
+     * <pre>
+     *   s:  (n, m) scores S^T in, probabilities P^T = exp(s + bias - lse[c]) out (masked: 0)
+     *   dp: (n, m) dP^T = V dO^T in, dS^T = scale * P^T .* (dP^T - dr[c]) out
+     *   lse[lseOff + c], dr[drOff + c]: per column
+     * </pre>
+     *
+     * A column with {@code lse = +inf} (how the driver marks a fully masked query) gets P = 0.
+     */
+    public static void backwardScores(int n, int m, float scale, float[] s, int sOff, int lds,
+                                      float[] dp, int dpOff, int lddp, int rowBase, float[] limit, int limOff,
+                                      float[] bias, int[] biasIdx, int biasIdxOff, float[] lse, int lseOff, float[] dr, int drOff) {
+        checkColumns(n, m, s, sOff, lds, limit, limOff, bias, biasIdx, biasIdxOff, lseOff, lse, lse, lse);
+        Checks.vector("dr", dr, drOff, m);
+        Checks.matrix("dp", dp, dpOff, lddp, "lddp", n, m, "m");
+        if (Backend.SIMD) {
+            SimdAttentionTiles.backwardScores(n, m, scale, s, sOff, lds, dp, dpOff, lddp, rowBase, limit, limOff,
+                    bias, biasIdx, biasIdxOff, lse, lseOff, dr, drOff);
+        } else {
+            AttentionTilesScalar.backwardScoresUnchecked(n, m, scale, s, sOff, lds, dp, dpOff, lddp, rowBase,
+                    limit, limOff, bias, biasIdx, biasIdxOff, lse, lseOff, dr, drOff);
+        }
+    }
+
+    static void checkGemm(int m, int n, int k, float[] a, int aOff, int aRs, int aCs,
+                          float[] b, int bOff, int ldb, boolean accumulate, float[] colScale, int csOff,
+                          float[] c, int cOff, int ldc) {
+        Checks.nonNegative("m", m);
+        Checks.nonNegative("n", n);
+        Checks.nonNegative("k", k);
+        Checks.nonNegative("aRs", aRs);
+        Checks.nonNegative("aCs", aCs);
+        Checks.matrix("c", c, cOff, ldc, "ldc", m, n, "n");
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (k > 0) {
+            Checks.notNull(a, "a");
+            long aEnd = aOff + (long) (m - 1) * aRs + (long) (k - 1) * aCs + 1;
+            if (aOff < 0 || aEnd > a.length) {
+                throw new IllegalArgumentException("a too short: aOff=" + aOff + ", last element at " + (aEnd - 1)
+                        + " >= a.length=" + a.length);
+            }
+            Checks.matrix("b", b, bOff, ldb, "ldb", k, n, "n");
+        }
+        if (accumulate && colScale != null) {
+            Checks.vector("colScale", colScale, csOff, n);
+        }
+    }
+
+    private static void checkColumns(int n, int m, float[] s, int sOff, int lds, float[] limit, int limOff,
+                                     float[] bias, int[] biasIdx, int biasIdxOff, int statOff,
+                                     float[] st0, float[] st1, float[] st2) {
+        Checks.nonNegative("n", n);
+        Checks.nonNegative("m", m);
+        Checks.matrix("s", s, sOff, lds, "lds", n, m, "m");
+        if (limit != null) {
+            Checks.vector("limit", limit, limOff, m);
+        }
+        if (bias != null) {
+            Checks.notNull(biasIdx, "biasIdx");
+            if (biasIdxOff < 0 || (long) biasIdxOff + m > biasIdx.length) {
+                throw new IllegalArgumentException("biasIdx too short: biasIdxOff=" + biasIdxOff + " + m=" + m
+                        + " > biasIdx.length=" + biasIdx.length);
+            }
+        }
+        Checks.vector("stat", st0, statOff, m);
+        Checks.vector("stat", st1, statOff, m);
+        Checks.vector("stat", st2, statOff, m);
+    }
+}

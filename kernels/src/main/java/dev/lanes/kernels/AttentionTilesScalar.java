@@ -1,0 +1,108 @@
+package dev.lanes.kernels;
+
+/**
+ * Scalar twin of {@link AttentionTiles}: the same contracts in plain loops (float arithmetic with
+ * fused multiply-adds, the same exp polynomial as the SIMD body). The fallback without the Vector API and
+ * the oracle of the tile tests.
+ */
+public final class AttentionTilesScalar {
+    private AttentionTilesScalar() {}
+
+    /** Same contract and validation as {@link AttentionTiles#gemm}. */
+    public static void gemm(int m, int n, int k, float[] a, int aOff, int aRs, int aCs,
+                            float[] b, int bOff, int ldb, boolean accumulate, float[] colScale, int csOff,
+                            float[] c, int cOff, int ldc) {
+        AttentionTiles.checkGemm(m, n, k, a, aOff, aRs, aCs, b, bOff, ldb, accumulate, colScale, csOff, c, cOff, ldc);
+        gemmUnchecked(m, n, k, a, aOff, aRs, aCs, b, bOff, ldb, accumulate, colScale, csOff, c, cOff, ldc);
+    }
+
+    static void gemmUnchecked(int m, int n, int k, float[] a, int aOff, int aRs, int aCs,
+                              float[] b, int bOff, int ldb, boolean accumulate, float[] cs, int csOff,
+                              float[] c, int cOff, int ldc) {
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                float acc = 0f;
+                for (int p = 0; p < k; p++) {
+                    acc = Math.fma(a[aOff + i * aRs + p * aCs], b[bOff + p * ldb + j], acc);
+                }
+                int o = cOff + i * ldc + j;
+                c[o] = accumulate ? Math.fma(c[o], cs == null ? 1f : cs[csOff + j], acc) : acc;
+            }
+        }
+    }
+
+    public static void softmaxOnlineUnchecked(int n, int m, float[] s, int sOff, int lds, int rowBase,
+                                       float[] limit, int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
+                                       float[] max, float[] sum, float[] alpha, int statOff) {
+        for (int c = 0; c < m; c++) {
+            float lim = limit == null ? Float.MAX_VALUE : limit[limOff + c];
+            int st = statOff + c;
+            float mOld = max[st], mx = mOld;
+            for (int j = 0; j < n; j++) {
+                int o = sOff + j * lds + c;
+                float x = s[o];
+                if (bias != null) {
+                    x += bias[biasIdx[biasIdxOff + c] + rowBase + j];
+                }
+                if (lim <= rowBase + j) {
+                    x = Float.NEGATIVE_INFINITY; // masked: contributes exp(-inf) = 0
+                }
+                s[o] = x;
+                mx = Math.max(mx, x);
+            }
+            float safe = mx == Float.NEGATIVE_INFINITY ? 0f : mx;
+            float ls = 0f;
+            for (int j = 0; j < n; j++) {
+                int o = sOff + j * lds + c;
+                float p = exp(s[o] - safe);
+                s[o] = p;
+                ls += p;
+            }
+            float a = exp(mOld - safe);
+            sum[st] = Math.fma(sum[st], a, ls);
+            alpha[st] = a;
+            max[st] = mx;
+        }
+    }
+
+    public static void backwardScoresUnchecked(int n, int m, float scale, float[] s, int sOff, int lds,
+                                        float[] dp, int dpOff, int lddp, int rowBase, float[] limit, int limOff,
+                                        float[] bias, int[] biasIdx, int biasIdxOff, float[] lse, int lseOff,
+                                        float[] dr, int drOff) {
+        for (int c = 0; c < m; c++) {
+            float lim = limit == null ? Float.MAX_VALUE : limit[limOff + c];
+            for (int j = 0; j < n; j++) {
+                int o = sOff + j * lds + c, g = dpOff + j * lddp + c;
+                float x = s[o];
+                if (bias != null) {
+                    x += bias[biasIdx[biasIdxOff + c] + rowBase + j];
+                }
+                float p = lim <= rowBase + j ? 0f : exp(x - lse[lseOff + c]);
+                s[o] = p;
+                dp[g] = p * scale * (dp[g] - dr[drOff + c]); // dS = P .* (dP - rowsum(dO .* O))
+            }
+        }
+    }
+
+    /**
+     * exp(x) for x <= 88 (0 below -87.3 and for -inf) by Cody-Waite reduction and Cephes' expf
+     * polynomial, in exactly specified float operations: the same bits as the SIMD lanes and in every
+     * JIT tier (see the SIMD body for why not {@link Math#exp}).
+     */
+    static float exp(float x) {
+        final float round = 12582912f; // 1.5 * 2^23
+        float t = Math.fma(x, 1.44269504088896341f, round);
+        float n = t - round;
+        float r = Math.fma(n, -0.693359375f, x);
+        r = Math.fma(n, 2.12194440e-4f, r);
+        float p = Math.fma(r, 1.9875691500E-4f, 1.3981999507E-3f);
+        p = Math.fma(p, r, 8.3334519073E-3f);
+        p = Math.fma(p, r, 4.1665795894E-2f);
+        p = Math.fma(p, r, 1.6666665459E-1f);
+        p = Math.fma(p, r, 5.0000001201E-1f);
+        p = Math.fma(p, r * r, r) + 1f;
+        int bits = (Float.floatToRawIntBits(t) - (Float.floatToRawIntBits(round) - 127)) << 23;
+        float y = p * Float.intBitsToFloat(bits);
+        return x < -87.33654f ? 0f : y;
+    }
+}

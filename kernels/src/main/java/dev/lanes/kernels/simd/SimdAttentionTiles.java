@@ -1,0 +1,531 @@
+package dev.lanes.kernels.simd;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API body of {@code dev.lanes.kernels.AttentionTiles}: the small products and the column-wise
+ * online softmax of a FlashAttention-2 tile in the transposed (keys x queries) layout. Arguments were
+ * validated by the facade.
+ *
+ * <p>The products are register-blocked 8-row x (1..3)L-column tiles in the shape of BLIS micro-kernels,
+ * reading A through a (row stride, column stride) pair so that K, V, P^T and dS^T are all used in place.
+ * Columns run 3L, then 2L, then L at a time, a last partial vector column scalar; rows 8 at a time,
+ * the remaining rows one at a time.
+ */
+public final class SimdAttentionTiles {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    private static final float NEG_INF = Float.NEGATIVE_INFINITY;
+
+    private SimdAttentionTiles() {}
+
+    // exp(x) = 2^n * exp(r), x = n ln2 + r, |r| <= ln2/2 (Cody-Waite split of ln2), exp(r) by the
+    // degree-6 minimax polynomial of Cephes' expf, about 1 ulp. Written out in adds, multiplies, fmas
+    // and bit operations, every one exactly specified in Java, so the result is the same bits in the
+    // interpreter, C1 and C2, lane by lane and in the scalar twin. The library's EXP (an SVML stub in
+    // C2, Math.exp per lane before) measured 0.3 vs 0.8 ns per element here, but its last bit depends
+    // on which tier ran, and the same-bits-for-any-thread-count contract cannot live with that.
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    private static final float ROUND = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
+    private static final float EXP_LO = -87.33654f; // below: 0 (exp(-inf) = 0 for masked entries)
+    private static final VectorSpecies<Integer> IS = S.withLanes(int.class);
+
+    /**
+     * exp(x) lane-wise for x <= 88 (-inf gives 0, and so does anything below -87.3); the tiles only take
+     * exp of a logit minus a maximum or logsumexp, which is <= 0 up to rounding. Scalar arguments are
+     * broadcast explicitly: the scalar-argument shorthands measured slower in this loop.
+     */
+    static FloatVector exp(FloatVector x) {
+        FloatVector round = FloatVector.broadcast(S, ROUND);
+        FloatVector t = x.fma(FloatVector.broadcast(S, LOG2E), round); // n in the low mantissa bits
+        FloatVector n = t.sub(round);
+        FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), x);
+        r = n.fma(FloatVector.broadcast(S, -LN2_LO), r);
+        FloatVector p = r.fma(FloatVector.broadcast(S, 1.9875691500E-4f), FloatVector.broadcast(S, 1.3981999507E-3f));
+        p = p.fma(r, FloatVector.broadcast(S, 8.3334519073E-3f));
+        p = p.fma(r, FloatVector.broadcast(S, 4.1665795894E-2f));
+        p = p.fma(r, FloatVector.broadcast(S, 1.6666665459E-1f));
+        p = p.fma(r, FloatVector.broadcast(S, 5.0000001201E-1f));
+        p = p.fma(r.mul(r), r).add(FloatVector.broadcast(S, 1f));
+        IntVector bits = ((IntVector) t.reinterpretAsInts())
+                .sub(IntVector.broadcast(IS, Float.floatToRawIntBits(ROUND) - 127))
+                .lanewise(VectorOperators.LSHL, 23);
+        FloatVector y = p.mul(bits.reinterpretAsFloats());
+        // lanes below EXP_LO (-inf among them) computed garbage above; no clamp needed before
+        return y.blend(FloatVector.zero(S), x.compare(VectorOperators.LT, FloatVector.broadcast(S, EXP_LO)));
+    }
+
+    /** The same function as {@link #exp(FloatVector)} on one float, operation for operation. */
+    static float exp(float x) {
+        float t = Math.fma(x, LOG2E, ROUND);
+        float n = t - ROUND;
+        float r = Math.fma(n, -LN2_HI, x);
+        r = Math.fma(n, -LN2_LO, r);
+        float p = Math.fma(r, 1.9875691500E-4f, 1.3981999507E-3f);
+        p = Math.fma(p, r, 8.3334519073E-3f);
+        p = Math.fma(p, r, 4.1665795894E-2f);
+        p = Math.fma(p, r, 1.6666665459E-1f);
+        p = Math.fma(p, r, 5.0000001201E-1f);
+        p = Math.fma(p, r * r, r) + 1f;
+        int bits = (Float.floatToRawIntBits(t) - (Float.floatToRawIntBits(ROUND) - 127)) << 23;
+        float y = p * Float.intBitsToFloat(bits);
+        return x < EXP_LO ? 0f : y;
+    }
+
+    public static void gemm(int m, int n, int k, float[] a, int aOff, int aRs, int aCs,
+                            float[] b, int bOff, int ldb, boolean accumulate, float[] cs, int csOff,
+                            float[] c, int cOff, int ldc) {
+        int j = 0;
+        // 3L-wide tiles, except that 4L left goes as 2L + 2L: a 1L tile issues 9 loads per 8 fmas
+        for (; n - j >= 3 * L && n - j != 4 * L; j += 3 * L) {
+            int i = 0;
+            for (; i + 8 <= m; i += 8) {
+                k8x3(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
+            }
+            rowTail(i, m, 3, k, a, aOff, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + j, ldc);
+        }
+        for (; n - j >= 2 * L; j += 2 * L) {
+            int i = 0;
+            for (; i + 8 <= m; i += 8) {
+                k8x2(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
+            }
+            rowTail(i, m, 2, k, a, aOff, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + j, ldc);
+        }
+        if (n - j >= L) {
+            int i = 0;
+            for (; i + 8 <= m; i += 8) {
+                k8x1(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
+            }
+            rowTail(i, m, 1, k, a, aOff, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + j, ldc);
+            j += L;
+        }
+        for (; j < n; j++) { // a last partial vector of columns
+            for (int i = 0; i < m; i++) {
+                float acc = 0f;
+                for (int p = 0; p < k; p++) {
+                    acc = Math.fma(a[aOff + i * aRs + p * aCs], b[bOff + p * ldb + j], acc);
+                }
+                int o = cOff + i * ldc + j;
+                c[o] = accumulate ? Math.fma(c[o], cs == null ? 1f : cs[csOff + j], acc) : acc;
+            }
+        }
+    }
+
+    /** Rows [i0, m) one at a time, nv vectors wide: the few rows below the last 8-row tile. */
+    private static void rowTail(int i0, int m, int nv, int k, float[] a, int aOff, int aRs, int aCs,
+                                float[] b, int bi, int ldb, boolean accumulate, float[] cs, int csi,
+                                float[] c, int ci, int ldc) {
+        for (int i = i0; i < m; i++) {
+            int ar = aOff + i * aRs;
+            for (int v = 0; v < nv; v++) {
+                FloatVector acc = FloatVector.zero(S);
+                for (int p = 0; p < k; p++) {
+                    acc = FloatVector.fromArray(S, b, bi + p * ldb + v * L)
+                            .fma(FloatVector.broadcast(S, a[ar + p * aCs]), acc);
+                }
+                int o = ci + i * ldc + v * L;
+                if (accumulate) {
+                    FloatVector s = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + v * L);
+                    acc = FloatVector.fromArray(S, c, o).fma(s, acc);
+                }
+                acc.intoArray(c, o);
+            }
+        }
+    }
+
+    public static void softmaxOnline(int n, int m, float[] s, int sOff, int lds, int rowBase,
+                                     float[] limit, int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
+                                     float[] max, float[] sum, float[] alpha, int statOff) {
+        int c = 0;
+        int vecEnd = S.loopBound(m);
+        for (; c < vecEnd; c += L) {
+            FloatVector vm = FloatVector.fromArray(S, max, statOff + c);
+            FloatVector mOld = vm;
+            if (limit == null && bias == null) {
+                // four independent chains: Java's max is several dependent instructions on x86
+                FloatVector m1 = vm, m2 = vm, m3 = vm;
+                int j = 0;
+                for (; j + 4 <= n; j += 4) {
+                    int o = sOff + j * lds + c;
+                    vm = vm.max(FloatVector.fromArray(S, s, o));
+                    m1 = m1.max(FloatVector.fromArray(S, s, o + lds));
+                    m2 = m2.max(FloatVector.fromArray(S, s, o + 2 * lds));
+                    m3 = m3.max(FloatVector.fromArray(S, s, o + 3 * lds));
+                }
+                for (; j < n; j++) {
+                    vm = vm.max(FloatVector.fromArray(S, s, sOff + j * lds + c));
+                }
+                vm = vm.max(m1).max(m2.max(m3));
+            } else {
+                FloatVector lim = limit == null ? null : FloatVector.fromArray(S, limit, limOff + c);
+                for (int j = 0; j < n; j++) {
+                    int o = sOff + j * lds + c;
+                    FloatVector x = FloatVector.fromArray(S, s, o);
+                    if (bias != null) {
+                        x = x.add(FloatVector.fromArray(S, bias, rowBase + j, biasIdx, biasIdxOff + c));
+                    }
+                    if (lim != null) {
+                        x = x.blend(NEG_INF, lim.compare(VectorOperators.LE, (float) (rowBase + j)));
+                    }
+                    x.intoArray(s, o);
+                    vm = vm.max(x);
+                }
+            }
+            // A column with nothing visible yet keeps max -inf; subtracting 0 then gives exp(-inf) = 0.
+            FloatVector safe = vm.blend(0f, vm.eq(NEG_INF));
+            FloatVector vs = FloatVector.zero(S);
+            for (int j = 0; j < n; j++) {
+                int o = sOff + j * lds + c;
+                FloatVector p = exp(FloatVector.fromArray(S, s, o).sub(safe));
+                p.intoArray(s, o);
+                vs = vs.add(p);
+            }
+            FloatVector va = exp(mOld.sub(safe));
+            FloatVector.fromArray(S, sum, statOff + c).fma(va, vs).intoArray(sum, statOff + c);
+            va.intoArray(alpha, statOff + c);
+            vm.intoArray(max, statOff + c);
+        }
+        for (; c < m; c++) {
+            softmaxColumnScalar(n, s, sOff + c, lds, rowBase, limit == null ? Float.MAX_VALUE : limit[limOff + c],
+                    bias, bias == null ? 0 : biasIdx[biasIdxOff + c], max, sum, alpha, statOff + c);
+        }
+    }
+
+    private static void softmaxColumnScalar(int n, float[] s, int sc, int lds, int rowBase, float lim,
+                                            float[] bias, int bIdx, float[] max, float[] sum, float[] alpha, int st) {
+        float mOld = max[st], mx = mOld;
+        for (int j = 0; j < n; j++) {
+            float x = s[sc + j * lds];
+            if (bias != null) {
+                x += bias[bIdx + rowBase + j];
+            }
+            if (lim <= rowBase + j) {
+                x = NEG_INF;
+            }
+            s[sc + j * lds] = x;
+            mx = Math.max(mx, x);
+        }
+        float safe = mx == NEG_INF ? 0f : mx;
+        float ls = 0f;
+        for (int j = 0; j < n; j++) {
+            float p = exp(s[sc + j * lds] - safe);
+            s[sc + j * lds] = p;
+            ls += p;
+        }
+        float a = exp(mOld - safe);
+        sum[st] = Math.fma(sum[st], a, ls);
+        alpha[st] = a;
+        max[st] = mx;
+    }
+
+    public static void backwardScores(int n, int m, float scale, float[] s, int sOff, int lds,
+                                      float[] dp, int dpOff, int lddp, int rowBase, float[] limit, int limOff,
+                                      float[] bias, int[] biasIdx, int biasIdxOff, float[] lse, int lseOff, float[] dr, int drOff) {
+        int c = 0;
+        int vecEnd = S.loopBound(m);
+        FloatVector vsc = FloatVector.broadcast(S, scale);
+        for (; c < vecEnd; c += L) {
+            FloatVector vl = FloatVector.fromArray(S, lse, lseOff + c);
+            FloatVector vd = FloatVector.fromArray(S, dr, drOff + c);
+            FloatVector lim = limit == null ? null : FloatVector.fromArray(S, limit, limOff + c);
+            for (int j = 0; j < n; j++) {
+                int o = sOff + j * lds + c, g = dpOff + j * lddp + c;
+                FloatVector x = FloatVector.fromArray(S, s, o);
+                if (bias != null) {
+                    x = x.add(FloatVector.fromArray(S, bias, rowBase + j, biasIdx, biasIdxOff + c));
+                }
+                FloatVector p = exp(x.sub(vl));
+                if (lim != null) {
+                    p = p.blend(0f, lim.compare(VectorOperators.LE, (float) (rowBase + j)));
+                }
+                p.intoArray(s, o);
+                p.mul(vsc).mul(FloatVector.fromArray(S, dp, g).sub(vd)).intoArray(dp, g);
+            }
+        }
+        for (; c < m; c++) {
+            float lim = limit == null ? Float.MAX_VALUE : limit[limOff + c];
+            for (int j = 0; j < n; j++) {
+                int o = sOff + j * lds + c, g = dpOff + j * lddp + c;
+                float x = s[o];
+                if (bias != null) {
+                    x += bias[biasIdx[biasIdxOff + c] + rowBase + j];
+                }
+                float p = lim <= rowBase + j ? 0f : exp(x - lse[lseOff + c]);
+                s[o] = p;
+                dp[g] = p * scale * (dp[g] - dr[drOff + c]);
+            }
+        }
+    }
+
+    /** C[8 x 3L] (+)= A[8 x k] * B[k x 3L]; see {@link #gemm}. */
+    private static void k8x3(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int ldb,
+                            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S), c62 = FloatVector.zero(S);
+        FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S), c72 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
+        for (int p = 0; p < k; p++) {
+            int bo = bi + p * ldb;
+            int ao = ai + p * aCs;
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector av0 = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av0, c00); c01 = b1.fma(av0, c01); c02 = b2.fma(av0, c02);
+            FloatVector av1 = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av1, c10); c11 = b1.fma(av1, c11); c12 = b2.fma(av1, c12);
+            FloatVector av2 = FloatVector.broadcast(S, a[ao + a2]);
+            c20 = b0.fma(av2, c20); c21 = b1.fma(av2, c21); c22 = b2.fma(av2, c22);
+            FloatVector av3 = FloatVector.broadcast(S, a[ao + a3]);
+            c30 = b0.fma(av3, c30); c31 = b1.fma(av3, c31); c32 = b2.fma(av3, c32);
+            FloatVector av4 = FloatVector.broadcast(S, a[ao + a4]);
+            c40 = b0.fma(av4, c40); c41 = b1.fma(av4, c41); c42 = b2.fma(av4, c42);
+            FloatVector av5 = FloatVector.broadcast(S, a[ao + a5]);
+            c50 = b0.fma(av5, c50); c51 = b1.fma(av5, c51); c52 = b2.fma(av5, c52);
+            FloatVector av6 = FloatVector.broadcast(S, a[ao + a6]);
+            c60 = b0.fma(av6, c60); c61 = b1.fma(av6, c61); c62 = b2.fma(av6, c62);
+            FloatVector av7 = FloatVector.broadcast(S, a[ao + a7]);
+            c70 = b0.fma(av7, c70); c71 = b1.fma(av7, c71); c72 = b2.fma(av7, c72);
+        }
+        if (!accumulate) {
+            int o = ci;
+            c00.intoArray(c, o);
+            c01.intoArray(c, o + 1 * L);
+            c02.intoArray(c, o + 2 * L);
+            o = ci + 1 * ldc;
+            c10.intoArray(c, o);
+            c11.intoArray(c, o + 1 * L);
+            c12.intoArray(c, o + 2 * L);
+            o = ci + 2 * ldc;
+            c20.intoArray(c, o);
+            c21.intoArray(c, o + 1 * L);
+            c22.intoArray(c, o + 2 * L);
+            o = ci + 3 * ldc;
+            c30.intoArray(c, o);
+            c31.intoArray(c, o + 1 * L);
+            c32.intoArray(c, o + 2 * L);
+            o = ci + 4 * ldc;
+            c40.intoArray(c, o);
+            c41.intoArray(c, o + 1 * L);
+            c42.intoArray(c, o + 2 * L);
+            o = ci + 5 * ldc;
+            c50.intoArray(c, o);
+            c51.intoArray(c, o + 1 * L);
+            c52.intoArray(c, o + 2 * L);
+            o = ci + 6 * ldc;
+            c60.intoArray(c, o);
+            c61.intoArray(c, o + 1 * L);
+            c62.intoArray(c, o + 2 * L);
+            o = ci + 7 * ldc;
+            c70.intoArray(c, o);
+            c71.intoArray(c, o + 1 * L);
+            c72.intoArray(c, o + 2 * L);
+        } else {
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            FloatVector s2 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 2 * L);
+            int o = ci;
+            FloatVector.fromArray(S, c, o).fma(s0, c00).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
+            o = ci + 1 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c10).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c12).intoArray(c, o + 2 * L);
+            o = ci + 2 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c20).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c22).intoArray(c, o + 2 * L);
+            o = ci + 3 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c30).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c32).intoArray(c, o + 2 * L);
+            o = ci + 4 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c40).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c42).intoArray(c, o + 2 * L);
+            o = ci + 5 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c50).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c52).intoArray(c, o + 2 * L);
+            o = ci + 6 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c60).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c61).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c62).intoArray(c, o + 2 * L);
+            o = ci + 7 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c70).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c71).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c72).intoArray(c, o + 2 * L);
+        }
+    }
+
+    /** C[8 x 2L] (+)= A[8 x k] * B[k x 2L]; see {@link #gemm}. */
+    private static void k8x2(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int ldb,
+                            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S);
+        FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
+        for (int p = 0; p < k; p++) {
+            int bo = bi + p * ldb;
+            int ao = ai + p * aCs;
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
+            FloatVector av0 = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av0, c00); c01 = b1.fma(av0, c01);
+            FloatVector av1 = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av1, c10); c11 = b1.fma(av1, c11);
+            FloatVector av2 = FloatVector.broadcast(S, a[ao + a2]);
+            c20 = b0.fma(av2, c20); c21 = b1.fma(av2, c21);
+            FloatVector av3 = FloatVector.broadcast(S, a[ao + a3]);
+            c30 = b0.fma(av3, c30); c31 = b1.fma(av3, c31);
+            FloatVector av4 = FloatVector.broadcast(S, a[ao + a4]);
+            c40 = b0.fma(av4, c40); c41 = b1.fma(av4, c41);
+            FloatVector av5 = FloatVector.broadcast(S, a[ao + a5]);
+            c50 = b0.fma(av5, c50); c51 = b1.fma(av5, c51);
+            FloatVector av6 = FloatVector.broadcast(S, a[ao + a6]);
+            c60 = b0.fma(av6, c60); c61 = b1.fma(av6, c61);
+            FloatVector av7 = FloatVector.broadcast(S, a[ao + a7]);
+            c70 = b0.fma(av7, c70); c71 = b1.fma(av7, c71);
+        }
+        if (!accumulate) {
+            int o = ci;
+            c00.intoArray(c, o);
+            c01.intoArray(c, o + 1 * L);
+            o = ci + 1 * ldc;
+            c10.intoArray(c, o);
+            c11.intoArray(c, o + 1 * L);
+            o = ci + 2 * ldc;
+            c20.intoArray(c, o);
+            c21.intoArray(c, o + 1 * L);
+            o = ci + 3 * ldc;
+            c30.intoArray(c, o);
+            c31.intoArray(c, o + 1 * L);
+            o = ci + 4 * ldc;
+            c40.intoArray(c, o);
+            c41.intoArray(c, o + 1 * L);
+            o = ci + 5 * ldc;
+            c50.intoArray(c, o);
+            c51.intoArray(c, o + 1 * L);
+            o = ci + 6 * ldc;
+            c60.intoArray(c, o);
+            c61.intoArray(c, o + 1 * L);
+            o = ci + 7 * ldc;
+            c70.intoArray(c, o);
+            c71.intoArray(c, o + 1 * L);
+        } else {
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            int o = ci;
+            FloatVector.fromArray(S, c, o).fma(s0, c00).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
+            o = ci + 1 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c10).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
+            o = ci + 2 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c20).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21).intoArray(c, o + 1 * L);
+            o = ci + 3 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c30).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31).intoArray(c, o + 1 * L);
+            o = ci + 4 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c40).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41).intoArray(c, o + 1 * L);
+            o = ci + 5 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c50).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51).intoArray(c, o + 1 * L);
+            o = ci + 6 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c60).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c61).intoArray(c, o + 1 * L);
+            o = ci + 7 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c70).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c71).intoArray(c, o + 1 * L);
+        }
+    }
+
+    /** C[8 x 1L] (+)= A[8 x k] * B[k x 1L]; see {@link #gemm}. */
+    private static void k8x1(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int ldb,
+                            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S);
+        FloatVector c70 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
+        for (int p = 0; p < k; p++) {
+            int bo = bi + p * ldb;
+            int ao = ai + p * aCs;
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector av0 = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av0, c00);
+            FloatVector av1 = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av1, c10);
+            FloatVector av2 = FloatVector.broadcast(S, a[ao + a2]);
+            c20 = b0.fma(av2, c20);
+            FloatVector av3 = FloatVector.broadcast(S, a[ao + a3]);
+            c30 = b0.fma(av3, c30);
+            FloatVector av4 = FloatVector.broadcast(S, a[ao + a4]);
+            c40 = b0.fma(av4, c40);
+            FloatVector av5 = FloatVector.broadcast(S, a[ao + a5]);
+            c50 = b0.fma(av5, c50);
+            FloatVector av6 = FloatVector.broadcast(S, a[ao + a6]);
+            c60 = b0.fma(av6, c60);
+            FloatVector av7 = FloatVector.broadcast(S, a[ao + a7]);
+            c70 = b0.fma(av7, c70);
+        }
+        if (!accumulate) {
+            int o = ci;
+            c00.intoArray(c, o);
+            o = ci + 1 * ldc;
+            c10.intoArray(c, o);
+            o = ci + 2 * ldc;
+            c20.intoArray(c, o);
+            o = ci + 3 * ldc;
+            c30.intoArray(c, o);
+            o = ci + 4 * ldc;
+            c40.intoArray(c, o);
+            o = ci + 5 * ldc;
+            c50.intoArray(c, o);
+            o = ci + 6 * ldc;
+            c60.intoArray(c, o);
+            o = ci + 7 * ldc;
+            c70.intoArray(c, o);
+        } else {
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi);
+            int o = ci;
+            FloatVector.fromArray(S, c, o).fma(s0, c00).intoArray(c, o);
+            o = ci + 1 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c10).intoArray(c, o);
+            o = ci + 2 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c20).intoArray(c, o);
+            o = ci + 3 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c30).intoArray(c, o);
+            o = ci + 4 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c40).intoArray(c, o);
+            o = ci + 5 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c50).intoArray(c, o);
+            o = ci + 6 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c60).intoArray(c, o);
+            o = ci + 7 * ldc;
+            FloatVector.fromArray(S, c, o).fma(s0, c70).intoArray(c, o);
+        }
+    }
+}
