@@ -6,7 +6,10 @@ import dev.lanes.kernels.Parallelism;
  * The keys and values of one attention layer during decoding, for every batch entry and kv head:
  *
  * <pre>
- *   k, v: [B, Hkv, capacity, D]   positions [0, length()) filled, in the order appended
+ *   kT:   [B, Hkv, cap / KT, D, KT]  keys in transposed tiles of KT = Attention.KEY_TILE positions: one
+ *                                    query token then streams K^T as full vectors, contiguously
+ *   v:    [B, Hkv, cap, D]           cap = capacity rounded up to a multiple of KT
+ *   positions [0, length()) filled, in the order appended
  * </pre>
  *
  * {@link #append} adds the K/V rows of n new positions; {@link #attend} then runs the n newest queries
@@ -17,8 +20,8 @@ import dev.lanes.kernels.Parallelism;
  * steady-state calls allocate nothing.
  */
 public final class KVCache {
-    private final int batch, kvHeads, headDim, capacity;
-    private final float[] k, v;
+    private final int batch, kvHeads, headDim, capacity, cap;
+    private final float[] kT, v;
     private final HeadLayout layout;
     private int length;
     private float[] lseScratch = new float[0];
@@ -29,7 +32,8 @@ public final class KVCache {
             throw new IllegalArgumentException("B=" + batch + ", Hkv=" + kvHeads + ", D=" + headDim + ", capacity="
                     + capacity + ": need B >= 0, Hkv >= 1, D >= 1, capacity >= 0");
         }
-        long size = (long) batch * kvHeads * capacity * headDim;
+        long capRounded = ((long) capacity + Attention.KEY_TILE - 1) / Attention.KEY_TILE * Attention.KEY_TILE;
+        long size = (long) batch * kvHeads * capRounded * headDim;
         if (size > Integer.MAX_VALUE - 16) {
             throw new IllegalArgumentException("cache of " + size + " floats exceeds one Java array");
         }
@@ -37,9 +41,10 @@ public final class KVCache {
         this.kvHeads = kvHeads;
         this.headDim = headDim;
         this.capacity = capacity;
-        this.k = new float[(int) size];
+        this.cap = (int) capRounded;
+        this.kT = new float[(int) size];
         this.v = new float[(int) size];
-        this.layout = HeadLayout.contiguous(kvHeads, capacity, headDim);
+        this.layout = HeadLayout.contiguous(kvHeads, cap, headDim);
     }
 
     public int length() { return length; }
@@ -70,7 +75,12 @@ public final class KVCache {
             for (int h = 0; h < kvHeads; h++) {
                 for (int i = 0; i < n; i++) {
                     int dst = (int) layout.at(b, h, length + i);
-                    System.arraycopy(k, (int) (kOff + ks.at(b, h, i)), this.k, dst, headDim);
+                    int src = (int) (kOff + ks.at(b, h, i));
+                    int j = length + i, kt = Attention.KEY_TILE;
+                    int dstT = (int) layout.at(b, h, 0) + j / kt * (kt * headDim) + j % kt; // kT[b, h, j/KT, 0, j%KT]
+                    for (int d = 0; d < headDim; d++) {
+                        kT[dstT + d * kt] = k[src + d];
+                    }
                     System.arraycopy(v, (int) (vOff + vs.at(b, h, i)), this.v, dst, headDim);
                 }
             }
@@ -113,7 +123,7 @@ public final class KVCache {
             lse = lseScratch;
             lseOff = 0;
         }
-        Attention.forwardCached(par, batch, heads, kvHeads, n, length, headDim, scale, q, qOff, qs, k, v, layout,
+        Attention.forwardCached(par, batch, heads, kvHeads, n, length, headDim, scale, q, qOff, qs, kT, v, layout,
                 o, oOff, os, lse, lseOff);
     }
 

@@ -60,6 +60,10 @@ class KVCacheTest {
         assertThat(cache.length()).isEqualTo(N);
         Close.assertClose("decoded o", full, out, 1e-5, 1e-5);
         Close.assertClose("decoded lse", lseFull, lse, 1e-5, 1e-5);
+        // same key tiles, same fmas in the same order per query column: the decode's own layouts
+        // (K in transposed tiles, O as rows) change no bit of the result
+        assertThat(out).as("decoded o, bits").isEqualTo(full);
+        assertThat(lse).as("decoded lse, bits").isEqualTo(lseFull);
     }
 
     @org.junit.jupiter.api.Test
