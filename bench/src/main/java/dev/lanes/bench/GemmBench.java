@@ -1,0 +1,376 @@
+package dev.lanes.bench;
+
+import dev.lanes.kernels.Backend;
+import dev.lanes.kernels.Gemm;
+import dev.lanes.kernels.GemmScalar;
+import dev.lanes.kernels.Parallelism;
+import dev.lanes.kernels.Transpose;
+import dev.ludovic.netlib.blas.BLAS;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.ejml.concurrency.EjmlConcurrency;
+import org.ejml.data.FMatrixRMaj;
+import org.ejml.dense.row.CommonOps_FDRM;
+import org.ejml.dense.row.CommonOps_MT_FDRM;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.BenchmarkParams;
+
+/**
+ * Single-precision GEMM {@code C = op(A) * op(B)} (alpha = 1, beta = 0, so C is write-only and every
+ * call does the whole product), Lanes beside its scalar twin and its peers, on the same seeded inputs.
+ * Score: microseconds per product; GFLOP/s = {@code 2*m*n*k / time}.
+ *
+ * <pre>
+ *   m = (m > 0 ? m : n), k = (k > 0 ? k : n)        n alone is a square product
+ *   op(A): (m, k)  stored (m, k), lda = k if trans[0] == 'N', else stored (k, m), lda = m
+ *   op(B): (k, n)  stored (k, n), ldb = n if trans[1] == 'N', else stored (n, k), ldb = k
+ *   C:     (m, n)  ldc = n
+ * </pre>
+ *
+ * Every trial first checks, in {@code @Setup}, Lanes against its scalar twin (all rows of small products,
+ * 16 spread rows of large ones) and then the measured peer against Lanes' C, each element within
+ * {@code 2 * gamma_k * (|op(A)| |op(B)|)_ij}: the float error bound any summation order meets, so only
+ * a peer doing different work can fail it.
+ *
+ * <p>{@code threads} is the team size of every implementation that has one: a Lanes
+ * {@link Parallelism}, OpenBLAS' own pool, EJML's {@code CommonOps_MT_FDRM}. netlib and the scalar twin
+ * are single-threaded and refuse {@code threads > 1} rather than report a one-thread figure under it.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 2, jvmArgsAppend = {Backend.FLAG, "-Xss4m", "--enable-native-access=ALL-UNNAMED",
+        "--sun-misc-unsafe-memory-access=allow"})
+public class GemmBench {
+
+    /** The shapes Lanes and its peers run by default. */
+    @State(Scope.Benchmark)
+    public static class Problem extends GemmProblem {
+        /** Columns of C; also m and k when those are 0 (square). */
+        @Param({"256", "512", "1024", "2048"})
+        public int n;
+        /** Rows of C; 0 means n. */
+        @Param({"0"})
+        public int m;
+        /** The reduction length; 0 means n. */
+        @Param({"0"})
+        public int k;
+        /** op(A) op(B): NN, NT, TN or TT. */
+        @Param({"NN"})
+        public String trans;
+        @Param({"1"})
+        public int threads;
+
+        @Setup(Level.Trial)
+        public void setup(BenchmarkParams params) {
+            init(BenchSupport.implementation(params), m > 0 ? m : n, n, k > 0 ? k : n, trans, threads);
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            close();
+        }
+    }
+
+    /**
+     * The same parameters with smaller defaults, for the scalar twin: without blocking it takes seconds
+     * per product at n = 2048. Override with {@code -p n=...} to measure it anyway.
+     */
+    @State(Scope.Benchmark)
+    public static class SmallProblem extends GemmProblem {
+        @Param({"64", "256"})
+        public int n;
+        @Param({"0"})
+        public int m;
+        @Param({"0"})
+        public int k;
+        @Param({"NN"})
+        public String trans;
+        @Param({"1"})
+        public int threads;
+
+        @Setup(Level.Trial)
+        public void setup(BenchmarkParams params) {
+            init(BenchSupport.implementation(params), m > 0 ? m : n, n, k > 0 ? k : n, trans, threads);
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            close();
+        }
+    }
+
+    @Benchmark
+    public float[] lanes(Problem p) {
+        return p.lanes();
+    }
+
+    @Benchmark
+    public float[] scalar(SmallProblem p) {
+        return p.scalar();
+    }
+
+    @Benchmark
+    public float[] openblas(Problem p) {
+        return p.openblas();
+    }
+
+    /**
+     * OpenBLAS on operands already off-heap (JavaCPP FloatPointers filled once in setup): its kernel
+     * without the JNI copies of the Java arrays, for reading how much of {@link #openblas} is copying.
+     */
+    @Benchmark
+    public Object openblasOffHeap(Problem p) {
+        return p.openblasOffHeap();
+    }
+
+    @Benchmark
+    public float[] netlibVector(Problem p) {
+        return p.netlib();
+    }
+
+    @Benchmark
+    public float[] netlibJava(Problem p) {
+        return p.netlib();
+    }
+
+    @Benchmark
+    public float[] ejml(Problem p) {
+        return p.ejml();
+    }
+
+    /** Inputs, output and the implementations' handles for one trial. */
+    public abstract static class GemmProblem {
+        /** Up to this many multiply-adds the scalar check covers every row of C. */
+        private static final long FULL_CHECK_MACS = 1L << 27;
+        private static final int SAMPLED_ROWS = 16;
+
+        String impl;
+        int rows, cols, depth, threads;
+        Transpose opA, opB;
+        int lda, ldb;
+        /** A: stored (rows, depth) or (depth, rows); B: stored (depth, cols) or (cols, depth); C: (rows, cols). */
+        float[] a, b, c;
+        Parallelism team;
+        BLAS netlib;
+        FMatrixRMaj ea, eb, ec;
+        OpenBlasPeer.OffHeap offHeap;
+
+        final void init(String impl, int m, int n, int k, String trans, int threads) {
+            if (trans == null || !trans.matches("[NT][NT]")) {
+                throw new IllegalArgumentException("trans=" + trans + ": expected NN, NT, TN or TT");
+            }
+            if (m < 1 || n < 1 || k < 1 || threads < 1) {
+                throw new IllegalArgumentException("m=" + m + " n=" + n + " k=" + k + " threads=" + threads
+                        + ": all must be >= 1");
+            }
+            this.impl = impl;
+            this.rows = m;
+            this.cols = n;
+            this.depth = k;
+            this.threads = threads;
+            this.opA = trans.charAt(0) == 'T' ? Transpose.T : Transpose.N;
+            this.opB = trans.charAt(1) == 'T' ? Transpose.T : Transpose.N;
+            this.lda = opA == Transpose.N ? k : m;
+            this.ldb = opB == Transpose.N ? n : k;
+            Random rnd = new Random(BenchSupport.SEED);
+            a = BenchSupport.uniform(rnd, Math.multiplyExact(m, k));
+            b = BenchSupport.uniform(rnd, Math.multiplyExact(k, n));
+            c = new float[Math.multiplyExact(m, n)];
+            team = Parallelism.fixed(threads);
+            prepare();
+            checkAgreement();
+        }
+
+        final void close() {
+            if (team != null) {
+                team.close();
+            }
+            if (offHeap != null) {
+                offHeap.close();
+            }
+        }
+
+        private void prepare() {
+            switch (impl) {
+                case "lanes" -> { }
+                case "scalar" -> requireSingleThread("the scalar twin");
+                case "openblas" -> OpenBlasPeer.setThreads(threads);
+                case "openblasOffHeap" -> {
+                    OpenBlasPeer.setThreads(threads);
+                    offHeap = new OpenBlasPeer.OffHeap(a, b, c.length);
+                }
+                case "netlibVector" -> {
+                    requireSingleThread("netlib BLAS");
+                    netlib = NetlibPeer.vector();
+                }
+                case "netlibJava" -> {
+                    requireSingleThread("netlib BLAS");
+                    netlib = NetlibPeer.plainJava();
+                }
+                case "ejml" -> {
+                    ea = opA == Transpose.N ? FMatrixRMaj.wrap(rows, depth, a) : FMatrixRMaj.wrap(depth, rows, a);
+                    eb = opB == Transpose.N ? FMatrixRMaj.wrap(depth, cols, b) : FMatrixRMaj.wrap(cols, depth, b);
+                    ec = FMatrixRMaj.wrap(rows, cols, c);
+                    if (threads > 1) {
+                        EjmlConcurrency.setMaxThreads(threads);
+                    }
+                }
+                default -> throw new IllegalArgumentException("unknown GEMM implementation " + impl);
+            }
+        }
+
+        private void requireSingleThread(String who) {
+            if (threads != 1) {
+                throw new IllegalStateException(who + " is single-threaded: run it with threads=1, not " + threads);
+            }
+        }
+
+        /** Lanes against its scalar twin, then the measured implementation against Lanes. */
+        private void checkAgreement() {
+            float[] lanesC = runForCheck("lanes");
+            float[] bound = errorBound();
+            checkLanesAgainstScalar(lanesC, bound);
+            if (!impl.equals("lanes")) {
+                float[] got = runForCheck(impl);
+                BenchSupport.checkAgreement("GEMM " + impl + " vs lanes (" + shape() + ")", lanesC, got,
+                        i -> bound[i]);
+            }
+        }
+
+        private String shape() {
+            return rows + "x" + cols + "x" + depth + " " + opA + opB + " threads=" + threads;
+        }
+
+        /** NaN in C first: an implementation that leaves any element unwritten fails the check. */
+        private float[] runForCheck(String which) {
+            Arrays.fill(c, Float.NaN);
+            float[] out = switch (which) {
+                case "lanes" -> lanes();
+                case "scalar" -> scalar();
+                case "openblas" -> openblas();
+                case "openblasOffHeap" -> {
+                    openblasOffHeap();
+                    yield offHeap.result(c);
+                }
+                case "netlibVector", "netlibJava" -> netlib();
+                case "ejml" -> ejml();
+                default -> throw new IllegalArgumentException("unknown GEMM implementation " + which);
+            };
+            return out.clone();
+        }
+
+        /** 2 * gamma_k * (|op(A)| |op(B)|)_ij, the product of absolute values taken with Lanes itself. */
+        private float[] errorBound() {
+            float[] absA = abs(a), absB = abs(b), s = new float[c.length];
+            Gemm.sgemm(Parallelism.serial(), opA, opB, rows, cols, depth, 1f, absA, 0, lda, absB, 0, ldb, 0f, s, 0, cols);
+            double g = BenchSupport.gamma(depth);
+            // s itself is a float sum of non-negative terms, low by at most a factor (1 - gamma_k).
+            double scale = 2 * g / (1 - g);
+            for (int i = 0; i < s.length; i++) {
+                s[i] = (float) (scale * s[i] * (1 + 1e-6)) + Float.MIN_NORMAL;
+            }
+            return s;
+        }
+
+        private static float[] abs(float[] x) {
+            float[] y = new float[x.length];
+            for (int i = 0; i < x.length; i++) {
+                y[i] = Math.abs(x[i]);
+            }
+            return y;
+        }
+
+        private void checkLanesAgainstScalar(float[] lanesC, float[] bound) {
+            int[] checkRows;
+            if ((long) rows * cols * depth <= FULL_CHECK_MACS || rows <= SAMPLED_ROWS) {
+                checkRows = new int[rows];
+                Arrays.setAll(checkRows, i -> i);
+            } else {
+                checkRows = new int[SAMPLED_ROWS];
+                Arrays.setAll(checkRows, i -> (int) ((long) i * (rows - 1) / (SAMPLED_ROWS - 1)));
+            }
+            float[] ref = new float[checkRows.length * cols], got = new float[ref.length];
+            float[] rowsBound = new float[ref.length];
+            for (int r = 0; r < checkRows.length; r++) {
+                int i = checkRows[r];
+                // Row i of op(A) on its own: stored (1, k) at i*lda, or column i of the stored (k, m) A.
+                int aOff = opA == Transpose.N ? i * lda : i;
+                GemmScalar.sgemm(opA, opB, 1, cols, depth, 1f, a, aOff, lda, b, 0, ldb, 0f, ref, r * cols, cols);
+                System.arraycopy(lanesC, i * cols, got, r * cols, cols);
+                System.arraycopy(bound, i * cols, rowsBound, r * cols, cols);
+            }
+            BenchSupport.checkAgreement("GEMM lanes vs scalar twin (" + shape() + ", " + checkRows.length + " rows)",
+                    ref, got, j -> rowsBound[j]);
+        }
+
+        final float[] lanes() {
+            Gemm.sgemm(team, opA, opB, rows, cols, depth, 1f, a, 0, lda, b, 0, ldb, 0f, c, 0, cols);
+            return c;
+        }
+
+        final float[] scalar() {
+            GemmScalar.sgemm(opA, opB, rows, cols, depth, 1f, a, 0, lda, b, 0, ldb, 0f, c, 0, cols);
+            return c;
+        }
+
+        final float[] openblas() {
+            OpenBlasPeer.sgemm(opA == Transpose.T, opB == Transpose.T, rows, cols, depth, a, lda, b, ldb, c, cols);
+            return c;
+        }
+
+        final Object openblasOffHeap() {
+            return offHeap.sgemm(opA == Transpose.T, opB == Transpose.T, rows, cols, depth, lda, ldb, cols);
+        }
+
+        /**
+         * BLAS is column-major: the row-major C (m, n) is the column-major C^T (n, m), and
+         * C^T = op(B)^T op(A)^T, where the row-major stored B read column-major is already B^T. So B goes
+         * first with its own transpose flag and ldb, then A with its flag and lda.
+         */
+        final float[] netlib() {
+            netlib.sgemm(opB.name(), opA.name(), cols, rows, depth, 1f, b, ldb, a, lda, 0f, c, cols);
+            return c;
+        }
+
+        final float[] ejml() {
+            boolean ta = opA == Transpose.T, tb = opB == Transpose.T;
+            if (threads == 1) {
+                if (!ta && !tb) {
+                    CommonOps_FDRM.mult(ea, eb, ec);
+                } else if (ta && !tb) {
+                    CommonOps_FDRM.multTransA(ea, eb, ec);
+                } else if (!ta) {
+                    CommonOps_FDRM.multTransB(ea, eb, ec);
+                } else {
+                    CommonOps_FDRM.multTransAB(ea, eb, ec);
+                }
+            } else {
+                if (!ta && !tb) {
+                    CommonOps_MT_FDRM.mult(ea, eb, ec);
+                } else if (ta && !tb) {
+                    CommonOps_MT_FDRM.multTransA(ea, eb, ec);
+                } else if (!ta) {
+                    CommonOps_MT_FDRM.multTransB(ea, eb, ec);
+                } else {
+                    CommonOps_MT_FDRM.multTransAB(ea, eb, ec);
+                }
+            }
+            return ec.data;
+        }
+    }
+}

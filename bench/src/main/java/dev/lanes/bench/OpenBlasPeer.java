@@ -1,0 +1,114 @@
+package dev.lanes.bench;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.openblas.global.openblas_nolapack;
+
+/**
+ * OpenBLAS as bundled by {@code org.bytedeco:openblas} (its own build, which picks a kernel for the
+ * running CPU at load time). {@code cblas_sgemm} is called on the Java arrays themselves, as a Java
+ * caller would; JavaCPP pins or copies them across the JNI boundary, and that cost is part of the figure.
+ */
+final class OpenBlasPeer {
+    private OpenBlasPeer() {}
+
+    /** Sets OpenBLAS' own thread count and reads it back from the library. */
+    static void setThreads(int threads) {
+        openblas_nolapack.blas_set_num_threads(threads);
+        int now = threads();
+        if (now != threads) {
+            throw new IllegalStateException("OpenBLAS runs " + now + " threads after asking for " + threads);
+        }
+    }
+
+    /** openblas_get_num_threads(), or -1 when the library does not answer. */
+    static int threads() {
+        try {
+            MethodHandle h = Linker.nativeLinker().downcallHandle(symbol("openblas_get_num_threads"),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT));
+            return (int) h.invokeExact();
+        } catch (Throwable e) {
+            return -1;
+        }
+    }
+
+    /** Row-major {@code C = op(A) op(B)}, alpha 1, beta 0. */
+    static void sgemm(boolean transA, boolean transB, int m, int n, int k, float[] a, int lda, float[] b, int ldb,
+                      float[] c, int ldc) {
+        openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor,
+                transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+                transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+                m, n, k, 1f, a, lda, b, ldb, 0f, c, ldc);
+    }
+
+    /** Operands copied once into native memory, so calls pass pointers and JNI copies nothing. */
+    static final class OffHeap implements AutoCloseable {
+        private final FloatPointer a, b, c;
+
+        OffHeap(float[] a, float[] b, int cLength) {
+            this.a = new FloatPointer(a);
+            this.b = new FloatPointer(b);
+            this.c = new FloatPointer(cLength);
+        }
+
+        Object sgemm(boolean transA, boolean transB, int m, int n, int k, int lda, int ldb, int ldc) {
+            openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor,
+                    transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+                    transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
+                    m, n, k, 1f, a, lda, b, ldb, 0f, c, ldc);
+            return c;
+        }
+
+        /** Copies C out into {@code into} (for the agreement check) and returns it. */
+        float[] result(float[] into) {
+            c.position(0).get(into);
+            return into;
+        }
+
+        @Override
+        public void close() {
+            a.close();
+            b.close();
+            c.close();
+        }
+    }
+
+    /** The kernel family OpenBLAS chose for this CPU, e.g. "SkylakeX" or "Cooperlake". */
+    static String coreName() {
+        return callString("openblas_get_corename");
+    }
+
+    /** The build line, e.g. "OpenBLAS 0.3.31 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=...". */
+    static String config() {
+        return callString("openblas_get_config");
+    }
+
+    /**
+     * The JavaCPP preset skips these functions, so they are called through the FFM API at the address
+     * JavaCPP resolves in the libraries it loaded.
+     */
+    private static MemorySegment symbol(String name) {
+        Loader.load(openblas_nolapack.class);
+        Pointer p = Loader.addressof(name);
+        if (p == null || p.isNull()) {
+            throw new IllegalStateException(name + " not found in the loaded OpenBLAS");
+        }
+        return MemorySegment.ofAddress(p.address());
+    }
+
+    private static String callString(String name) {
+        try {
+            MethodHandle h = Linker.nativeLinker().downcallHandle(symbol(name), FunctionDescriptor.of(ValueLayout.ADDRESS));
+            MemorySegment s = (MemorySegment) h.invokeExact();
+            return s.equals(MemorySegment.NULL) ? "unknown" : s.reinterpret(4096).getString(0).trim();
+        } catch (Throwable e) {
+            return "unknown (" + e.getMessage() + ")";
+        }
+    }
+}

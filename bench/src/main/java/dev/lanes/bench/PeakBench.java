@@ -1,0 +1,101 @@
+package dev.lanes.bench;
+
+import dev.lanes.kernels.Backend;
+import java.util.concurrent.TimeUnit;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Machine probe: the float32 FMA throughput one core reaches from Java, with 16 independent
+ * {@link FloatVector} accumulators on the preferred species (enough to cover FMA latency times the
+ * number of FMA pipes on current x86 and ARM cores, few enough to stay in 32 vector registers) and no
+ * memory traffic. It is the compute limit the report measures GEMM against: GFLOP/s per core =
+ * {@link #flopsPerCall} / time.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 2, jvmArgsAppend = {Backend.FLAG, "-Xss4m", "--sun-misc-unsafe-memory-access=allow"})
+public class PeakBench {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** Independent dependency chains; each FMA waits only on its own previous value. */
+    public static final int ACCUMULATORS = 16;
+
+    /** FMA rounds per call; each round issues one FMA per accumulator. */
+    @Param({"4096"})
+    public int rounds;
+
+    /** Starting values and the multiplier/addend: a -> a * 0.9999 + 0.0001 stays near 1, never overflows. */
+    private float[] start;
+    private float mul, add;
+
+    /** Floating-point operations (an FMA counts two) per call with the preferred species. */
+    public static double flopsPerCall(long rounds) {
+        return 2.0 * ACCUMULATORS * S.length() * rounds;
+    }
+
+    /** Lanes of the preferred float species, for the report's machine block. */
+    public static int lanes() {
+        return S.length();
+    }
+
+    @Setup(Level.Trial)
+    public void setup() {
+        start = new float[ACCUMULATORS * S.length()];
+        for (int i = 0; i < start.length; i++) {
+            start[i] = 1f + i * 1e-3f;
+        }
+        mul = 0.9999f;
+        add = 0.0001f;
+    }
+
+    @Benchmark
+    public float fma() {
+        FloatVector m = FloatVector.broadcast(S, mul), c = FloatVector.broadcast(S, add);
+        int l = S.length();
+        FloatVector a0 = FloatVector.fromArray(S, start, 0), a1 = FloatVector.fromArray(S, start, l);
+        FloatVector a2 = FloatVector.fromArray(S, start, 2 * l), a3 = FloatVector.fromArray(S, start, 3 * l);
+        FloatVector a4 = FloatVector.fromArray(S, start, 4 * l), a5 = FloatVector.fromArray(S, start, 5 * l);
+        FloatVector a6 = FloatVector.fromArray(S, start, 6 * l), a7 = FloatVector.fromArray(S, start, 7 * l);
+        FloatVector a8 = FloatVector.fromArray(S, start, 8 * l), a9 = FloatVector.fromArray(S, start, 9 * l);
+        FloatVector a10 = FloatVector.fromArray(S, start, 10 * l), a11 = FloatVector.fromArray(S, start, 11 * l);
+        FloatVector a12 = FloatVector.fromArray(S, start, 12 * l), a13 = FloatVector.fromArray(S, start, 13 * l);
+        FloatVector a14 = FloatVector.fromArray(S, start, 14 * l), a15 = FloatVector.fromArray(S, start, 15 * l);
+        for (int r = 0; r < rounds; r++) {
+            a0 = a0.fma(m, c);
+            a1 = a1.fma(m, c);
+            a2 = a2.fma(m, c);
+            a3 = a3.fma(m, c);
+            a4 = a4.fma(m, c);
+            a5 = a5.fma(m, c);
+            a6 = a6.fma(m, c);
+            a7 = a7.fma(m, c);
+            a8 = a8.fma(m, c);
+            a9 = a9.fma(m, c);
+            a10 = a10.fma(m, c);
+            a11 = a11.fma(m, c);
+            a12 = a12.fma(m, c);
+            a13 = a13.fma(m, c);
+            a14 = a14.fma(m, c);
+            a15 = a15.fma(m, c);
+        }
+        FloatVector s = a0.add(a1).add(a2.add(a3)).add(a4.add(a5).add(a6.add(a7)))
+                .add(a8.add(a9).add(a10.add(a11)).add(a12.add(a13).add(a14.add(a15))));
+        return s.reduceLanes(VectorOperators.ADD);
+    }
+}

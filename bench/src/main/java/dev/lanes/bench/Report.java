@@ -1,0 +1,553 @@
+package dev.lanes.bench;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.results.format.ResultFormatFactory;
+import org.openjdk.jmh.results.format.ResultFormatType;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.format.OutputFormat;
+import org.openjdk.jmh.runner.format.OutputFormatFactory;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+import org.openjdk.jmh.runner.options.VerboseMode;
+
+/**
+ * Lanes' main job: runs a curated set of the JMH benchmarks through the JMH runner API, Lanes and its
+ * peers interleaved shape by shape on the same inputs, prints progress and a summary table, and writes
+ * {@code results/<timestamp>/} with the raw JMH JSON, {@code report.json}, {@code summary.md}, the JMH
+ * log and charts. Run {@code --help} for the options.
+ */
+public final class Report {
+    static final List<String> GEMM_IMPLS = List.of("lanes", "openblas", "netlibVector", "netlibJava", "ejml", "scalar");
+    /** --full adds OpenBLAS on off-heap operands: its kernel without the JNI copies of float[]. */
+    static final List<String> GEMM_IMPLS_FULL = List.of("lanes", "openblas", "openblasOffHeap", "netlibVector",
+            "netlibJava", "ejml", "scalar");
+    static final List<String> MEMORY_IMPLS = List.of("lanes", "scalar", "plainJava");
+    static final List<String> MEMORY_BENCHES = List.of("SoftmaxBench", "ResidualAddBench");
+    private static final String PKG = "dev.lanes.bench.";
+
+    enum Kind { GEMM, MEMORY, ATTENTION, PEAK, STREAM, OTHER }
+
+    /** One JMH run: one benchmark method with one value per parameter. */
+    record Job(String bench, String method, Map<String, String> params, Kind kind) {
+        String label() {
+            return bench + "." + method;
+        }
+
+        String paramText() {
+            return Rows.paramText(kind, params);
+        }
+    }
+
+    record GemmShape(int m, int n, int k, String trans) {
+        static GemmShape parse(String s) {
+            String[] parts = s.split(":");
+            String trans = parts.length > 1 ? parts[1].toUpperCase(Locale.ROOT) : "NN";
+            int[] d = Arrays.stream(parts[0].split("x")).mapToInt(Integer::parseInt).toArray();
+            if (d.length == 1) {
+                return new GemmShape(d[0], d[0], d[0], trans);
+            }
+            if (d.length != 3 || !trans.matches("[NT][NT]")) {
+                throw new IllegalArgumentException("GEMM shape '" + s + "': expected N or MxNxK, optionally :NN|NT|TN|TT");
+            }
+            return new GemmShape(d[0], d[1], d[2], trans);
+        }
+
+        long macs() {
+            return (long) m * n * k;
+        }
+    }
+
+    /** Command-line options; every one has a default that keeps the report near 5 minutes on 2 cores. */
+    static final class Options {
+        boolean full, probes = true, list, help;
+        Pattern bench;
+        List<GemmShape> squareSizes, extraShapes, gemmShapes;
+        List<int[]> memoryShapes;
+        List<Integer> threads;
+        Integer forks, warmup, iterations;
+        Long warmupMs, measureMs;
+        long scalarMaxMacs = 1L << 24;
+        boolean pytorch;
+        Path out;
+        final List<Path> mergePython = new ArrayList<>();
+
+        static final String USAGE = """
+                dev.lanes.bench.Report [options]     (through Maven: -Dreport.args="options")
+                  --full                 the complete grid: N = 256..2048, attention-shaped GEMMs, 1 and 2 threads,
+                                         more memory shapes, 3 forks x (3 warmup + 5 measured) x 1 s
+                  --bench REGEX          keep only benchmarks whose Class.method matches, e.g. 'Gemm.*(lanes|openblas)'
+                  --sizes 256,512        square GEMM sizes N (each may carry a transpose, e.g. 512:TN)
+                  --shapes MxNxK[:TT],.. further GEMM shapes, e.g. 512x512x64:NT,2048x64x64 (--full: the attention ones)
+                  --memory RxC,...       softmax / residual-add shapes, e.g. 512x512,4096x4096
+                  --threads 1,2          GEMM thread counts (netlib and the scalar twin run at 1 only)
+                  --forks N  --warmup N  --iterations N  --warmup-ms MS  --measure-ms MS
+                  --scalar-max MACS      largest m*n*k the scalar GEMM twin runs (default 16777216 = 256^3)
+                  --no-probes            skip the FMA-peak and memory-bandwidth probes
+                  --pytorch              also run bench/pytorch_bench.py (Debian python3-torch) on the same shapes and merge it
+                  --merge-python FILE    add rows written earlier by bench/pytorch_bench.py
+                  --out DIR              results root (default bench/results)
+                  --list                 print the plan and exit
+                """;
+
+        private static final List<String> VALUED = List.of("--bench", "--sizes", "--shapes", "--memory", "--threads",
+                "--forks", "--warmup", "--iterations", "--warmup-ms", "--measure-ms", "--scalar-max", "--merge-python", "--out");
+
+        static Options parse(String[] rawArgs) {
+            List<String> args = new ArrayList<>();
+            for (String a : rawArgs) { // Maven passes -Dreport.args as one argument
+                for (String t : a.trim().split("\\s+")) {
+                    if (!t.isEmpty()) {
+                        args.add(t);
+                    }
+                }
+            }
+            Options o = new Options();
+            for (int i = 0; i < args.size(); i++) {
+                String a = args.get(i), value = null;
+                int eq = a.indexOf('=');
+                if (a.startsWith("--") && eq > 0) {
+                    value = a.substring(eq + 1);
+                    a = a.substring(0, eq);
+                }
+                switch (a) {
+                    case "--full" -> o.full = true;
+                    case "--no-probes" -> o.probes = false;
+                    case "--list" -> o.list = true;
+                    case "--pytorch" -> o.pytorch = true;
+                    case "--help", "-h" -> o.help = true;
+                    default -> {
+                        if (!VALUED.contains(a)) {
+                            throw new IllegalArgumentException("unknown option " + a + "\n" + USAGE);
+                        }
+                        if (value == null) {
+                            if (i + 1 >= args.size()) {
+                                throw new IllegalArgumentException(a + " needs a value\n" + USAGE);
+                            }
+                            value = args.get(++i);
+                        }
+                        switch (a) {
+                            case "--bench" -> o.bench = Pattern.compile(value);
+                            case "--sizes" -> o.squareSizes = csv(value).stream().map(GemmShape::parse).toList();
+                            case "--shapes" -> o.extraShapes = csv(value).stream().map(GemmShape::parse).toList();
+                            case "--memory" -> o.memoryShapes = csv(value).stream().map(Options::rowsCols).toList();
+                            case "--threads" -> o.threads = csv(value).stream().map(Integer::parseInt).toList();
+                            case "--forks" -> o.forks = Integer.parseInt(value);
+                            case "--warmup" -> o.warmup = Integer.parseInt(value);
+                            case "--iterations" -> o.iterations = Integer.parseInt(value);
+                            case "--warmup-ms" -> o.warmupMs = Long.parseLong(value);
+                            case "--measure-ms" -> o.measureMs = Long.parseLong(value);
+                            case "--scalar-max" -> o.scalarMaxMacs = Long.parseLong(value);
+                            case "--merge-python" -> o.mergePython.add(Path.of(value));
+                            case "--out" -> o.out = Path.of(value);
+                            default -> throw new IllegalArgumentException("unknown option " + a + "\n" + USAGE);
+                        }
+                    }
+                }
+            }
+            o.fillDefaults();
+            return o;
+        }
+
+        private void fillDefaults() {
+            if (squareSizes == null) {
+                squareSizes = (full ? List.of("256", "512", "1024", "2048") : List.of("256", "512")).stream()
+                        .map(GemmShape::parse).toList();
+            }
+            if (extraShapes == null) {
+                // the attention issue's products: scores Q K^T, P V, and two thin ones
+                extraShapes = (full ? List.of("512x512x64:NT", "512x64x512", "2048x64x64", "64x2048x64") : List.<String>of())
+                        .stream().map(GemmShape::parse).toList();
+            }
+            gemmShapes = concat(squareSizes, extraShapes);
+            if (memoryShapes == null) {
+                memoryShapes = full
+                        ? List.of(rowsCols("512x512"), rowsCols("2048x2048"), rowsCols("4096x4096"))
+                        : List.of(rowsCols("512x512"), rowsCols("4096x4096"));
+            }
+            if (threads == null) {
+                threads = List.of(1, 2);
+            }
+            forks = forks != null ? forks : full ? 3 : 2;
+            warmup = warmup != null ? warmup : 3;
+            iterations = iterations != null ? iterations : full ? 5 : 3;
+            warmupMs = warmupMs != null ? warmupMs : full ? 1000 : 500;
+            measureMs = measureMs != null ? measureMs : full ? 1000 : 500;
+            if (out == null) {
+                out = Files.isDirectory(Path.of("bench", "src")) ? Path.of("bench", "results") : Path.of("results");
+            }
+        }
+
+        private static List<String> csv(String s) {
+            return Arrays.stream(s.split(",")).map(String::trim).filter(t -> !t.isEmpty()).toList();
+        }
+
+        private static <T> List<T> concat(List<T> a, List<T> b) {
+            List<T> r = new ArrayList<>(a == null ? List.of() : a);
+            r.addAll(b);
+            return r;
+        }
+
+        static int[] rowsCols(String s) {
+            String[] p = s.split("x");
+            if (p.length != 2) {
+                throw new IllegalArgumentException("memory shape '" + s + "': expected ROWSxCOLS");
+            }
+            return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])};
+        }
+
+        Map<String, Object> toJson() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("full", full);
+            m.put("forks", forks);
+            m.put("warmupIterations", warmup);
+            m.put("warmupMs", warmupMs);
+            m.put("measurementIterations", iterations);
+            m.put("measurementMs", measureMs);
+            m.put("threads", threads);
+            m.put("benchFilter", bench == null ? null : bench.pattern());
+            return m;
+        }
+    }
+
+    static List<Job> plan(Options o) {
+        List<Job> jobs = new ArrayList<>();
+        if (o.probes) {
+            jobs.add(new Job("PeakBench", "fma", Map.of("rounds", "4096"), Kind.PEAK));
+            jobs.add(new Job("StreamBench", "copy", Map.of("length", "16777216"), Kind.STREAM));
+            jobs.add(new Job("StreamBench", "triad", Map.of("length", "16777216"), Kind.STREAM));
+        }
+        for (GemmShape s : o.gemmShapes) {
+            for (int t : o.threads) {
+                for (String impl : o.full || o.bench != null ? GEMM_IMPLS_FULL : GEMM_IMPLS) {
+                    boolean singleThreadOnly = impl.startsWith("netlib") || impl.equals("scalar");
+                    if (singleThreadOnly && t > 1 || impl.equals("scalar") && s.macs() > o.scalarMaxMacs) {
+                        continue;
+                    }
+                    Map<String, String> p = new LinkedHashMap<>();
+                    p.put("m", "" + s.m());
+                    p.put("n", "" + s.n());
+                    p.put("k", "" + s.k());
+                    p.put("trans", s.trans());
+                    p.put("threads", "" + t);
+                    jobs.add(new Job("GemmBench", impl, p, Kind.GEMM));
+                }
+            }
+        }
+        for (int[] rc : o.memoryShapes) {
+            for (String bench : MEMORY_BENCHES) {
+                for (String impl : MEMORY_IMPLS) {
+                    Map<String, String> p = new LinkedHashMap<>();
+                    p.put("rows", "" + rc[0]);
+                    p.put("cols", "" + rc[1]);
+                    jobs.add(new Job(bench, impl, p, Kind.MEMORY));
+                }
+            }
+        }
+        // The attention issue's shape (MQA B=4, Hq=8, Hkv=1, T=S=512, D=64); --full adds causal, the scalar
+        // twin and the thread counts. Decoding is in --full and --bench only.
+        for (String causal : o.full ? List.of("NONE", "TOP_LEFT") : List.of("NONE")) {
+            for (String pass : List.of("fwd", "fwdbwd")) {
+                for (int t : o.full ? o.threads : List.of(1)) {
+                    for (String impl : o.full ? List.of("lanes", "naive", "scalar") : List.of("lanes", "naive")) {
+                        if (impl.equals("scalar") && (t > 1 || pass.equals("fwdbwd"))) {
+                            continue;
+                        }
+                        Map<String, String> p = new LinkedHashMap<>();
+                        for (String[] kv : new String[][] {{"B", "4"}, {"Hq", "8"}, {"Hkv", "1"}, {"T", "512"}, {"D", "64"}}) {
+                            p.put(kv[0], kv[1]);
+                        }
+                        p.put("causal", causal);
+                        p.put("pass", pass);
+                        p.put("threads", "" + t);
+                        jobs.add(new Job("AttentionBench", impl, p, Kind.ATTENTION));
+                    }
+                }
+            }
+        }
+        if (o.full || o.bench != null) {
+            jobs.add(new Job("AttentionBench", "decode", Map.of("cache", "4096", "Hq", "32", "Hkv", "4", "D", "128"),
+                    Kind.ATTENTION));
+        }
+        if (o.bench != null) {
+            // the probes stay: every row's fraction of the machine's limit needs them
+            jobs.removeIf(j -> j.kind() != Kind.PEAK && j.kind() != Kind.STREAM && !o.bench.matcher(j.label()).find());
+        }
+        return jobs;
+    }
+
+    /**
+     * The probes run 4096 rounds of 16 vector FMAs per call, which the interpreter takes tens of
+     * milliseconds over before C2 compiles them: they get at least 5 warm-up iterations.
+     */
+    static int warmupIterations(Job j, Options o) {
+        return j.kind() == Kind.PEAK || j.kind() == Kind.STREAM ? Math.max(o.warmup, 5) : o.warmup;
+    }
+
+    /** Seconds one job should take: JVM start and setup per fork, then the timed iterations. */
+    static double estimateSeconds(Job j, Options o) {
+        double perFork = 1.5 + (warmupIterations(j, o) * o.warmupMs + o.iterations * o.measureMs) / 1000.0;
+        if (j.kind() == Kind.STREAM) {
+            perFork += 1.0; // three 64 MiB arrays to allocate and fill
+        }
+        return o.forks * perFork;
+    }
+
+    public static void main(String[] args) throws IOException {
+        Options o;
+        try {
+            o = Options.parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            System.exit(2);
+            return;
+        }
+        if (o.help) {
+            System.out.print(Options.USAGE);
+            return;
+        }
+        List<Job> jobs = plan(o);
+        double estimate = jobs.stream().mapToDouble(j -> estimateSeconds(j, o)).sum();
+        System.out.printf("Lanes benchmark report: JDK %s (%s), %s%n", Runtime.version(), System.getProperty("java.home"),
+                dev.lanes.kernels.Backend.describe());
+        System.out.printf("%d JMH runs, %d fork(s) x (%d warmup x %d ms + %d x %d ms) each, about %s%n",
+                jobs.size(), o.forks, o.warmup, o.warmupMs, o.iterations, o.measureMs, clock(estimate));
+        if (o.list) {
+            for (Job j : jobs) {
+                System.out.printf("  %-28s %s%n", j.label(), j.paramText());
+            }
+            return;
+        }
+        double busyBefore = Machine.otherCpuUse();
+        if (busyBefore > 0.25) {
+            System.out.printf("WARNING: other processes use %.2f of %d cores: they will skew the figures%n",
+                    busyBefore, Runtime.getRuntime().availableProcessors());
+        }
+        String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        Path dir = o.out.resolve(stamp);
+        Files.createDirectories(dir);
+        System.out.println("results: " + dir.toAbsolutePath());
+
+        List<RunResult> all = new ArrayList<>();
+        Map<RunResult, Job> jobOf = new LinkedHashMap<>();
+        List<Rows.Row> failed = new ArrayList<>();
+        long start = System.nanoTime();
+        double done = 0, doneEstimate = 0;
+        Path logFile = dir.resolve("jmh.log");
+        try (PrintStream log = new PrintStream(Files.newOutputStream(logFile), true, StandardCharsets.UTF_8)) {
+            OutputFormat format = OutputFormatFactory.createFormatInstance(log, VerboseMode.NORMAL);
+            for (int i = 0; i < jobs.size(); i++) {
+                Job j = jobs.get(i);
+                double elapsed = (System.nanoTime() - start) / 1e9;
+                double remaining = jobs.subList(i, jobs.size()).stream().mapToDouble(x -> estimateSeconds(x, o)).sum();
+                if (doneEstimate > 0) {
+                    remaining *= done / doneEstimate; // calibrated by how long the finished runs really took
+                }
+                System.out.printf("[%2d/%d] %-24s %-26s elapsed %s, ~%s left%n", i + 1, jobs.size(), j.label(),
+                        j.paramText(), clock(elapsed), clock(remaining));
+                long t0 = System.nanoTime();
+                long logStart = Files.size(logFile);
+                try {
+                    Collection<RunResult> rr = new Runner(options(j, o), format).run();
+                    for (RunResult r : rr) {
+                        all.add(r);
+                        jobOf.put(r, j);
+                        Rows.Row row = Rows.fromJmh(j, r);
+                        System.out.printf("         %s%n", row.shortResult());
+                    }
+                } catch (Exception e) {
+                    log.flush();
+                    String why = failureFromLog(logFile, logStart, rootMessage(e));
+                    System.out.printf("         FAILED: %s (details in jmh.log)%n", why);
+                    failed.add(Rows.failed(j, why));
+                }
+                done += (System.nanoTime() - t0) / 1e9;
+                doneEstimate += estimateSeconds(j, o);
+            }
+        }
+        double wall = (System.nanoTime() - start) / 1e9;
+
+        ResultFormatFactory.getInstance(ResultFormatType.JSON, dir.resolve("jmh-result.json").toString()).writeOut(all);
+        List<Rows.Row> rows = new ArrayList<>();
+        for (Map.Entry<RunResult, Job> e : jobOf.entrySet()) {
+            rows.add(Rows.fromJmh(e.getValue(), e.getKey()));
+        }
+        rows.addAll(failed);
+        List<Path> python = new ArrayList<>(o.mergePython);
+        if (o.pytorch) {
+            Path py = runPytorch(o, dir);
+            if (py != null) {
+                python.add(py);
+            }
+        }
+        Map<String, Object> pythonMachine = null;
+        for (Path py : python) {
+            try {
+                Rows.PythonRows pr = Rows.fromPythonFile(resolve(py));
+                rows.addAll(pr.rows());
+                pythonMachine = pr.machine();
+                System.out.println("merged " + pr.rows().size() + " rows from " + py);
+            } catch (IOException | RuntimeException e) {
+                System.out.println("could not merge " + py + ": " + e);
+            }
+        }
+        sort(rows);
+        Rows.Limits limits = Rows.derive(rows);
+
+        Map<String, Object> machine = Machine.describe();
+        machine.put("peakGflopsPerCore", limits.peakGflopsPerCore());
+        machine.put("streamGBs", limits.streamGBs());
+        machine.put("otherCpuCoresBefore", busyBefore);
+        machine.put("otherCpuCoresAfter", Machine.otherCpuUse());
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("schema", "lanes-bench-report/1");
+        report.put("created", LocalDateTime.now().toString());
+        report.put("arguments", String.join(" ", args).trim());
+        report.put("wallSeconds", Math.round(wall));
+        report.put("machine", machine);
+        Map<String, Object> peers = Machine.peers();
+        if (pythonMachine != null) {
+            peers.put("pytorch", pythonMachine);
+        }
+        report.put("peers", peers);
+        report.put("settings", o.toJson());
+        report.put("rows", rows.stream().map(Rows.Row::toJson).toList());
+        Files.writeString(dir.resolve("report.json"), Json.write(report));
+
+        List<String> charts = new ArrayList<>();
+        try {
+            charts = Charts.render(dir, rows, limits);
+        } catch (Throwable e) { // a chart library or font problem must not lose the figures
+            System.out.println("charts skipped: " + e);
+        }
+        String md = Summary.markdown(stamp, report, rows, limits, charts);
+        Files.writeString(dir.resolve("summary.md"), md);
+
+        System.out.println();
+        System.out.print(Summary.table(rows));
+        System.out.printf("%nwrote %s (jmh-result.json, report.json, summary.md, jmh.log%s) in %s%n", dir,
+                charts.isEmpty() ? "" : ", " + String.join(", ", charts), clock(wall));
+        if (!failed.isEmpty()) {
+            System.out.println(failed.size() + " run(s) failed; see jmh.log");
+        }
+        for (String w : Summary.warnings(rows, machine)) {
+            System.out.println("WARNING: " + w);
+        }
+    }
+
+    /** A relative path as given, else relative to the repository root (the report runs in bench/). */
+    private static Path resolve(Path p) {
+        if (p.isAbsolute() || Files.exists(p)) {
+            return p;
+        }
+        Path up = Path.of("..").resolve(p);
+        return Files.exists(up) ? up : p;
+    }
+
+    /** Probes first, then benchmark by benchmark and shape by shape in plan order, merged rows beside their peers. */
+    static void sort(List<Rows.Row> rows) {
+        Map<String, Integer> benchRank = new LinkedHashMap<>();
+        Map<String, Integer> groupRank = new LinkedHashMap<>();
+        for (String b : List.of("PeakBench", "StreamBench", "GemmBench", "SoftmaxBench", "ResidualAddBench",
+                "AttentionBench")) {
+            benchRank.put(b, benchRank.size());
+        }
+        for (Rows.Row r : rows) {
+            benchRank.putIfAbsent(r.bench, benchRank.size());
+            groupRank.putIfAbsent(r.group(), groupRank.size());
+        }
+        rows.sort(java.util.Comparator.<Rows.Row>comparingInt(r -> benchRank.get(r.bench))
+                .thenComparingInt(r -> groupRank.get(r.group())));
+    }
+
+    /** Runs bench/pytorch_bench.py on the report's shapes; null when it wrote nothing (no torch, failure). */
+    private static Path runPytorch(Options o, Path dir) {
+        Path script = Files.exists(Path.of("pytorch_bench.py")) ? Path.of("pytorch_bench.py") : Path.of("bench", "pytorch_bench.py");
+        String python = Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
+        Path out = dir.resolve("pytorch.json");
+        List<String> cmd = new ArrayList<>(List.of(python, script.toString(), "--out", out.toString(),
+                "--sizes", String.join(",", o.squareSizes.stream().map(s -> s.n() + ":" + s.trans()).toList()),
+                "--shapes", String.join(",", o.extraShapes.stream().map(s -> s.m() + "x" + s.n() + "x" + s.k() + ":" + s.trans()).toList()),
+                "--memory", String.join(",", o.memoryShapes.stream().map(rc -> rc[0] + "x" + rc[1]).toList()),
+                "--threads", String.join(",", o.threads.stream().map(String::valueOf).toList())));
+        System.out.println("PyTorch: " + String.join(" ", cmd));
+        try {
+            Process p = new ProcessBuilder(cmd).inheritIO().start();
+            int rc = p.waitFor();
+            if (rc != 0 || !Files.exists(out)) {
+                System.out.println("PyTorch rows: none (the script exited " + rc + ")");
+                return null;
+            }
+            return out;
+        } catch (IOException e) {
+            System.out.println("PyTorch rows: none (" + e.getMessage() + ")");
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        }
+    }
+
+    private static org.openjdk.jmh.runner.options.Options options(Job j, Options o) {
+        ChainedOptionsBuilder b = new OptionsBuilder()
+                .include("^" + Pattern.quote(PKG + j.label()) + "$")
+                .forks(o.forks)
+                .warmupIterations(warmupIterations(j, o))
+                .warmupTime(TimeValue.milliseconds(o.warmupMs))
+                .measurementIterations(o.iterations)
+                .measurementTime(TimeValue.milliseconds(o.measureMs))
+                .shouldFailOnError(true);
+        for (Map.Entry<String, String> p : j.params().entrySet()) {
+            b = b.param(p.getKey(), p.getValue());
+        }
+        return b.build();
+    }
+
+    /** JMH reports a fork's exception only in its log: the first line after "<failure>" names it. */
+    private static String failureFromLog(Path log, long from, String fallback) {
+        try {
+            byte[] all = Files.readAllBytes(log);
+            String text = new String(all, (int) Math.min(from, all.length), (int) Math.max(0, all.length - from),
+                    StandardCharsets.UTF_8);
+            int at = text.indexOf("<failure>");
+            if (at >= 0) {
+                return text.substring(at + "<failure>".length()).lines().map(String::trim)
+                        .filter(l -> !l.isEmpty()).findFirst().orElse(fallback);
+            }
+        } catch (IOException | RuntimeException e) {
+            // keep the fallback
+        }
+        return fallback;
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        String m = t.getMessage() == null ? t.toString() : t.getMessage();
+        return m.lines().findFirst().orElse(m);
+    }
+
+    static String clock(double seconds) {
+        Duration d = Duration.ofSeconds(Math.round(Math.max(0, seconds)));
+        return d.toHours() > 0 ? String.format("%d:%02d:%02d", d.toHours(), d.toMinutesPart(), d.toSecondsPart())
+                : String.format("%d:%02d", d.toMinutesPart(), d.toSecondsPart());
+    }
+}
