@@ -147,10 +147,8 @@ public final class Gemm {
             SimdGemm.sgemmBatched(par, batch, transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
                     a, aOff, lda, strideA, b, bOff, ldb, strideB, beta, c, cOff, ldc, strideC);
         } else {
-            for (int i = 0; i < batch; i++) {
-                GemmScalar.sgemmUnchecked(transA, transB, m, n, k, alpha, a, aOff + i * strideA, lda,
-                        b, bOff + i * strideB, ldb, beta, c, cOff + i * strideC, ldc);
-            }
+            GemmScalar.sgemmStridedBatchedUnchecked(batch, transA, transB, m, n, k, alpha, a, aOff, lda, strideA,
+                    b, bOff, ldb, strideB, beta, c, cOff, ldc, strideC);
         }
     }
 

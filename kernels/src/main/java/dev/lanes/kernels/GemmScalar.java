@@ -23,6 +23,14 @@ public final class GemmScalar {
                                            float beta, float[] c, int cOff, int ldc, int strideC) {
         Gemm.checkBatched(batch, transA, transB, m, n, k, a, aOff, lda, strideA, b, bOff, ldb, strideB,
                 c, cOff, ldc, strideC);
+        sgemmStridedBatchedUnchecked(batch, transA, transB, m, n, k, alpha, a, aOff, lda, strideA, b, bOff, ldb, strideB,
+                beta, c, cOff, ldc, strideC);
+    }
+
+    static void sgemmStridedBatchedUnchecked(int batch, Transpose transA, Transpose transB, int m, int n, int k,
+                                             float alpha, float[] a, int aOff, int lda, int strideA,
+                                             float[] b, int bOff, int ldb, int strideB,
+                                             float beta, float[] c, int cOff, int ldc, int strideC) {
         for (int i = 0; i < batch; i++) {
             sgemmUnchecked(transA, transB, m, n, k, alpha, a, aOff + i * strideA, lda, b, bOff + i * strideB, ldb,
                     beta, c, cOff + i * strideC, ldc);

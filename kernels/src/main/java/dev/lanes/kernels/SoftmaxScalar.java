@@ -26,44 +26,48 @@ public final class SoftmaxScalar {
     static void forwardUnchecked(int rows, int cols, float scale, boolean causal, int causalOffset,
                                  float[] mask, int maskOff, int ldmask,
                                  float[] x, int xOff, int ldx, float[] y, int yOff, int ldy) {
-        float[] z = new float[cols];
+        // Logits are recomputed in each pass rather than buffered: the fallback allocates nothing, and
+        // y may be x itself, so y is written only in the last pass.
         for (int i = 0; i < rows; i++) {
             int visible = Softmax.visibleColumns(i, cols, causal, causalOffset);
             float max = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < cols; j++) {
-                float zj = j < visible
-                        ? Softmax.logit(scale, x[xOff + i * ldx + j], mask == null ? 0f : mask[maskOff + i * ldmask + j])
-                        : Float.NEGATIVE_INFINITY;
-                z[j] = zj;
-                max = Math.max(max, zj);
+            for (int j = 0; j < visible; j++) {
+                max = Math.max(max, logit(i, j, scale, mask, maskOff, ldmask, x, xOff, ldx));
             }
             int yRow = yOff + i * ldy;
             if (max == Float.NEGATIVE_INFINITY) {
                 // Every entry masked or -inf: no distribution exists; the contract says zeros.
-                for (int j = 0; j < cols; j++) {
+                for (int j = 0; j < visible; j++) {
                     y[yRow + j] = 0f;
                 }
             } else if (max == Float.POSITIVE_INFINITY) {
                 // The limit of softmax as the +inf entries grow together: uniform over them.
                 int count = 0;
-                for (int j = 0; j < cols; j++) {
-                    count += z[j] == Float.POSITIVE_INFINITY ? 1 : 0;
+                for (int j = 0; j < visible; j++) {
+                    count += logit(i, j, scale, mask, maskOff, ldmask, x, xOff, ldx) == Float.POSITIVE_INFINITY ? 1 : 0;
                 }
-                for (int j = 0; j < cols; j++) {
-                    y[yRow + j] = z[j] == Float.POSITIVE_INFINITY ? (float) (1.0 / count) : 0f;
+                for (int j = 0; j < visible; j++) {
+                    boolean inf = logit(i, j, scale, mask, maskOff, ldmask, x, xOff, ldx) == Float.POSITIVE_INFINITY;
+                    y[yRow + j] = inf ? (float) (1.0 / count) : 0f;
                 }
             } else {
                 double sum = 0.0;
-                double[] e = new double[cols];
-                for (int j = 0; j < cols; j++) {
-                    e[j] = Math.exp((double) z[j] - max);
-                    sum += e[j];
+                for (int j = 0; j < visible; j++) {
+                    sum += Math.exp((double) logit(i, j, scale, mask, maskOff, ldmask, x, xOff, ldx) - max);
                 }
-                for (int j = 0; j < cols; j++) {
-                    y[yRow + j] = (float) (e[j] / sum);
+                for (int j = 0; j < visible; j++) {
+                    y[yRow + j] = (float) (Math.exp((double) logit(i, j, scale, mask, maskOff, ldmask, x, xOff, ldx) - max) / sum);
                 }
             }
+            for (int j = visible; j < cols; j++) {
+                y[yRow + j] = 0f; // masked by the causal diagonal
+            }
         }
+    }
+
+    private static float logit(int i, int j, float scale, float[] mask, int maskOff, int ldmask,
+                               float[] x, int xOff, int ldx) {
+        return Softmax.logit(scale, x[xOff + i * ldx + j], mask == null ? 0f : mask[maskOff + i * ldmask + j]);
     }
 
     static void backwardUnchecked(int rows, int cols, float scale, float[] dy, int dyOff, int lddy,
