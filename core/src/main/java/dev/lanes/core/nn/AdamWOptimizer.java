@@ -1,0 +1,95 @@
+package dev.lanes.core.nn;
+
+import dev.lanes.kernels.Checks;
+
+/**
+ * AdamW over a whole parameter arena: weight decay on the tensors {@link ParamLayout.Entry#decay()}
+ * marks (weight matrices and embeddings), none on biases and norm gains, as GPT-2 and nanoGPT train;
+ * plus global-norm gradient clipping. The moments live in two arrays of the layout's size, allocated
+ * once; {@link #step} allocates nothing.
+ */
+public final class AdamWOptimizer {
+    private final ParamLayout layout;
+    private final float beta1, beta2, eps, weightDecay;
+    private final float[] m, v;
+    private int t;
+
+    public AdamWOptimizer(ParamLayout layout, float beta1, float beta2, float eps, float weightDecay) {
+        if (layout == null) {
+            throw new IllegalArgumentException("layout is null");
+        }
+        if (!(beta1 >= 0f && beta1 < 1f) || !(beta2 >= 0f && beta2 < 1f)) {
+            throw new IllegalArgumentException("beta1=" + beta1 + ", beta2=" + beta2 + " must lie in [0, 1)");
+        }
+        if (!(eps > 0f) || !(weightDecay >= 0f) || !Float.isFinite(eps) || !Float.isFinite(weightDecay)) {
+            throw new IllegalArgumentException("eps=" + eps + " must be finite and > 0, weightDecay=" + weightDecay
+                    + " finite and >= 0");
+        }
+        this.layout = layout;
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.eps = eps;
+        this.weightDecay = weightDecay;
+        this.m = new float[layout.size()];
+        this.v = new float[layout.size()];
+    }
+
+    /** Steps taken so far. */
+    public int steps() {
+        return t;
+    }
+
+    /** The first and second moments, in the layout's order (for checkpoints and tests). */
+    public float[] firstMoment() {
+        return m;
+    }
+
+    public float[] secondMoment() {
+        return v;
+    }
+
+    /**
+     * Global L2 norm of {@code grads}, summed in double in storage order (so the same bits for any thread
+     * count); when it exceeds {@code maxNorm} every gradient is scaled by {@code maxNorm / (norm + 1e-6)},
+     * as {@code torch.nn.utils.clip_grad_norm_}. Returns the norm before clipping.
+     */
+    public double clipGradNorm(float[] grads, float maxNorm) {
+        Checks.vector("grads", grads, 0, layout.size());
+        if (!(maxNorm > 0f)) {
+            throw new IllegalArgumentException("maxNorm=" + maxNorm + " must be > 0");
+        }
+        double sq = 0;
+        for (int i = 0, n = layout.size(); i < n; i++) {
+            sq += (double) grads[i] * grads[i];
+        }
+        double norm = Math.sqrt(sq);
+        if (norm > maxNorm) {
+            float scale = (float) (maxNorm / (norm + 1e-6));
+            for (int i = 0, n = layout.size(); i < n; i++) {
+                grads[i] *= scale;
+            }
+        }
+        return norm;
+    }
+
+    /** One AdamW step at learning rate {@code lr} (step count kept here, from 1). */
+    public void step(float lr, float[] params, float[] grads) {
+        Checks.vector("params", params, 0, layout.size());
+        Checks.vector("grads", grads, 0, layout.size());
+        if (!Float.isFinite(lr) || lr < 0f) {
+            throw new IllegalArgumentException("lr=" + lr + " must be finite and >= 0");
+        }
+        t++;
+        for (ParamLayout.Entry e : layout.entries()) {
+            AdamW.step(e.size(), lr, beta1, beta2, eps, e.decay() ? weightDecay : 0f, t,
+                    grads, e.offset(), params, e.offset(), m, e.offset(), v, e.offset());
+        }
+    }
+
+    /** Forgets the moments and the step count. */
+    public void reset() {
+        java.util.Arrays.fill(m, 0f);
+        java.util.Arrays.fill(v, 0f);
+        t = 0;
+    }
+}

@@ -1,0 +1,52 @@
+package dev.lanes.core.nn;
+
+/**
+ * The offsets of a {@link ParamLayout}'s tensors by role, looked up once by name so the forward and
+ * backward index flat arrays directly. A norm bias is -1 under {@link NormKind#RMS}.
+ */
+final class ParamOffsets {
+    final int wte, wpe, lnfG, lnfB;
+    /** Per layer. */
+    final int[] ln1G, ln1B, wqkv, bqkv, wo, bo, ln2G, ln2B, w1, b1, w2, b2;
+
+    ParamOffsets(ParamLayout layout, int layers) {
+        wte = layout.get("wte").offset();
+        wpe = layout.get("wpe").offset();
+        lnfG = layout.get("lnf.g").offset();
+        lnfB = layout.offsetOrMinus1("lnf.b");
+        ln1G = perLayer(layout, layers, "ln1.g");
+        ln1B = perLayer(layout, layers, "ln1.b");
+        wqkv = perLayer(layout, layers, "attn.wqkv");
+        bqkv = perLayer(layout, layers, "attn.bqkv");
+        wo = perLayer(layout, layers, "attn.wo");
+        bo = perLayer(layout, layers, "attn.bo");
+        ln2G = perLayer(layout, layers, "ln2.g");
+        ln2B = perLayer(layout, layers, "ln2.b");
+        w1 = perLayer(layout, layers, "mlp.w1");
+        b1 = perLayer(layout, layers, "mlp.b1");
+        w2 = perLayer(layout, layers, "mlp.w2");
+        b2 = perLayer(layout, layers, "mlp.b2");
+    }
+
+    private static int[] perLayer(ParamLayout layout, int layers, String name) {
+        int[] at = new int[layers];
+        for (int l = 0; l < layers; l++) {
+            String full = "h." + l + "." + name;
+            // norm biases are absent under RMS; everything else must exist
+            at[l] = name.endsWith(".b") ? layout.offsetOrMinus1(full) : layout.get(full).offset();
+        }
+        return at;
+    }
+
+    /** {@code y = Norm(x)} over {@code rows} rows of width C (row stride C), saving mean (LAYER) and rstd. */
+    static void normForward(GptConfig cfg, int rows, float[] params, int gain, int bias, float[] x, int xOff,
+                            float[] y, int yOff, float[] stats, int meanOff, int rstdOff) {
+        int C = cfg.dim();
+        if (cfg.norm() == NormKind.LAYER) {
+            LayerNorm.forward(rows, C, cfg.normEps(), x, xOff, C, params, gain, params, bias, y, yOff, C,
+                    stats, meanOff, stats, rstdOff);
+        } else {
+            RmsNorm.forward(rows, C, cfg.normEps(), x, xOff, C, params, gain, y, yOff, C, stats, rstdOff);
+        }
+    }
+}
