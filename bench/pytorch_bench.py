@@ -24,6 +24,7 @@ care). Each GEMM and softmax result is checked against a float64 NumPy reference
 """
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -40,6 +41,7 @@ def parse_args():
     p.add_argument("--threads", default="1,2", help="GEMM thread counts")
     p.add_argument("--full", action="store_true", help="the report's --full grid")
     p.add_argument("--no-attention", action="store_true", help="skip the attention rows")
+    p.add_argument("--no-stack", action="store_true", help="skip the residual-stack training rows")
     p.add_argument("--seconds", type=float, default=0.4, help="time per timed batch")
     p.add_argument("--batches", type=int, default=5, help="timed batches per row (the median is kept)")
     return p.parse_args()
@@ -209,6 +211,80 @@ def main():
             params = dict(params, **{"pass": "fwdbwd"})
             row("AttentionBench", params, us, err, gflops=3.5 * flops_fwd / (us * 1e3),
                 message="eager; GFLOP/s counts 3.5x the forward FLOPs")
+
+    if not args.no_stack:
+        # The residual-stack issue's shape, the architecture of dev.lanes.core.nn.Gpt: L=4 pre-norm blocks,
+        # C=512, Hq=8, Hkv=1 (MQA, K/V expanded), D=64, MLP 4C with tanh GELU, B=4, T=256, causal, tied head.
+        L, C, Hq, Hkv, B, T, V = 4, 512, 8, 1, 4, 256, 256
+        D, F = C // Hq, 4 * C
+        nn = torch.nn
+        F_ = torch.nn.functional
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.ln1, self.ln2 = nn.LayerNorm(C), nn.LayerNorm(C)
+                self.qkv = nn.Linear(C, (Hq + 2 * Hkv) * D)
+                self.wo = nn.Linear(Hq * D, C)
+                self.w1, self.w2 = nn.Linear(C, F), nn.Linear(F, C)
+
+            def forward(self, x, mask):
+                h = self.qkv(self.ln1(x))
+                q, k, v = h.split([Hq * D, Hkv * D, Hkv * D], dim=-1)
+                q = q.view(B, T, Hq, D).transpose(1, 2)
+                k = k.view(B, T, Hkv, D).transpose(1, 2).expand(B, Hq, T, D)
+                v = v.view(B, T, Hkv, D).transpose(1, 2).expand(B, Hq, T, D)
+                s = torch.matmul(q, k.transpose(-1, -2)) * D ** -0.5
+                p = torch.softmax(s.masked_fill(mask, float("-inf")), dim=-1)
+                o = torch.matmul(p, v).transpose(1, 2).reshape(B, T, Hq * D)
+                x = x + self.wo(o)
+                return x + self.w2(F_.gelu(self.w1(self.ln2(x)), approximate="tanh"))
+
+        class Stack(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.wte, self.wpe = nn.Embedding(V, C), nn.Embedding(T, C)
+                self.blocks = nn.ModuleList([Block() for _ in range(L)])
+                self.lnf = nn.LayerNorm(C)
+                for prm in self.parameters():
+                    if prm.dim() == 2:
+                        nn.init.normal_(prm, std=0.02)
+
+            def forward(self, idx, targets, mask):
+                x = self.wte(idx) + self.wpe(torch.arange(T))
+                for blk in self.blocks:
+                    x = blk(x, mask)
+                logits = self.lnf(x) @ self.wte.weight.t()
+                return F_.cross_entropy(logits.view(-1, V), targets.view(-1))
+
+        model = Stack()
+        idx = torch.randint(0, V, (B, T))
+        tgt = torch.randint(0, V, (B, T))
+        mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+        loss0 = model(idx, tgt, mask).item()
+        if abs(loss0 - math.log(V)) > 0.5:
+            raise SystemExit(f"stack: initial loss {loss0} is far from ln(V) = {math.log(V)}")
+        n_params = sum(p.numel() for p in model.parameters()) - T * C
+        flops = 6.0 * n_params * B * T + L * 4.0 * B * Hq * T * T * D * 0.5 * 3.5
+
+        def fwdbwd():
+            model.zero_grad(set_to_none=False)
+            model(idx, tgt, mask).backward()
+
+        def step():
+            fwdbwd()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+
+        for t in threads:
+            torch.set_num_threads(t)
+            set_blas_threads(t)
+            for name, fn in (("fwdbwd", fwdbwd), ("step", step)):
+                us, err = timed(fn)
+                params = {"L": L, "C": C, "Hq": Hq, "Hkv": Hkv, "B": B, "T": T, "V": V, "pass": name, "threads": t}
+                row("StackTrainBench", params, us, err, gflops=flops / (us * 1e3),
+                    message="eager modules, K/V expanded; GFLOP/s counts 6 per parameter per token + attention")
 
     doc = {
         "schema": "lanes-bench-report/1",

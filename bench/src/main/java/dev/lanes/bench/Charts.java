@@ -61,7 +61,7 @@ final class Charts {
 
     private static boolean square(Rows.Row r) {
         return r.params.get("m").equals(r.params.get("n")) && r.params.get("n").equals(r.params.get("k"))
-                && r.params.getOrDefault("trans", "NN").equals("NN");
+                && r.params.getOrDefault("trans", "NN").equals("NN") && r.params.getOrDefault("batch", "1").equals("1");
     }
 
     /** Square NN products: one line per implementation and thread count. */
@@ -236,5 +236,28 @@ final class Charts {
             p.setRangeGridlinePaint(Color.LIGHT_GRAY);
             p.getRangeAxis().setUpperMargin(0.15);
         }
+    }
+
+    /** The training demo's loss curve: training loss per step (thin) and validation loss (points, joined). */
+    static void lossCurve(Path file, List<double[]> train, List<double[]> validation, String title) throws IOException {
+        XYSeries t = new XYSeries("training loss (one batch)", true, false);
+        train.forEach(p -> t.addOrUpdate(p[0], p[1]));
+        XYSeries v = new XYSeries("validation loss (held-out 10%)", true, false);
+        validation.forEach(p -> v.addOrUpdate(p[0], p[1]));
+        XYSeriesCollection data = new XYSeriesCollection();
+        data.addSeries(t);
+        data.addSeries(v);
+        JFreeChart chart = ChartFactory.createXYLineChart(title, "step", "cross-entropy (nats per character)", data,
+                PlotOrientation.VERTICAL, true, false, false);
+        XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, false);
+        renderer.setSeriesPaint(0, PALETTE[0]);
+        renderer.setSeriesStroke(0, new BasicStroke(1.0f));
+        renderer.setSeriesPaint(1, PALETTE[1]);
+        renderer.setSeriesStroke(1, new BasicStroke(2.4f));
+        renderer.setSeriesShapesVisible(1, true);
+        chart.getXYPlot().setRenderer(renderer);
+        style(chart);
+        chart.getXYPlot().getRangeAxis().setUpperMargin(0.05);
+        ChartUtils.saveChartAsPNG(file.toFile(), chart, WIDTH, HEIGHT);
     }
 }
