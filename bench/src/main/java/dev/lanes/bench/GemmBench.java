@@ -31,17 +31,23 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 /**
  * Single-precision GEMM {@code C = op(A) * op(B)} (alpha = 1, beta = 0, so C is write-only and every
  * call does the whole product), Lanes beside its scalar twin and its peers, on the same seeded inputs.
- * Score: microseconds per product; GFLOP/s = {@code 2*m*n*k / time}.
+ * Score: microseconds per call (per batch of products); GFLOP/s = {@code 2*m*n*k*batch / time}.
  *
  * <pre>
  *   m = (m > 0 ? m : n), k = (k > 0 ? k : n)        n alone is a square product
  *   op(A): (m, k)  stored (m, k), lda = k if trans[0] == 'N', else stored (k, m), lda = m
  *   op(B): (k, n)  stored (k, n), ldb = n if trans[1] == 'N', else stored (n, k), ldb = k
  *   C:     (m, n)  ldc = n
+ *   batch > 1: A, B, C each hold batch such matrices back to back, strideA = m*k, strideB = k*n, strideC = m*n
  * </pre>
  *
- * Every trial first checks, in {@code @Setup}, Lanes against its scalar twin (all rows of small products,
- * 16 spread rows of large ones) and then the measured peer against Lanes' C, each element within
+ * A batch is one call of Lanes' {@link Gemm#sgemmStridedBatched}; the peers have no batched SGEMM and loop:
+ * {@code openblas} over separate Java arrays per product (what a Java caller of cblas_sgemm has to hold),
+ * {@code openblasOffHeap} over positions in one native buffer, netlib over offsets into the shared arrays.
+ * EJML and the scalar twin run single products only.
+ *
+ * <p>Every trial first checks, in {@code @Setup}, Lanes against its scalar twin (all rows of small products,
+ * 16 spread rows of large ones) and then the measured peer against Lanes' C, every product of a batch, each element within
  * {@code 2 * gamma_k * (|op(A)| |op(B)|)_ij}: the float error bound any summation order meets, so only
  * a peer doing different work can fail it.
  *
@@ -74,10 +80,13 @@ public class GemmBench {
         public String trans;
         @Param({"1"})
         public int threads;
+        /** Products per call, strided back to back in A, B and C. */
+        @Param({"1"})
+        public int batch;
 
         @Setup(Level.Trial)
         public void setup(BenchmarkParams params) {
-            init(BenchSupport.implementation(params), m > 0 ? m : n, n, k > 0 ? k : n, trans, threads);
+            init(BenchSupport.implementation(params), m > 0 ? m : n, n, k > 0 ? k : n, trans, threads, batch);
         }
 
         @TearDown(Level.Trial)
@@ -105,7 +114,7 @@ public class GemmBench {
 
         @Setup(Level.Trial)
         public void setup(BenchmarkParams params) {
-            init(BenchSupport.implementation(params), m > 0 ? m : n, n, k > 0 ? k : n, trans, threads);
+            init(BenchSupport.implementation(params), m > 0 ? m : n, n, k > 0 ? k : n, trans, threads, 1);
         }
 
         @TearDown(Level.Trial)
@@ -125,7 +134,7 @@ public class GemmBench {
     }
 
     @Benchmark
-    public float[] openblas(Problem p) {
+    public Object openblas(Problem p) {
         return p.openblas();
     }
 
@@ -160,37 +169,48 @@ public class GemmBench {
         private static final int SAMPLED_ROWS = 16;
 
         String impl;
-        int rows, cols, depth, threads;
+        int rows, cols, depth, threads, batch;
         Transpose opA, opB;
         int lda, ldb;
-        /** A: stored (rows, depth) or (depth, rows); B: stored (depth, cols) or (cols, depth); C: (rows, cols). */
+        /** Distance between consecutive products of a batch in a, b and c. */
+        int strideA, strideB, strideC;
+        /**
+         * A: batch x stored (rows, depth) or (depth, rows); B: batch x stored (depth, cols) or (cols, depth);
+         * C: batch x (rows, cols).
+         */
         float[] a, b, c;
+        /** OpenBLAS' operands, one array per product: {a}, {b}, {c} themselves when batch == 1, else copies. */
+        float[][] aParts, bParts, cParts;
         Parallelism team;
         BLAS netlib;
         FMatrixRMaj ea, eb, ec;
         OpenBlasPeer.OffHeap offHeap;
 
-        final void init(String impl, int m, int n, int k, String trans, int threads) {
+        final void init(String impl, int m, int n, int k, String trans, int threads, int batch) {
             if (trans == null || !trans.matches("[NT][NT]")) {
                 throw new IllegalArgumentException("trans=" + trans + ": expected NN, NT, TN or TT");
             }
-            if (m < 1 || n < 1 || k < 1 || threads < 1) {
+            if (m < 1 || n < 1 || k < 1 || threads < 1 || batch < 1) {
                 throw new IllegalArgumentException("m=" + m + " n=" + n + " k=" + k + " threads=" + threads
-                        + ": all must be >= 1");
+                        + " batch=" + batch + ": all must be >= 1");
             }
             this.impl = impl;
             this.rows = m;
             this.cols = n;
             this.depth = k;
             this.threads = threads;
+            this.batch = batch;
             this.opA = trans.charAt(0) == 'T' ? Transpose.T : Transpose.N;
             this.opB = trans.charAt(1) == 'T' ? Transpose.T : Transpose.N;
             this.lda = opA == Transpose.N ? k : m;
             this.ldb = opB == Transpose.N ? n : k;
+            this.strideA = Math.multiplyExact(m, k);
+            this.strideB = Math.multiplyExact(k, n);
+            this.strideC = Math.multiplyExact(m, n);
             Random rnd = new Random(BenchSupport.SEED);
-            a = BenchSupport.uniform(rnd, Math.multiplyExact(m, k));
-            b = BenchSupport.uniform(rnd, Math.multiplyExact(k, n));
-            c = new float[Math.multiplyExact(m, n)];
+            a = BenchSupport.uniform(rnd, Math.multiplyExact(batch, strideA));
+            b = BenchSupport.uniform(rnd, Math.multiplyExact(batch, strideB));
+            c = new float[Math.multiplyExact(batch, strideC)];
             team = Parallelism.fixed(threads);
             prepare();
             checkAgreement();
@@ -206,10 +226,18 @@ public class GemmBench {
         }
 
         private void prepare() {
+            if (batch > 1 && (impl.equals("scalar") || impl.equals("ejml"))) {
+                throw new IllegalArgumentException(impl + " runs single products only, not batch=" + batch);
+            }
             switch (impl) {
                 case "lanes" -> { }
                 case "scalar" -> requireSingleThread("the scalar twin");
-                case "openblas" -> OpenBlasPeer.setThreads(threads);
+                case "openblas" -> {
+                    OpenBlasPeer.setThreads(threads);
+                    aParts = split(a, strideA);
+                    bParts = split(b, strideB);
+                    cParts = split(c, strideC);
+                }
                 case "openblasOffHeap" -> {
                     OpenBlasPeer.setThreads(threads);
                     offHeap = new OpenBlasPeer.OffHeap(a, b, c.length);
@@ -234,35 +262,70 @@ public class GemmBench {
             }
         }
 
+        /** {x} itself for one product, else a copy of each product in an array of its own. */
+        private float[][] split(float[] x, int stride) {
+            if (batch == 1) {
+                return new float[][] {x};
+            }
+            float[][] parts = new float[batch][];
+            for (int e = 0; e < batch; e++) {
+                parts[e] = Arrays.copyOfRange(x, e * stride, (e + 1) * stride);
+            }
+            return parts;
+        }
+
         private void requireSingleThread(String who) {
             if (threads != 1) {
                 throw new IllegalStateException(who + " is single-threaded: run it with threads=1, not " + threads);
             }
         }
 
-        /** Lanes against its scalar twin, then the measured implementation against Lanes. */
+        /** Lanes against its scalar twin, then the measured implementation against Lanes, product by product. */
         private void checkAgreement() {
             float[] lanesC = runForCheck("lanes");
             float[] bound = errorBound();
             checkLanesAgainstScalar(lanesC, bound);
             if (!impl.equals("lanes")) {
                 float[] got = runForCheck(impl);
-                BenchSupport.checkAgreement("GEMM " + impl + " vs lanes (" + shape() + ")", lanesC, got,
-                        i -> bound[i]);
+                for (int e = 0; e < batch; e++) {
+                    int from = e * strideC, to = from + strideC;
+                    BenchSupport.checkAgreement("GEMM " + impl + " vs lanes (" + shape() + productOf(e) + ")",
+                            Arrays.copyOfRange(lanesC, from, to), Arrays.copyOfRange(got, from, to),
+                            i -> bound[from + i]);
+                }
             }
         }
 
         private String shape() {
-            return rows + "x" + cols + "x" + depth + " " + opA + opB + " threads=" + threads;
+            return rows + "x" + cols + "x" + depth + " " + opA + opB + " threads=" + threads
+                    + (batch > 1 ? " batch=" + batch : "");
+        }
+
+        private String productOf(int e) {
+            return batch > 1 ? ", product " + e : "";
         }
 
         /** NaN in C first: an implementation that leaves any element unwritten fails the check. */
         private float[] runForCheck(String which) {
             Arrays.fill(c, Float.NaN);
+            if (cParts != null) {
+                for (float[] part : cParts) {
+                    Arrays.fill(part, Float.NaN);
+                }
+            }
+            if (offHeap != null) {
+                offHeap.fillC(Float.NaN);
+            }
             float[] out = switch (which) {
                 case "lanes" -> lanes();
                 case "scalar" -> scalar();
-                case "openblas" -> openblas();
+                case "openblas" -> {
+                    openblas();
+                    for (int e = 0; e < batch; e++) {
+                        System.arraycopy(cParts[e], 0, c, e * strideC, strideC);
+                    }
+                    yield c;
+                }
                 case "openblasOffHeap" -> {
                     openblasOffHeap();
                     yield offHeap.result(c);
@@ -277,7 +340,8 @@ public class GemmBench {
         /** 2 * gamma_k * (|op(A)| |op(B)|)_ij, the product of absolute values taken with Lanes itself. */
         private float[] errorBound() {
             float[] absA = abs(a), absB = abs(b), s = new float[c.length];
-            Gemm.sgemm(Parallelism.serial(), opA, opB, rows, cols, depth, 1f, absA, 0, lda, absB, 0, ldb, 0f, s, 0, cols);
+            Gemm.sgemmStridedBatched(Parallelism.serial(), batch, opA, opB, rows, cols, depth, 1f,
+                    absA, 0, lda, strideA, absB, 0, ldb, strideB, 0f, s, 0, cols, strideC);
             double g = BenchSupport.gamma(depth);
             // s itself is a float sum of non-negative terms, low by at most a factor (1 - gamma_k).
             double scale = 2 * g / (1 - g);
@@ -295,6 +359,7 @@ public class GemmBench {
             return y;
         }
 
+        /** Every product of a batch: all its rows when small, else 16 spread rows. */
         private void checkLanesAgainstScalar(float[] lanesC, float[] bound) {
             int[] checkRows;
             if ((long) rows * cols * depth <= FULL_CHECK_MACS || rows <= SAMPLED_ROWS) {
@@ -306,20 +371,28 @@ public class GemmBench {
             }
             float[] ref = new float[checkRows.length * cols], got = new float[ref.length];
             float[] rowsBound = new float[ref.length];
-            for (int r = 0; r < checkRows.length; r++) {
-                int i = checkRows[r];
-                // Row i of op(A) on its own: stored (1, k) at i*lda, or column i of the stored (k, m) A.
-                int aOff = opA == Transpose.N ? i * lda : i;
-                GemmScalar.sgemm(opA, opB, 1, cols, depth, 1f, a, aOff, lda, b, 0, ldb, 0f, ref, r * cols, cols);
-                System.arraycopy(lanesC, i * cols, got, r * cols, cols);
-                System.arraycopy(bound, i * cols, rowsBound, r * cols, cols);
+            for (int e = 0; e < batch; e++) {
+                for (int r = 0; r < checkRows.length; r++) {
+                    int i = checkRows[r];
+                    // Row i of op(A) on its own: stored (1, k) at i*lda, or column i of the stored (k, m) A.
+                    int aOff = e * strideA + (opA == Transpose.N ? i * lda : i);
+                    GemmScalar.sgemm(opA, opB, 1, cols, depth, 1f, a, aOff, lda, b, e * strideB, ldb, 0f,
+                            ref, r * cols, cols);
+                    System.arraycopy(lanesC, e * strideC + i * cols, got, r * cols, cols);
+                    System.arraycopy(bound, e * strideC + i * cols, rowsBound, r * cols, cols);
+                }
+                BenchSupport.checkAgreement("GEMM lanes vs scalar twin (" + shape() + productOf(e) + ", "
+                        + checkRows.length + " rows)", ref, got, j -> rowsBound[j]);
             }
-            BenchSupport.checkAgreement("GEMM lanes vs scalar twin (" + shape() + ", " + checkRows.length + " rows)",
-                    ref, got, j -> rowsBound[j]);
         }
 
         final float[] lanes() {
-            Gemm.sgemm(team, opA, opB, rows, cols, depth, 1f, a, 0, lda, b, 0, ldb, 0f, c, 0, cols);
+            if (batch == 1) {
+                Gemm.sgemm(team, opA, opB, rows, cols, depth, 1f, a, 0, lda, b, 0, ldb, 0f, c, 0, cols);
+            } else {
+                Gemm.sgemmStridedBatched(team, batch, opA, opB, rows, cols, depth, 1f, a, 0, lda, strideA,
+                        b, 0, ldb, strideB, 0f, c, 0, cols, strideC);
+            }
             return c;
         }
 
@@ -328,22 +401,30 @@ public class GemmBench {
             return c;
         }
 
-        final float[] openblas() {
-            OpenBlasPeer.sgemm(opA == Transpose.T, opB == Transpose.T, rows, cols, depth, a, lda, b, ldb, c, cols);
-            return c;
+        final Object openblas() {
+            for (int e = 0; e < batch; e++) {
+                OpenBlasPeer.sgemm(opA == Transpose.T, opB == Transpose.T, rows, cols, depth, aParts[e], lda,
+                        bParts[e], ldb, cParts[e], cols);
+            }
+            return cParts;
         }
 
         final Object openblasOffHeap() {
-            return offHeap.sgemm(opA == Transpose.T, opB == Transpose.T, rows, cols, depth, lda, ldb, cols);
+            return offHeap.sgemm(opA == Transpose.T, opB == Transpose.T, rows, cols, depth, lda, ldb, cols,
+                    batch, strideA, strideB, strideC);
         }
 
         /**
          * BLAS is column-major: the row-major C (m, n) is the column-major C^T (n, m), and
          * C^T = op(B)^T op(A)^T, where the row-major stored B read column-major is already B^T. So B goes
-         * first with its own transpose flag and ldb, then A with its flag and lda.
+         * first with its own transpose flag and ldb, then A with its flag and lda. A batch goes product by
+         * product through the overload with offsets.
          */
         final float[] netlib() {
-            netlib.sgemm(opB.name(), opA.name(), cols, rows, depth, 1f, b, ldb, a, lda, 0f, c, cols);
+            for (int e = 0; e < batch; e++) {
+                netlib.sgemm(opB.name(), opA.name(), cols, rows, depth, 1f, b, e * strideB, ldb, a, e * strideA, lda,
+                        0f, c, e * strideC, cols);
+            }
             return c;
         }
 

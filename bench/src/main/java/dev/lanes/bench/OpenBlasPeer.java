@@ -47,22 +47,43 @@ final class OpenBlasPeer {
                 m, n, k, 1f, a, lda, b, ldb, 0f, c, ldc);
     }
 
-    /** Operands copied once into native memory, so calls pass pointers and JNI copies nothing. */
+    /**
+     * Operands copied once into native memory, so calls pass pointers and JNI copies nothing. A strided
+     * batch lives back to back in one buffer per operand and is walked by moving the pointers' positions,
+     * which JavaCPP adds to the address it passes: no copy and no allocation per product.
+     */
     static final class OffHeap implements AutoCloseable {
         private final FloatPointer a, b, c;
+        private final int cLength;
 
         OffHeap(float[] a, float[] b, int cLength) {
             this.a = new FloatPointer(a);
             this.b = new FloatPointer(b);
             this.c = new FloatPointer(cLength);
+            this.cLength = cLength;
         }
 
-        Object sgemm(boolean transA, boolean transB, int m, int n, int k, int lda, int ldb, int ldc) {
-            openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor,
-                    transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
-                    transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
-                    m, n, k, 1f, a, lda, b, ldb, 0f, c, ldc);
+        /** {@code batch} products C_e = op(A_e) op(B_e), A_e at e * strideA and so on. */
+        Object sgemm(boolean transA, boolean transB, int m, int n, int k, int lda, int ldb, int ldc,
+                     int batch, int strideA, int strideB, int strideC) {
+            int ta = transA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+            int tb = transB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+            for (int e = 0; e < batch; e++) {
+                openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, ta, tb, m, n, k, 1f,
+                        a.position((long) e * strideA), lda, b.position((long) e * strideB), ldb, 0f,
+                        c.position((long) e * strideC), ldc);
+            }
+            a.position(0);
+            b.position(0);
+            c.position(0);
             return c;
+        }
+
+        /** Sets every element of C (before the agreement check, so an unwritten one shows). */
+        void fillC(float value) {
+            float[] v = new float[cLength];
+            java.util.Arrays.fill(v, value);
+            c.position(0).put(v);
         }
 
         /** Copies C out into {@code into} (for the agreement check) and returns it. */

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
+import org.openjdk.jmh.profile.GCProfiler;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.results.format.ResultFormatFactory;
 import org.openjdk.jmh.results.format.ResultFormatType;
@@ -38,6 +39,10 @@ public final class Report {
     /** --full adds OpenBLAS on off-heap operands: its kernel without the JNI copies of float[]. */
     static final List<String> GEMM_IMPLS_FULL = List.of("lanes", "openblas", "openblasOffHeap", "netlibVector",
             "netlibJava", "ejml", "scalar");
+    /** --full's strided batch and attention shapes: Lanes and the peers of the GEMM issue's ratios only. */
+    static final List<String> GEMM_IMPLS_TARGETS = List.of("lanes", "openblas", "openblasOffHeap", "netlibVector");
+    /** Above this m*n*k (512^3) --full skips netlibJava and EJML: seconds per call, and no target names them. */
+    static final long SLOW_PEER_MAX_MACS = 1L << 27;
     static final List<String> MEMORY_IMPLS = List.of("lanes", "scalar", "plainJava");
     static final List<String> MEMORY_BENCHES = List.of("SoftmaxBench", "ResidualAddBench");
     private static final String PKG = "dev.lanes.bench.";
@@ -53,24 +58,40 @@ public final class Report {
         String paramText() {
             return Rows.paramText(kind, params);
         }
+
+        /** What --bench matches: "GemmBench.lanes m=256 n=256 k=64 trans=NN threads=1 batch=32". */
+        String filterText() {
+            StringBuilder sb = new StringBuilder(label());
+            params.forEach((k, v) -> sb.append(' ').append(k).append('=').append(v));
+            return sb.toString();
+        }
     }
 
-    record GemmShape(int m, int n, int k, String trans) {
+    /** One GEMM problem: N, MxNxK or a strided batch BATCHxMxNxK, each optionally :NN|NT|TN|TT. */
+    record GemmShape(int batch, int m, int n, int k, String trans) {
         static GemmShape parse(String s) {
             String[] parts = s.split(":");
             String trans = parts.length > 1 ? parts[1].toUpperCase(Locale.ROOT) : "NN";
             int[] d = Arrays.stream(parts[0].split("x")).mapToInt(Integer::parseInt).toArray();
-            if (d.length == 1) {
-                return new GemmShape(d[0], d[0], d[0], trans);
+            if (parts.length > 2 || !trans.matches("[NT][NT]") || d.length == 2 || d.length > 4
+                    || Arrays.stream(d).anyMatch(x -> x < 1)) {
+                throw new IllegalArgumentException("GEMM shape '" + s
+                        + "': expected N, MxNxK or BATCHxMxNxK, optionally :NN|NT|TN|TT");
             }
-            if (d.length != 3 || !trans.matches("[NT][NT]")) {
-                throw new IllegalArgumentException("GEMM shape '" + s + "': expected N or MxNxK, optionally :NN|NT|TN|TT");
-            }
-            return new GemmShape(d[0], d[1], d[2], trans);
+            return switch (d.length) {
+                case 1 -> new GemmShape(1, d[0], d[0], d[0], trans);
+                case 3 -> new GemmShape(1, d[0], d[1], d[2], trans);
+                default -> new GemmShape(d[0], d[1], d[2], d[3], trans);
+            };
         }
 
+        /** Multiply-adds of one product of the batch. */
         long macs() {
             return (long) m * n * k;
+        }
+
+        boolean square() {
+            return m == n && n == k;
         }
     }
 
@@ -90,16 +111,25 @@ public final class Report {
 
         static final String USAGE = """
                 dev.lanes.bench.Report [options]     (through Maven: -Dreport.args="options")
-                  --full                 the complete grid: N = 256..2048, attention-shaped GEMMs, 1 and 2 threads,
-                                         more memory shapes, 3 forks x (3 warmup + 5 measured) x 1 s
-                  --bench REGEX          keep only benchmarks whose Class.method matches, e.g. 'Gemm.*(lanes|openblas)'
+                  --full                 the GEMM issue's grid, about 55 minutes: square N = 256, 512, 1024, 2048 in
+                                         NN, NT, TN and TT; a strided batch of 32 products 256x256x64; the attention-
+                                         shaped GEMMs; 1 and 2 threads; more memory shapes; causal attention.
+                                         NN squares run every peer (netlibJava and EJML up to N = 512); NT/TN/TT
+                                         squares run lanes, openblas and netlibVector; the batch and the attention
+                                         shapes lanes, openblas, openblasOffHeap and netlibVector.
+                                         2 forks (3 before the GEMM issue's grid) x (3 warmup + 5 measured) x 1 s
+                  --bench REGEX          keep only runs whose "Class.method param=value ..." matches, e.g.
+                                         'Gemm.*(lanes|openblas)', 'GemmBench.*n=512.*trans=TN', 'GemmBench.*batch=32'
+                                         (no spaces: the options are split at whitespace)
                   --sizes 256,512        square GEMM sizes N (each may carry a transpose, e.g. 512:TN)
-                  --shapes MxNxK[:TT],.. further GEMM shapes, e.g. 512x512x64:NT,2048x64x64 (--full: the attention ones)
+                  --shapes MxNxK[:TT],.. further GEMM shapes, e.g. 512x512x64:NT,2048x64x64; BATCHxMxNxK is a strided
+                                         batch, e.g. 32x256x256x64 (--full: the attention ones and that batch)
                   --memory RxC,...       softmax / residual-add shapes, e.g. 512x512,4096x4096
                   --threads 1,2          GEMM thread counts (netlib and the scalar twin run at 1 only)
                   --forks N  --warmup N  --iterations N  --warmup-ms MS  --measure-ms MS
                   --scalar-max MACS      largest m*n*k the scalar GEMM twin runs (default 16777216 = 256^3)
                   --no-probes            skip the FMA-peak and memory-bandwidth probes
+                                         (GEMM runs carry JMH's GC profiler: bytes allocated per call, "B/op")
                   --pytorch              also run bench/pytorch_bench.py (Debian python3-torch) on the same shapes and merge it
                   --merge-python FILE    add rows written earlier by bench/pytorch_bench.py
                   --out DIR              results root (default bench/results)
@@ -142,6 +172,11 @@ public final class Report {
                             }
                             value = args.get(++i);
                         }
+                        // quotes reach us as typed when Maven passes -Dreport.args="--bench 'x'"
+                        if (value.length() >= 2 && (value.startsWith("'") && value.endsWith("'")
+                                || value.startsWith("\"") && value.endsWith("\""))) {
+                            value = value.substring(1, value.length() - 1);
+                        }
                         switch (a) {
                             case "--bench" -> o.bench = Pattern.compile(value);
                             case "--sizes" -> o.squareSizes = csv(value).stream().map(GemmShape::parse).toList();
@@ -167,13 +202,18 @@ public final class Report {
 
         private void fillDefaults() {
             if (squareSizes == null) {
-                squareSizes = (full ? List.of("256", "512", "1024", "2048") : List.of("256", "512")).stream()
-                        .map(GemmShape::parse).toList();
+                List<String> sizes = new ArrayList<>();
+                for (String n : full ? List.of("256", "512", "1024", "2048") : List.of("256", "512")) {
+                    for (String trans : full ? List.of("NN", "NT", "TN", "TT") : List.of("NN")) {
+                        sizes.add(n + ":" + trans);
+                    }
+                }
+                squareSizes = sizes.stream().map(GemmShape::parse).toList();
             }
             if (extraShapes == null) {
-                // the attention issue's products: scores Q K^T, P V, and two thin ones
-                extraShapes = (full ? List.of("512x512x64:NT", "512x64x512", "2048x64x64", "64x2048x64") : List.<String>of())
-                        .stream().map(GemmShape::parse).toList();
+                // the attention issue's products (scores Q K^T, P V, two thin ones) and the GEMM issue's batch
+                extraShapes = (full ? List.of("512x512x64:NT", "512x64x512", "2048x64x64", "64x2048x64", "32x256x256x64")
+                        : List.<String>of()).stream().map(GemmShape::parse).toList();
             }
             gemmShapes = concat(squareSizes, extraShapes);
             if (memoryShapes == null) {
@@ -184,7 +224,8 @@ public final class Report {
             if (threads == null) {
                 threads = List.of(1, 2);
             }
-            forks = forks != null ? forks : full ? 3 : 2;
+            // --full had 3; with the GEMM issue's transposes and batch, 2 keep it near 55 minutes
+            forks = forks != null ? forks : 2;
             warmup = warmup != null ? warmup : 3;
             iterations = iterations != null ? iterations : full ? 5 : 3;
             warmupMs = warmupMs != null ? warmupMs : full ? 1000 : 500;
@@ -236,8 +277,7 @@ public final class Report {
         for (GemmShape s : o.gemmShapes) {
             for (int t : o.threads) {
                 for (String impl : o.full || o.bench != null ? GEMM_IMPLS_FULL : GEMM_IMPLS) {
-                    boolean singleThreadOnly = impl.startsWith("netlib") || impl.equals("scalar");
-                    if (singleThreadOnly && t > 1 || impl.equals("scalar") && s.macs() > o.scalarMaxMacs) {
+                    if (!gemmRuns(impl, s, t, o)) {
                         continue;
                     }
                     Map<String, String> p = new LinkedHashMap<>();
@@ -246,6 +286,9 @@ public final class Report {
                     p.put("k", "" + s.k());
                     p.put("trans", s.trans());
                     p.put("threads", "" + t);
+                    if (s.batch() > 1) { // only GemmBench.Problem has it: the scalar twin's state would not take it
+                        p.put("batch", "" + s.batch());
+                    }
                     jobs.add(new Job("GemmBench", impl, p, Kind.GEMM));
                 }
             }
@@ -284,12 +327,57 @@ public final class Report {
         if (o.full || o.bench != null) {
             jobs.add(new Job("AttentionBench", "decode", Map.of("cache", "4096", "Hq", "32", "Hkv", "4", "D", "128"),
                     Kind.ATTENTION));
+            // K/V reuse: the same queries against one shared kv head (MQA) and against one per query head (MHA)
+            for (String hkv : List.of("1", "8")) {
+                Map<String, String> p = new LinkedHashMap<>();
+                for (String[] kv : new String[][] {{"B", "1"}, {"Hq", "8"}, {"Hkv", hkv}, {"T", "2048"}, {"D", "64"},
+                        {"causal", "NONE"}, {"pass", "fwd"}, {"threads", "1"}}) {
+                    p.put(kv[0], kv[1]);
+                }
+                jobs.add(new Job("AttentionBench", "lanes", p, Kind.ATTENTION));
+            }
+        }
+        // The residual-stack issue's training step: L=4, C=512, Hq=8, Hkv=1, B=4, T=256 (StackTrainBench defaults).
+        for (String pass : List.of("fwdbwd", "step")) {
+            for (int t : o.threads) {
+                Map<String, String> p = new LinkedHashMap<>();
+                p.put("pass", pass);
+                p.put("threads", "" + t);
+                jobs.add(new Job("StackTrainBench", "lanes", p, Kind.OTHER));
+            }
         }
         if (o.bench != null) {
             // the probes stay: every row's fraction of the machine's limit needs them
-            jobs.removeIf(j -> j.kind() != Kind.PEAK && j.kind() != Kind.STREAM && !o.bench.matcher(j.label()).find());
+            jobs.removeIf(j -> j.kind() != Kind.PEAK && j.kind() != Kind.STREAM && !o.bench.matcher(j.filterText()).find());
         }
         return jobs;
+    }
+
+    /**
+     * Whether one implementation runs on one shape and thread count. netlib and the scalar twin are
+     * single-threaded; EJML and the scalar twin have no strided batch. --full trims its long grid to what the
+     * GEMM issue's targets compare: only the NN squares run every peer (the slow ones up to N = 512); the
+     * transposed squares run Lanes and the peers of the ">= 0.9x OpenBLAS" and ">= 3x netlib VectorBLAS"
+     * ratios, the batch and the attention shapes those and OpenBLAS off-heap.
+     */
+    static boolean gemmRuns(String impl, GemmShape s, int threads, Options o) {
+        boolean singleThreadOnly = impl.startsWith("netlib") || impl.equals("scalar");
+        if (singleThreadOnly && threads > 1 || impl.equals("scalar") && s.macs() > o.scalarMaxMacs) {
+            return false;
+        }
+        if (s.batch() > 1 && (impl.equals("scalar") || impl.equals("ejml"))) {
+            return false;
+        }
+        if (!o.full) {
+            return true;
+        }
+        if (s.square() && s.batch() == 1 && s.trans().equals("NN")) {
+            return !(impl.equals("netlibJava") || impl.equals("ejml")) || s.macs() <= SLOW_PEER_MAX_MACS;
+        }
+        if (s.square() && s.batch() == 1) {
+            return impl.equals("lanes") || impl.equals("openblas") || impl.equals("netlibVector");
+        }
+        return GEMM_IMPLS_TARGETS.contains(impl);
     }
 
     /**
@@ -300,13 +388,44 @@ public final class Report {
         return j.kind() == Kind.PEAK || j.kind() == Kind.STREAM ? Math.max(o.warmup, 5) : o.warmup;
     }
 
-    /** Seconds one job should take: JVM start and setup per fork, then the timed iterations. */
+    /**
+     * Rough single-thread GFLOP/s of each GEMM implementation on the reference machine (2 Zen 4 cores,
+     * report 20261127-022028; netlib VectorBLAS' transposed products are slower than its NN), for the time
+     * estimate only: the run corrects the estimate as it goes.
+     */
+    private static final Map<String, Double> GEMM_GFLOPS_GUESS = Map.of("lanes", 80.0, "openblas", 80.0,
+            "openblasOffHeap", 80.0, "netlibVector", 20.0, "netlibJava", 10.0, "ejml", 5.0, "scalar", 2.0);
+
+    /** Seconds one GEMM call should take; 0 for other jobs. */
+    static double callSeconds(Job j) {
+        if (j.kind() != Kind.GEMM) {
+            return 0;
+        }
+        Map<String, String> p = j.params();
+        double flops = 2.0 * Long.parseLong(p.get("m")) * Long.parseLong(p.get("n")) * Long.parseLong(p.get("k"))
+                * Long.parseLong(p.getOrDefault("batch", "1"));
+        double gflops = GEMM_GFLOPS_GUESS.getOrDefault(j.method(), 5.0) * Integer.parseInt(p.getOrDefault("threads", "1"));
+        return flops / (gflops * 1e9);
+    }
+
+    /**
+     * Seconds one job should take. Per fork: JVM start and setup (GEMM's agreement check runs the product
+     * about three more times), then the iterations, each of which ends with the call that crosses its time,
+     * half a call late on average, or lasts one call when a call is longer than the iteration.
+     */
     static double estimateSeconds(Job j, Options o) {
-        double perFork = 1.5 + (warmupIterations(j, o) * o.warmupMs + o.iterations * o.measureMs) / 1000.0;
+        double call = callSeconds(j);
+        double perFork = 1.5 + 3 * call + warmupIterations(j, o) * iterationSeconds(o.warmupMs, call)
+                + o.iterations * iterationSeconds(o.measureMs, call);
         if (j.kind() == Kind.STREAM) {
             perFork += 1.0; // three 64 MiB arrays to allocate and fill
         }
         return o.forks * perFork;
+    }
+
+    private static double iterationSeconds(long ms, double call) {
+        double s = ms / 1000.0;
+        return Math.max(s, call) + Math.min(s, call) / 2;
     }
 
     public static void main(String[] args) throws IOException {
@@ -483,7 +602,9 @@ public final class Report {
         Path out = dir.resolve("pytorch.json");
         List<String> cmd = new ArrayList<>(List.of(python, script.toString(), "--out", out.toString(),
                 "--sizes", String.join(",", o.squareSizes.stream().map(s -> s.n() + ":" + s.trans()).toList()),
-                "--shapes", String.join(",", o.extraShapes.stream().map(s -> s.m() + "x" + s.n() + "x" + s.k() + ":" + s.trans()).toList()),
+                // the script has no strided batch
+                "--shapes", String.join(",", o.extraShapes.stream().filter(s -> s.batch() == 1)
+                        .map(s -> s.m() + "x" + s.n() + "x" + s.k() + ":" + s.trans()).toList()),
                 "--memory", String.join(",", o.memoryShapes.stream().map(rc -> rc[0] + "x" + rc[1]).toList()),
                 "--threads", String.join(",", o.threads.stream().map(String::valueOf).toList())));
         System.out.println("PyTorch: " + String.join(" ", cmd));
@@ -515,6 +636,11 @@ public final class Report {
                 .shouldFailOnError(true);
         for (Map.Entry<String, String> p : j.params().entrySet()) {
             b = b.param(p.getKey(), p.getValue());
+        }
+        if (j.kind() == Kind.GEMM) {
+            // allocation per call (gc.alloc.rate.norm): reads allocated-bytes counters around each iteration,
+            // no measurable cost
+            b = b.addProfiler(GCProfiler.class);
         }
         return b.build();
     }

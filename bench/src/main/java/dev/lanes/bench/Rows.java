@@ -24,6 +24,8 @@ final class Rows {
         final Map<String, String> params = new LinkedHashMap<>();
         double score = Double.NaN, error = Double.NaN, gflops = Double.NaN, gbps = Double.NaN;
         double vsBestPeer = Double.NaN, ofLimit = Double.NaN;
+        /** Bytes allocated per operation, JMH's gc.alloc.rate.norm; NaN where the GC profiler did not run. */
+        double allocBytesPerOp = Double.NaN;
         String unit = "us/op";
         String bestPeer;
 
@@ -55,8 +57,16 @@ final class Rows {
             return s;
         }
 
+        String allocText() {
+            if (Double.isNaN(allocBytesPerOp)) {
+                return "";
+            }
+            return String.format(Locale.ROOT, allocBytesPerOp < 10 ? "%.1f" : "%.0f", allocBytesPerOp);
+        }
+
         String shortResult() {
-            return String.format(Locale.ROOT, "%s %s  %s", scoreText(), unit, rateText());
+            String s = String.format(Locale.ROOT, "%s %s  %s", scoreText(), unit, rateText());
+            return Double.isNaN(allocBytesPerOp) ? s : s + "  " + allocText() + " B/op";
         }
 
         Map<String, Object> toJson() {
@@ -76,6 +86,7 @@ final class Rows {
             m.put("unit", unit);
             m.put("gflops", gflops);
             m.put("gbps", gbps);
+            m.put("allocBytesPerOp", allocBytesPerOp);
             m.put("vsBestPeer", vsBestPeer);
             m.put("bestPeer", bestPeer);
             m.put("ofLimit", ofLimit);
@@ -87,8 +98,11 @@ final class Rows {
     static String paramText(Report.Kind kind, Map<String, String> p) {
         return switch (kind) {
             case GEMM -> {
-                String m = p.get("m"), n = p.get("n"), k = p.get("k");
+                String m = p.get("m"), n = p.get("n"), k = p.get("k"), batch = p.getOrDefault("batch", "1");
                 String shape = m.equals(n) && n.equals(k) ? "N=" + n : m + "x" + n + "x" + k;
+                if (!batch.equals("1")) {
+                    shape = batch + " x " + m + "x" + n + "x" + k;
+                }
                 yield shape + " " + p.getOrDefault("trans", "NN") + " t=" + p.getOrDefault("threads", "1");
             }
             case MEMORY -> p.get("rows") + "x" + p.get("cols");
@@ -99,6 +113,9 @@ final class Rows {
                     .map(e -> e.getKey() + "=" + e.getValue()).toList());
         };
     }
+
+    /** The GC profiler's allocation per operation, in bytes. */
+    static final String ALLOC_NORM = "gc.alloc.rate.norm";
 
     static Row fromJmh(Report.Job job, RunResult r) {
         Row row = new Row();
@@ -124,6 +141,10 @@ final class Rows {
         };
         row.score *= toMicros;
         row.error *= toMicros;
+        Result<?> alloc = r.getSecondaryResults().get(ALLOC_NORM);
+        if (alloc != null) {
+            row.allocBytesPerOp = alloc.getScore();
+        }
         rates(row);
         return row;
     }
@@ -134,7 +155,7 @@ final class Rows {
         Map<String, String> p = row.params;
         switch (row.kind) {
             case GEMM -> row.gflops = 2.0 * Long.parseLong(p.get("m")) * Long.parseLong(p.get("n"))
-                    * Long.parseLong(p.get("k")) / ns;
+                    * Long.parseLong(p.get("k")) * Long.parseLong(p.getOrDefault("batch", "1")) / ns;
             case MEMORY -> {
                 long rows = Long.parseLong(p.get("rows")), cols = Long.parseLong(p.get("cols"));
                 row.gbps = (row.bench.equals("SoftmaxBench") ? SoftmaxBench.bytesMoved(rows, cols)
@@ -152,7 +173,13 @@ final class Rows {
                             Integer.parseInt(p.get("D")), !p.get("causal").equals("NONE"), p.get("pass").equals("fwdbwd")) / ns;
                 }
             }
-            case OTHER -> { }
+            case OTHER -> {
+                if (row.bench.equals("StackTrainBench")) {
+                    row.gflops = StackTrainBench.flops(Integer.parseInt(p.get("L")), Integer.parseInt(p.get("C")),
+                            Integer.parseInt(p.get("Hq")), Integer.parseInt(p.get("Hkv")), Integer.parseInt(p.get("B")),
+                            Integer.parseInt(p.get("T")), Integer.parseInt(p.get("V"))) / ns;
+                }
+            }
         }
     }
 
@@ -200,6 +227,7 @@ final class Rows {
             row.unit = String.valueOf(m.getOrDefault("unit", "us/op"));
             row.gflops = num(m.get("gflops"));
             row.gbps = num(m.get("gbps"));
+            row.allocBytesPerOp = num(m.get("allocBytesPerOp"));
             if (m.get("message") != null) {
                 row.message = String.valueOf(m.get("message"));
             }

@@ -35,8 +35,9 @@ final class Summary {
 
     static String table(List<Rows.Row> rows) {
         StringBuilder sb = new StringBuilder();
-        String fmt = "%-17s %-22s %-13s %-7s %20s %16s %11s %-13s %8s%n";
-        sb.append(String.format(fmt, "benchmark", "params", "impl", "source", "score (us/op)", "rate", "vs best", "(peer)", "of limit"));
+        String fmt = "%-17s %-24s %-15s %-7s %20s %16s %11s %-15s %8s %8s%n";
+        sb.append(String.format(fmt, "benchmark", "params", "impl", "source", "score (us/op)", "rate", "vs best", "(peer)",
+                "of limit", "B/op"));
         String last = null;
         for (Rows.Row r : rows) {
             if (last != null && !last.equals(r.bench)) {
@@ -45,7 +46,7 @@ final class Summary {
             last = r.bench;
             sb.append(String.format(Locale.ROOT, fmt, r.bench, Rows.paramText(r.kind, r.params), r.impl, r.source,
                     r.scoreText(), r.rateText(), ratio(r.vsBestPeer), r.bestPeer == null ? "" : r.bestPeer,
-                    pct(r.ofLimit)));
+                    pct(r.ofLimit), r.allocText()));
         }
         return sb.toString();
     }
@@ -78,7 +79,10 @@ final class Summary {
         sb.append("""
 
                 Score: JMH average time per operation with its 99.9% confidence half-width, forked JVMs.
-                GEMM: GFLOP/s = 2*m*n*k / time. Softmax and residual-add: GB/s of compulsory traffic (inputs read
+                GEMM: GFLOP/s = 2*m*n*k*batch / time ("32 x 256x256x64" is a strided batch of 32 products, one
+                call). B/op: bytes allocated per call by all threads, JMH's GC profiler (gc.alloc.rate.norm); it
+                includes the harness's own few KB per iteration spread over the iteration's calls, so a slow call that
+                allocates nothing can read up to a KB: compare a row with its peers. Softmax and residual-add: GB/s of compulsory traffic (inputs read
                 once, output written once). "vs best": rate / best rate among the other implementations of the same
                 benchmark and params (for Lanes, its best peer). "of limit": GEMM against the measured FMA peak
                 times the thread count; memory-bound kernels against the measured one-thread stream bandwidth.
@@ -98,15 +102,18 @@ final class Summary {
             if (part.isEmpty()) {
                 continue;
             }
+            boolean alloc = part.stream().anyMatch(r -> !Double.isNaN(r.allocBytesPerOp));
             sb.append("## ").append(kind).append("\n\n");
-            sb.append("| params | impl | source | us/op | rate | vs best (peer) | of limit |\n");
-            sb.append("|---|---|---|---:|---:|---:|---:|\n");
+            sb.append("| params | impl | source | us/op | rate | vs best (peer) | of limit |")
+                    .append(alloc ? " B/op |\n" : "\n");
+            sb.append("|---|---|---|---:|---:|---:|---:|").append(alloc ? "---:|\n" : "\n");
             for (Rows.Row r : part) {
                 String vs = ratio(r.vsBestPeer) + (r.bestPeer == null ? "" : " (" + r.bestPeer + ")");
                 String impl = r.impl.equals("lanes") ? "**lanes**" : r.impl;
-                sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s |%n", Rows.paramText(r.kind, r.params),
+                sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s |", Rows.paramText(r.kind, r.params),
                         impl, r.source, r.status.equals("ok") ? r.scoreText() : "failed: " + r.message, r.rateText(), vs,
                         pct(r.ofLimit)));
+                sb.append(alloc ? " " + r.allocText() + " |\n" : "\n");
             }
             sb.append('\n');
         }
