@@ -124,7 +124,7 @@ public class StackTrainBench {
         gpt.zeroGrads();
         gpt.backward(team);
         opt.clipGradNorm(gpt.grads(), 1f);
-        opt.step(1e-4f, gpt.params(), gpt.grads());
+        opt.step(team, 1e-4f, gpt.params(), gpt.grads());
         return loss;
     }
 

@@ -157,7 +157,7 @@ public final class TrainDemo {
                 gpt.backward(team);
                 double norm = opt.clipGradNorm(gpt.grads(), 1f);
                 float lr = schedule.at(step);
-                opt.step(lr, gpt.params(), gpt.grads());
+                opt.step(team, lr, gpt.params(), gpt.grads());
                 trainCurve.add(new double[] {step, loss});
                 smooth = Double.isNaN(smooth) ? loss : 0.9 * smooth + 0.1 * loss;
                 if ((step + 1) % o.printEvery == 0 || step == o.steps - 1) {

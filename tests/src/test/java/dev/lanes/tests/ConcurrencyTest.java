@@ -278,7 +278,42 @@ class ConcurrencyTest {
         float[] g = random(rnd, 2 * rows * cols + cols);
         ResidualAdd.backward(rows, cols, 1.5f, dy, 0, cols, g, 0, cols, g, rows * cols, cols, g, 2 * rows * cols);
         out.put("residual backward", g);
+        // the layer kernels: GELU's exp is VectorMath's; the norms reduce lanes in a fixed order
+        float[] big = random(rnd, 300);
+        for (int i = 0; i < big.length; i += 7) big[i] *= 40; // the saturated tails too
+        float[] gy = new float[300], gdx = random(rnd, 300);
+        dev.lanes.kernels.Activations.geluForward(300, big, 0, gy, 0);
+        out.put("gelu forward", gy);
+        dev.lanes.kernels.Activations.geluBackward(300, gy, 0, big, 0, gdx, 0);
+        out.put("gelu backward", gdx);
+        float[] stats = new float[2 * rows], ln = new float[rows * cols], lndx = random(rnd, rows * cols);
+        float[] lndg = new float[2 * cols];
+        dev.lanes.kernels.Norms.layerNormForward(rows, cols, 1e-5f, x, 0, cols, bias, 0, dy, 0, ln, 0, cols,
+                stats, 0, stats, rows);
+        dev.lanes.kernels.Norms.layerNormBackward(rows, cols, mask, 0, cols, x, 0, cols, bias, 0, stats, 0, stats, rows,
+                lndx, 0, cols, lndg, 0, lndg, cols);
+        out.put("layer norm", concat(ln, stats, lndx, lndg));
+        float[] rr = new float[rows], rmsY = new float[rows * cols], rmsDx = random(rnd, rows * cols), rmsDg = new float[cols];
+        dev.lanes.kernels.Norms.rmsNormForward(rows, cols, 1e-5f, x, 0, cols, bias, 0, rmsY, 0, cols, rr, 0);
+        dev.lanes.kernels.Norms.rmsNormBackward(rows, cols, mask, 0, cols, x, 0, cols, bias, 0, rr, 0, rmsDx, 0, cols, rmsDg, 0);
+        out.put("rms norm", concat(rmsY, rr, rmsDx, rmsDg));
+        float[] ap = random(rnd, 100), am = random(rnd, 100), av = random(rnd, 100);
+        for (int i = 0; i < 100; i++) av[i] = Math.abs(av[i]);
+        dev.lanes.kernels.Optimizers.adamW(100, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 3, dy, 0, ap, 0, am, 0, av, 0);
+        out.put("adamW", concat(ap, am, av));
         return out;
+    }
+
+    private static float[] concat(float[]... parts) {
+        int n = 0;
+        for (float[] p : parts) n += p.length;
+        float[] all = new float[n];
+        int at = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, all, at, p.length);
+            at += p.length;
+        }
+        return all;
     }
 
     /** Child JVM entry point: prints each kernel's output bits, one line per kernel. */

@@ -6,9 +6,15 @@ import static dev.lanes.tests.TestSupport.uniform;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
+import dev.lanes.kernels.Activations;
+import dev.lanes.kernels.ActivationsScalar;
 import dev.lanes.kernels.Backend;
 import dev.lanes.kernels.Gemm;
 import dev.lanes.kernels.GemmScalar;
+import dev.lanes.kernels.Norms;
+import dev.lanes.kernels.NormsScalar;
+import dev.lanes.kernels.Optimizers;
+import dev.lanes.kernels.OptimizersScalar;
 import dev.lanes.kernels.Parallelism;
 import dev.lanes.kernels.ResidualAdd;
 import dev.lanes.kernels.ResidualAddScalar;
@@ -66,6 +72,11 @@ class ScalarFallbackTest {
                 Gemm.sgemm(Transpose.N, Transpose.N, 2, 2, 1, 1f, a, 0, 1, b, 0, 2, 0f, c, 0, 2);
                 Softmax.forward(2, 2, c, 0, 2, c, 0, 2);
                 ResidualAdd.forward(1, 2, a, 0, 2, b, 0, 2, c, 0, 2);
+                Activations.geluForward(2, a, 0, c, 0);
+                Activations.geluBackward(2, a, 0, b, 0, c, 0);
+                Norms.layerNormForward(1, 2, 1e-5f, a, 0, 2, b, 0, a, 0, c, 0, 2, c, 2, c, 3);
+                Norms.rmsNormBackward(1, 2, a, 0, 2, b, 0, 2, a, 0, c, 3, c, 0, 2, c, 2);
+                Optimizers.adamW(1, 1e-3f, 0.9f, 0.95f, 1e-8f, 0f, 1, a, 0, b, 0, c, 0, c, 1);
             }
             System.out.println("probe: " + Backend.describe());
         }
@@ -227,5 +238,105 @@ class ScalarFallbackTest {
             }
             assertThat(bad).isEmpty();
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // The layer kernels: GELU, the norms and AdamW run their scalar twins here.
+
+    @Test
+    void geluMatchesTwinAndReferenceOnEveryTeam() {
+        SplittableRandom rnd = new SplittableRandom(204);
+        try (Parallelism two = Parallelism.fixed(2)) {
+            for (int n : new int[] {0, 1, 17, 33, 4099, 70_001}) {
+                float[] x = ActivationsTest.inputs(rnd, n, 1), dy = new float[n], dx0 = new float[n];
+                for (int i = 0; i < n; i++) {
+                    dy[i] = uniform(rnd);
+                    dx0[i] = uniform(rnd);
+                }
+                float[] y = new float[n], yt = new float[n], y2 = new float[n];
+                Activations.geluForward(n, x, 1, y, 0);
+                Activations.geluForward(two, n, x, 1, y2, 0);
+                ActivationsScalar.geluForward(n, x, 1, yt, 0);
+                assertSameBits("gelu y vs the twin", y, yt);
+                assertSameBits("gelu y, two threads", y2, yt);
+                float[] dx = dx0.clone(), dxt = dx0.clone(), dx2 = dx0.clone();
+                Activations.geluBackward(n, dy, 0, x, 1, dx, 0);
+                Activations.geluBackward(two, n, dy, 0, x, 1, dx2, 0);
+                ActivationsScalar.geluBackward(n, dy, 0, x, 1, dxt, 0);
+                assertSameBits("gelu dx vs the twin", dx, dxt);
+                assertSameBits("gelu dx, two threads", dx2, dxt);
+                for (int i = 0; i < n; i++) {
+                    double xv = x[1 + i];
+                    assertThat(Math.abs(y[i] - ActivationsTest.geluRef(xv))).as("y(%s)", xv)
+                            .isLessThanOrEqualTo(ActivationsTest.forwardBound(xv));
+                    double want = dx0[i] + ActivationsTest.geluGradRef(xv) * dy[i];
+                    assertThat(Math.abs(dx[i] - want)).as("dx at x=%s", xv)
+                            .isLessThanOrEqualTo(ActivationsTest.backwardBound(xv, dy[i], dx0[i]));
+                }
+            }
+        }
+    }
+
+    @Test
+    void normsMatchReferenceAndTwinOnEveryTeam() {
+        SplittableRandom rnd = new SplittableRandom(205);
+        for (int rows : new int[] {0, 1, 33, 70}) {
+            for (int cols : new int[] {0, 1, 17, 97}) {
+                NormsTest.check(rows, cols, false, false, rnd);
+                NormsTest.check(rows, cols, false, true, rnd);
+            }
+        }
+        int rows = 100, cols = 45;
+        float[] x = new float[rows * cols], dy = new float[rows * cols], g = new float[cols], b = new float[cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = uniform(rnd) * 3 + 1;
+            dy[i] = uniform(rnd);
+        }
+        for (int j = 0; j < cols; j++) {
+            g[j] = 1 + uniform(rnd);
+            b[j] = uniform(rnd);
+        }
+        float[] y1 = new float[x.length], m1 = new float[rows], r1 = new float[rows], dx1 = new float[x.length];
+        float[] dg1 = new float[cols], db1 = new float[cols];
+        NormsScalar.layerNormForward(rows, cols, 1e-5f, x, 0, cols, g, 0, b, 0, y1, 0, cols, m1, 0, r1, 0);
+        NormsScalar.layerNormBackward(rows, cols, dy, 0, cols, x, 0, cols, g, 0, m1, 0, r1, 0, dx1, 0, cols, dg1, 0, db1, 0);
+        try (Parallelism three = Parallelism.fixed(3)) {
+            for (Parallelism team : new Parallelism[] {Parallelism.serial(), three}) {
+                float[] y = new float[x.length], m = new float[rows], r = new float[rows], dx = new float[x.length];
+                float[] dg = new float[cols], db = new float[cols];
+                Norms.layerNormForward(team, rows, cols, 1e-5f, x, 0, cols, g, 0, b, 0, y, 0, cols, m, 0, r, 0);
+                Norms.layerNormBackward(team, rows, cols, dy, 0, cols, x, 0, cols, g, 0, m, 0, r, 0, dx, 0, cols, dg, 0, db, 0);
+                assertSameBits("layer norm y vs the twin, " + team, y, y1);
+                assertSameBits("layer norm dx vs the twin, " + team, dx, dx1);
+                assertSameBits("layer norm dgamma vs the twin, " + team, dg, dg1);
+                assertSameBits("layer norm dbeta vs the twin, " + team, db, db1);
+            }
+        }
+    }
+
+    @Test
+    void adamWMatchesTwin() {
+        SplittableRandom rnd = new SplittableRandom(206);
+        int n = 40_000;
+        float[] g = new float[n], p = new float[n], m = new float[n], v = new float[n];
+        for (int i = 0; i < n; i++) {
+            g[i] = uniform(rnd) * 0.1f;
+            p[i] = uniform(rnd);
+        }
+        float[] p2 = p.clone(), m2 = m.clone(), v2 = v.clone(), p3 = p.clone(), m3 = m.clone(), v3 = v.clone();
+        try (Parallelism two = Parallelism.fixed(2)) {
+            for (int t = 1; t <= 3; t++) {
+                Optimizers.adamW(n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, t, g, 0, p, 0, m, 0, v, 0);
+                Optimizers.adamW(two, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, t, g, 0, p3, 0, m3, 0, v3, 0);
+                OptimizersTest.originalLoop(n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, t, g, 0, p2, 0, m2, 0, v2, 0);
+            }
+        }
+        assertSameBits("adamW params vs the original loop", p, p2);
+        assertSameBits("adamW m", m, m2);
+        assertSameBits("adamW v", v, v2);
+        assertSameBits("adamW params, two threads", p3, p2);
+        float[] p4 = new float[] {1f};
+        OptimizersScalar.adamW(1, 1e-3f, 0.9f, 0.95f, 1e-8f, 0f, 1, new float[] {1f}, 0, p4, 0, new float[1], 0, new float[1], 0);
+        assertThat(p4[0]).isLessThan(1f);
     }
 }

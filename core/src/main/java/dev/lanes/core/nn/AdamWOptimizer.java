@@ -1,6 +1,7 @@
 package dev.lanes.core.nn;
 
 import dev.lanes.kernels.Checks;
+import dev.lanes.kernels.Parallelism;
 
 /**
  * AdamW over a whole parameter arena: weight decay on the tensors {@link ParamLayout.Entry#decay()}
@@ -72,8 +73,17 @@ public final class AdamWOptimizer {
         return norm;
     }
 
-    /** One AdamW step at learning rate {@code lr} (step count kept here, from 1). */
+    /** {@link #step(Parallelism, float, float[], float[])} on one thread. */
     public void step(float lr, float[] params, float[] grads) {
+        step(Parallelism.serial(), lr, params, grads);
+    }
+
+    /**
+     * One AdamW step at learning rate {@code lr} (step count kept here, from 1), elementwise on the
+     * team: the same bits for any team size.
+     */
+    public void step(Parallelism par, float lr, float[] params, float[] grads) {
+        Checks.notNull(par, "par");
         Checks.vector("params", params, 0, layout.size());
         Checks.vector("grads", grads, 0, layout.size());
         if (!Float.isFinite(lr) || lr < 0f) {
@@ -81,7 +91,7 @@ public final class AdamWOptimizer {
         }
         t++;
         for (ParamLayout.Entry e : layout.entries()) {
-            AdamW.step(e.size(), lr, beta1, beta2, eps, e.decay() ? weightDecay : 0f, t,
+            AdamW.step(par, e.size(), lr, beta1, beta2, eps, e.decay() ? weightDecay : 0f, t,
                     grads, e.offset(), params, e.offset(), m, e.offset(), v, e.offset());
         }
     }

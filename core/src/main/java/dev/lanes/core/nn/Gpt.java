@@ -190,7 +190,7 @@ public final class Gpt {
             }
         }
         for (int l = 0; l < L; l++) {
-            normForward(po.ln1G[l], po.ln1B[l], resid[l], ln1[l], ln1Mean[l], ln1Rstd[l]);
+            normForward(par, po.ln1G[l], po.ln1B[l], resid[l], ln1[l], ln1Mean[l], ln1Rstd[l]);
             Linear.forward(par, rows, C, W, acts, ln1[l], C, params, po.wqkv[l], W, params, po.bqkv[l], null, 0, 0,
                     acts, qkv[l], W);
             int q = qkv[l];
@@ -198,14 +198,14 @@ public final class Gpt {
                     null, 0, acts, att[l], oLayout, acts, attLse[l]);
             Linear.forward(par, rows, A, C, acts, att[l], A, params, po.wo[l], C, params, po.bo[l], acts, resid[l], C,
                     acts, xmid[l], C);
-            normForward(po.ln2G[l], po.ln2B[l], xmid[l], ln2[l], ln2Mean[l], ln2Rstd[l]);
+            normForward(par, po.ln2G[l], po.ln2B[l], xmid[l], ln2[l], ln2Mean[l], ln2Rstd[l]);
             Linear.forward(par, rows, C, F, acts, ln2[l], C, params, po.w1[l], F, params, po.b1[l], null, 0, 0,
                     acts, fch[l], F);
-            Gelu.forward(rows * F, acts, fch[l], acts, fchGelu[l]);
+            Gelu.forward(par, rows * F, acts, fch[l], acts, fchGelu[l]);
             Linear.forward(par, rows, F, C, acts, fchGelu[l], F, params, po.w2[l], C, params, po.b2[l], acts, xmid[l], C,
                     acts, resid[l + 1], C);
         }
-        normForward(po.lnfG, po.lnfB, resid[L], lnf, lnfMean, lnfRstd);
+        normForward(par, po.lnfG, po.lnfB, resid[L], lnf, lnfMean, lnfRstd);
         // logits = lnf wte^T: (BT, C) x (C, V), wte stored (V, C)
         Gemm.sgemm(par, Transpose.N, Transpose.T, rows, V, C, 1f, acts, lnf, C, params, po.wte, C, 0f, acts, logits, V);
 
@@ -268,18 +268,18 @@ public final class Gpt {
         Gemm.sgemm(par, Transpose.T, Transpose.N, V, C, rows, 1f, s, dLogits, V, acts, lnf, C, 1f, grads, po.wte, C);
         Gemm.sgemm(par, Transpose.N, Transpose.N, rows, C, V, 1f, s, dLogits, V, params, po.wte, C, 0f, s, dLn, C);
         Arrays.fill(s, dResid, dResid + rows * C, 0f);
-        normBackward(po.lnfG, po.lnfB, resid[L], lnfMean, lnfRstd);
+        normBackward(par, po.lnfG, po.lnfB, resid[L], lnfMean, lnfRstd);
 
         for (int l = L - 1; l >= 0; l--) {
             // x = xm + g W2 + b2: dxm = dx (already in dResid), dg = dx W2^T
             linearBackward(par, F, C, fchGelu[l], po.w2[l], po.b2[l], dResid, dFchGelu);
             // g = GELU(u)
             Arrays.fill(s, dFch, dFch + rows * F, 0f);
-            Gelu.backward(rows * F, s, dFchGelu, acts, fch[l], s, dFch);
+            Gelu.backward(par, rows * F, s, dFchGelu, acts, fch[l], s, dFch);
             // u = h2 W1 + b1
             linearBackward(par, C, F, ln2[l], po.w1[l], po.b1[l], dFch, dLn);
             // h2 = Norm2(xm): dxm += Norm2'(dh2)
-            normBackward(po.ln2G[l], po.ln2B[l], xmid[l], ln2Mean[l], ln2Rstd[l]);
+            normBackward(par, po.ln2G[l], po.ln2B[l], xmid[l], ln2Mean[l], ln2Rstd[l]);
             // xm = x + o Wo + bo: dx = dxm (stays in dResid), do = dxm Wo^T
             linearBackward(par, A, C, att[l], po.wo[l], po.bo[l], dResid, dAtt);
             // o = Attention(q, k, v): dq, dk, dv land in their columns of dqkv
@@ -291,7 +291,7 @@ public final class Gpt {
             // qkv = h Wqkv + bqkv
             linearBackward(par, C, W, ln1[l], po.wqkv[l], po.bqkv[l], dQkv, dLn);
             // h = Norm1(x): dx += Norm1'(dh)
-            normBackward(po.ln1G[l], po.ln1B[l], resid[l], ln1Mean[l], ln1Rstd[l]);
+            normBackward(par, po.ln1G[l], po.ln1B[l], resid[l], ln1Mean[l], ln1Rstd[l]);
         }
         // x0 = wte[tok] + wpe[t], summed in row order so the bits do not depend on the team
         for (int r = 0; r < rows; r++) {
@@ -314,17 +314,17 @@ public final class Gpt {
         ResidualAdd.backward(rows, out, 1f, s, dy, out, null, 0, 0, null, 0, 0, grads, bias);
     }
 
-    private void normForward(int gain, int bias, int x, int y, int mean, int rstd) {
-        ParamOffsets.normForward(cfg, rows, params, gain, bias, acts, x, acts, y, acts, mean, rstd);
+    private void normForward(Parallelism par, int gain, int bias, int x, int y, int mean, int rstd) {
+        ParamOffsets.normForward(par, cfg, rows, params, gain, bias, acts, x, acts, y, acts, mean, rstd);
     }
 
     /** dResid += Norm'(dLn) for the norm whose input was x; its gain and bias gradients accumulate. */
-    private void normBackward(int gain, int bias, int x, int mean, int rstd) {
+    private void normBackward(Parallelism par, int gain, int bias, int x, int mean, int rstd) {
         if (cfg.norm() == NormKind.LAYER) {
-            LayerNorm.backward(rows, C, scratch, dLn, C, acts, x, C, params, gain, acts, mean, acts, rstd,
+            LayerNorm.backward(par, rows, C, scratch, dLn, C, acts, x, C, params, gain, acts, mean, acts, rstd,
                     scratch, dResid, C, grads, gain, grads, bias);
         } else {
-            RmsNorm.backward(rows, C, scratch, dLn, C, acts, x, C, params, gain, acts, rstd,
+            RmsNorm.backward(par, rows, C, scratch, dLn, C, acts, x, C, params, gain, acts, rstd,
                     scratch, dResid, C, grads, gain);
         }
     }

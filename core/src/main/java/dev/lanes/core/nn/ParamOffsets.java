@@ -1,5 +1,7 @@
 package dev.lanes.core.nn;
 
+import dev.lanes.kernels.Parallelism;
+
 /**
  * The offsets of a {@link ParamLayout}'s tensors by role, looked up once by name so the forward and
  * backward index flat arrays directly. A norm bias is -1 under {@link NormKind#RMS}.
@@ -39,14 +41,14 @@ final class ParamOffsets {
     }
 
     /** {@code y = Norm(x)} over {@code rows} rows of width C (row stride C), saving mean (LAYER) and rstd. */
-    static void normForward(GptConfig cfg, int rows, float[] params, int gain, int bias, float[] x, int xOff,
+    static void normForward(Parallelism par, GptConfig cfg, int rows, float[] params, int gain, int bias, float[] x, int xOff,
                             float[] y, int yOff, float[] stats, int meanOff, int rstdOff) {
         int C = cfg.dim();
         if (cfg.norm() == NormKind.LAYER) {
-            LayerNorm.forward(rows, C, cfg.normEps(), x, xOff, C, params, gain, params, bias, y, yOff, C,
+            LayerNorm.forward(par, rows, C, cfg.normEps(), x, xOff, C, params, gain, params, bias, y, yOff, C,
                     stats, meanOff, stats, rstdOff);
         } else {
-            RmsNorm.forward(rows, C, cfg.normEps(), x, xOff, C, params, gain, y, yOff, C, stats, rstdOff);
+            RmsNorm.forward(par, rows, C, cfg.normEps(), x, xOff, C, params, gain, y, yOff, C, stats, rstdOff);
         }
     }
 }

@@ -48,7 +48,7 @@ class GptTrainingTest {
             losses[s] = gpt.forward(par, tokens, targets);
             gpt.backward(par);
             norms[s] = opt.clipGradNorm(gpt.grads(), 1f);
-            opt.step(1e-3f, gpt.params(), gpt.grads());
+            opt.step(par, 1e-3f, gpt.params(), gpt.grads());
         }
         return new Run(gpt.params().clone(), losses, norms);
     }
@@ -169,7 +169,7 @@ class GptTrainingTest {
                 gpt.backward(par);
                 opt.clipGradNorm(gpt.grads(), CLIP);
                 float lr = step < WARMUP_STEPS ? LR * (step + 1) / WARMUP_STEPS : LR;
-                opt.step(lr, gpt.params(), gpt.grads());
+                opt.step(par, lr, gpt.params(), gpt.grads());
                 step++;
 
                 double seconds = (System.nanoTime() - start) * 1e-9;

@@ -1,0 +1,134 @@
+package dev.lanes.kernels;
+
+import dev.lanes.kernels.simd.SimdActivations;
+
+/**
+ * GELU with the tanh approximation used by GPT-2 (Hendrycks and Gimpel 2016; PyTorch's
+ * {@code approximate="tanh"}), forward and backward, on contiguous vectors.
+ *
+ * <pre>
+ *   x, y, dy, dx: (n) contiguous
+ *   u       = sqrt(2/pi) * (x + 0.044715 * x^3)
+ *   y       = 0.5 * x * (1 + tanh(u))                 = x * sigmoid(2u)
+ *   dx     += gelu'(x) * dy,  gelu'(x) = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx
+ * </pre>
+ *
+ * <p>The vector body evaluates {@code 0.5 (1 + tanh u) = 1 / (1 + exp(-2u))} with
+ * {@code VectorMath.exp}, built from exactly specified operations, so a result has the same bits in
+ * the interpreter and in C2, in a vector lane and in the scalar tail. The sigmoid form avoids the
+ * cancellation of {@code 1 + tanh u} for negative x. The function saturates cleanly: every finite x
+ * gives a finite y and gradient ({@code |x| > 10}: y = x or -0, gelu' = 1 or 0); NaN stays NaN.
+ * Without the Vector API the scalar twin {@link ActivationsScalar} computes the same formulas in double.
+ *
+ * <p>The {@link Parallelism} overloads cut n into fixed chunks of {@value #CHUNK} elements; every
+ * element is computed by the same operations whatever the team, so the bits never depend on it.
+ * Validation happens before anything is written; see {@link Gemm} for the rules and messages.
+ */
+public final class Activations {
+    /** Elements per parallel part (a multiple of every vector length). */
+    static final int CHUNK = 1 << 15;
+
+    private Activations() {}
+
+    /** {@code y = gelu(x)} on the process default team; y may be x itself (same offset). */
+    public static void geluForward(int n, float[] x, int xOff, float[] y, int yOff) {
+        geluForward(Parallelism.defaultParallelism(), n, x, xOff, y, yOff);
+    }
+
+    /** {@code y = gelu(x)} on the given team; y may be x itself (same offset). */
+    public static void geluForward(Parallelism par, int n, float[] x, int xOff, float[] y, int yOff) {
+        Checks.notNull(par, "par");
+        checkForward(n, x, xOff, y, yOff);
+        run(par, false, n, null, 0, x, xOff, y, yOff);
+    }
+
+    /**
+     * {@code dx += gelu'(x) * dy} on the process default team (forward line: y = 0.5 x (1 + tanh u)).
+     * dx may be dy or x itself (same offset): each element is read before it is written.
+     */
+    public static void geluBackward(int n, float[] dy, int dyOff, float[] x, int xOff, float[] dx, int dxOff) {
+        geluBackward(Parallelism.defaultParallelism(), n, dy, dyOff, x, xOff, dx, dxOff);
+    }
+
+    /** {@code dx += gelu'(x) * dy} on the given team; dx may be dy or x itself (same offset). */
+    public static void geluBackward(Parallelism par, int n, float[] dy, int dyOff, float[] x, int xOff,
+                                    float[] dx, int dxOff) {
+        Checks.notNull(par, "par");
+        checkBackward(n, dy, dyOff, x, xOff, dx, dxOff);
+        run(par, true, n, dy, dyOff, x, xOff, dx, dxOff);
+    }
+
+    static void checkForward(int n, float[] x, int xOff, float[] y, int yOff) {
+        Checks.nonNegative("n", n);
+        Checks.vector("x", x, xOff, n);
+        Checks.vector("y", y, yOff, n);
+        Checks.noPartialOverlap("y", y, yOff, n, "x", x, xOff, n, 1, n);
+    }
+
+    static void checkBackward(int n, float[] dy, int dyOff, float[] x, int xOff, float[] dx, int dxOff) {
+        Checks.nonNegative("n", n);
+        Checks.vector("dy", dy, dyOff, n);
+        Checks.vector("x", x, xOff, n);
+        Checks.vector("dx", dx, dxOff, n);
+        Checks.noPartialOverlap("dx", dx, dxOff, n, "dy", dy, dyOff, n, 1, n);
+        Checks.noPartialOverlap("dx", dx, dxOff, n, "x", x, xOff, n, 1, n);
+    }
+
+    private static void run(Parallelism par, boolean backward, int n, float[] dy, int dyOff, float[] x, int xOff,
+                            float[] out, int outOff) {
+        int parts = (int) (((long) n + CHUNK - 1) / CHUNK);
+        if (parts <= 1 || par.threads() == 1) {
+            body(backward, n, dy, dyOff, x, xOff, out, outOff);
+            return;
+        }
+        Job job = JOB.get();
+        job.set(backward, n, dy, dyOff, x, xOff, out, outOff);
+        try {
+            par.forEach(parts, job);
+        } finally {
+            job.clear();
+        }
+    }
+
+    private static void body(boolean backward, int n, float[] dy, int dyOff, float[] x, int xOff,
+                             float[] out, int outOff) {
+        if (Backend.SIMD) {
+            if (backward) {
+                SimdActivations.geluBackward(n, dy, dyOff, x, xOff, out, outOff);
+            } else {
+                SimdActivations.geluForward(n, x, xOff, out, outOff);
+            }
+        } else if (backward) {
+            ActivationsScalar.geluBackwardUnchecked(n, dy, dyOff, x, xOff, out, outOff);
+        } else {
+            ActivationsScalar.geluForwardUnchecked(n, x, xOff, out, outOff);
+        }
+    }
+
+    /** A parallel region, reused per calling thread so that dispatching allocates nothing. */
+    private static final ThreadLocal<Job> JOB = ThreadLocal.withInitial(Job::new);
+
+    private static final class Job implements Parallelism.PartTask {
+        boolean backward;
+        int n, dyOff, xOff, outOff;
+        float[] dy, x, out;
+
+        void set(boolean backward, int n, float[] dy, int dyOff, float[] x, int xOff, float[] out, int outOff) {
+            this.backward = backward;
+            this.n = n;
+            this.dy = dy; this.dyOff = dyOff;
+            this.x = x; this.xOff = xOff;
+            this.out = out; this.outOff = outOff;
+        }
+
+        void clear() {
+            dy = x = out = null;
+        }
+
+        @Override
+        public void run(int part) {
+            int i0 = part * CHUNK, len = Math.min(CHUNK, n - i0);
+            body(backward, len, dy, dyOff + i0, x, xOff + i0, out, outOff + i0);
+        }
+    }
+}

@@ -1,0 +1,360 @@
+package dev.lanes.kernels;
+
+import dev.lanes.kernels.simd.SimdNorms;
+
+/**
+ * Layer normalisation (Ba, Kiros and Hinton 2016) and RMS normalisation (Zhang and Sennrich 2019) over
+ * the last dimension, forward and backward, as llm.c writes them:
+ *
+ * <pre>
+ *   x, y, dy, dx: (rows, cols), row strides ldx, ldy, lddy, lddx     (rows = B*T, cols = C)
+ *   gamma, beta:  (cols);  dgamma, dbeta: (cols)
+ *   mean, rstd:   (rows)   saved by forward for backward
+ *   layer norm:  y[i][j] = (x[i][j] - mean[i]) * rstd[i] * gamma[j] + beta[j],  rstd = 1 / sqrt(var + eps)
+ *   RMS norm:    y[i][j] = x[i][j] * rstd[i] * gamma[j],                       rstd = 1 / sqrt(mean_j(x^2) + eps)
+ * </pre>
+ *
+ * <p>Row statistics (mean, variance, mean square, and backward's two row means) are accumulated in
+ * double, so wide rows or rows of large magnitude lose nothing to cancellation; the element-wise
+ * work is float. y may be x itself (same offset and stride); dx may be dy or x itself.
+ *
+ * <p>Threads: rows are cut into fixed blocks of {@value #ROW_BLOCK}. The backward pass sums the gain
+ * and bias gradients of each block into its own slot of a per-caller workspace and then adds the
+ * blocks in block order, so {@code dgamma} and {@code dbeta} have the same bits for any team size
+ * (and every row's dx and y never depended on it). The workspace is kept per calling thread and
+ * reused: steady state allocates nothing. Validation happens before anything is written; see
+ * {@link Gemm} for the rules and messages.
+ */
+public final class Norms {
+    /** Rows per block: the unit of parallel work and of the gain/bias gradient partial sums. */
+    public static final int ROW_BLOCK = 32;
+
+    private static final int LN_FWD = 0, RMS_FWD = 1, LN_BWD = 2, RMS_BWD = 3;
+
+    private Norms() {}
+
+    // ---------------------------------------------------------------------------------------------
+    // Layer norm
+
+    /** Layer norm forward on the process default team. */
+    public static void layerNormForward(int rows, int cols, float eps, float[] x, int xOff, int ldx,
+                                        float[] gamma, int gOff, float[] beta, int bOff, float[] y, int yOff, int ldy,
+                                        float[] mean, int meanOff, float[] rstd, int rstdOff) {
+        layerNormForward(Parallelism.defaultParallelism(), rows, cols, eps, x, xOff, ldx, gamma, gOff, beta, bOff,
+                y, yOff, ldy, mean, meanOff, rstd, rstdOff);
+    }
+
+    /** Layer norm forward on the given team; writes y, mean and rstd. */
+    public static void layerNormForward(Parallelism par, int rows, int cols, float eps, float[] x, int xOff, int ldx,
+                                        float[] gamma, int gOff, float[] beta, int bOff, float[] y, int yOff, int ldy,
+                                        float[] mean, int meanOff, float[] rstd, int rstdOff) {
+        Checks.notNull(par, "par");
+        checkLayerNormForward(rows, cols, eps, x, xOff, ldx, gamma, gOff, beta, bOff, y, yOff, ldy,
+                mean, meanOff, rstd, rstdOff);
+        Job job = JOB.get();
+        job.set(LN_FWD, rows, cols, eps, null, 0, 0, x, xOff, ldx, gamma, gOff, beta, bOff, y, yOff, ldy,
+                mean, meanOff, rstd, rstdOff, null, 0, null, 0);
+        dispatch(par, job, rows);
+    }
+
+    /** Layer norm backward on the process default team; see the team overload. */
+    public static void layerNormBackward(int rows, int cols, float[] dy, int dyOff, int lddy, float[] x, int xOff,
+                                         int ldx, float[] gamma, int gOff, float[] mean, int meanOff,
+                                         float[] rstd, int rstdOff, float[] dx, int dxOff, int lddx,
+                                         float[] dgamma, int dgOff, float[] dbeta, int dbOff) {
+        layerNormBackward(Parallelism.defaultParallelism(), rows, cols, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff,
+                mean, meanOff, rstd, rstdOff, dx, dxOff, lddx, dgamma, dgOff, dbeta, dbOff);
+    }
+
+    /**
+     * Layer norm backward, ACCUMULATING into dx, dgamma and dbeta (any may be null to skip it):
+     *
+     * <pre>
+     *   norm = (x - mean) * rstd;  dnorm = gamma * dy
+     *   dx     += rstd * (dnorm - mean_j(dnorm) - norm * mean_j(dnorm * norm))
+     *   dgamma += sum_i norm * dy;   dbeta += sum_i dy
+     * </pre>
+     */
+    public static void layerNormBackward(Parallelism par, int rows, int cols, float[] dy, int dyOff, int lddy,
+                                         float[] x, int xOff, int ldx, float[] gamma, int gOff,
+                                         float[] mean, int meanOff, float[] rstd, int rstdOff,
+                                         float[] dx, int dxOff, int lddx,
+                                         float[] dgamma, int dgOff, float[] dbeta, int dbOff) {
+        Checks.notNull(par, "par");
+        checkLayerNormBackward(rows, cols, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, mean, meanOff, rstd, rstdOff,
+                dx, dxOff, lddx, dgamma, dgOff, dbeta, dbOff);
+        Job job = JOB.get();
+        job.set(LN_BWD, rows, cols, 0f, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, null, 0, dx, dxOff, lddx,
+                mean, meanOff, rstd, rstdOff, dgamma, dgOff, dbeta, dbOff);
+        backward(par, job, Backend.SIMD);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // RMS norm
+
+    /** RMS norm forward on the process default team. */
+    public static void rmsNormForward(int rows, int cols, float eps, float[] x, int xOff, int ldx,
+                                      float[] gamma, int gOff, float[] y, int yOff, int ldy, float[] rstd, int rstdOff) {
+        rmsNormForward(Parallelism.defaultParallelism(), rows, cols, eps, x, xOff, ldx, gamma, gOff, y, yOff, ldy,
+                rstd, rstdOff);
+    }
+
+    /** RMS norm forward on the given team; writes y and rstd. */
+    public static void rmsNormForward(Parallelism par, int rows, int cols, float eps, float[] x, int xOff, int ldx,
+                                      float[] gamma, int gOff, float[] y, int yOff, int ldy, float[] rstd, int rstdOff) {
+        Checks.notNull(par, "par");
+        checkRmsNormForward(rows, cols, eps, x, xOff, ldx, gamma, gOff, y, yOff, ldy, rstd, rstdOff);
+        Job job = JOB.get();
+        job.set(RMS_FWD, rows, cols, eps, null, 0, 0, x, xOff, ldx, gamma, gOff, null, 0, y, yOff, ldy,
+                null, 0, rstd, rstdOff, null, 0, null, 0);
+        dispatch(par, job, rows);
+    }
+
+    /** RMS norm backward on the process default team; see the team overload. */
+    public static void rmsNormBackward(int rows, int cols, float[] dy, int dyOff, int lddy, float[] x, int xOff, int ldx,
+                                       float[] gamma, int gOff, float[] rstd, int rstdOff,
+                                       float[] dx, int dxOff, int lddx, float[] dgamma, int dgOff) {
+        rmsNormBackward(Parallelism.defaultParallelism(), rows, cols, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff,
+                rstd, rstdOff, dx, dxOff, lddx, dgamma, dgOff);
+    }
+
+    /**
+     * RMS norm backward, ACCUMULATING into dx and dgamma (either may be null):
+     *
+     * <pre>
+     *   norm = x * rstd;  dnorm = gamma * dy
+     *   dx     += rstd * (dnorm - norm * mean_j(dnorm * norm))
+     *   dgamma += sum_i norm * dy
+     * </pre>
+     */
+    public static void rmsNormBackward(Parallelism par, int rows, int cols, float[] dy, int dyOff, int lddy,
+                                       float[] x, int xOff, int ldx, float[] gamma, int gOff, float[] rstd, int rstdOff,
+                                       float[] dx, int dxOff, int lddx, float[] dgamma, int dgOff) {
+        Checks.notNull(par, "par");
+        checkRmsNormBackward(rows, cols, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, rstd, rstdOff,
+                dx, dxOff, lddx, dgamma, dgOff);
+        Job job = JOB.get();
+        job.set(RMS_BWD, rows, cols, 0f, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, null, 0, dx, dxOff, lddx,
+                null, 0, rstd, rstdOff, dgamma, dgOff, null, 0);
+        backward(par, job, Backend.SIMD);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Validation
+
+    static void checkLayerNormForward(int rows, int cols, float eps, float[] x, int xOff, int ldx,
+                                      float[] gamma, int gOff, float[] beta, int bOff, float[] y, int yOff, int ldy,
+                                      float[] mean, int meanOff, float[] rstd, int rstdOff) {
+        checkCommon(rows, cols, x, xOff, ldx, gamma, gOff, rstd, rstdOff);
+        Checks.vector("mean", mean, meanOff, rows);
+        checkEps(eps);
+        Checks.vector("beta", beta, bOff, cols);
+        Checks.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
+        Checks.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
+    }
+
+    static void checkLayerNormBackward(int rows, int cols, float[] dy, int dyOff, int lddy, float[] x, int xOff,
+                                       int ldx, float[] gamma, int gOff, float[] mean, int meanOff,
+                                       float[] rstd, int rstdOff, float[] dx, int dxOff, int lddx,
+                                       float[] dgamma, int dgOff, float[] dbeta, int dbOff) {
+        checkCommon(rows, cols, x, xOff, ldx, gamma, gOff, rstd, rstdOff);
+        Checks.vector("mean", mean, meanOff, rows);
+        checkBackwardOutputs(rows, cols, dy, dyOff, lddy, x, xOff, ldx, dx, dxOff, lddx, dgamma, dgOff);
+        if (dbeta != null) {
+            Checks.vector("dbeta", dbeta, dbOff, cols);
+        }
+    }
+
+    static void checkRmsNormForward(int rows, int cols, float eps, float[] x, int xOff, int ldx, float[] gamma, int gOff,
+                                    float[] y, int yOff, int ldy, float[] rstd, int rstdOff) {
+        checkCommon(rows, cols, x, xOff, ldx, gamma, gOff, rstd, rstdOff);
+        checkEps(eps);
+        Checks.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
+        Checks.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
+    }
+
+    static void checkRmsNormBackward(int rows, int cols, float[] dy, int dyOff, int lddy, float[] x, int xOff, int ldx,
+                                     float[] gamma, int gOff, float[] rstd, int rstdOff,
+                                     float[] dx, int dxOff, int lddx, float[] dgamma, int dgOff) {
+        checkCommon(rows, cols, x, xOff, ldx, gamma, gOff, rstd, rstdOff);
+        checkBackwardOutputs(rows, cols, dy, dyOff, lddy, x, xOff, ldx, dx, dxOff, lddx, dgamma, dgOff);
+    }
+
+    private static void checkCommon(int rows, int cols, float[] x, int xOff, int ldx, float[] gamma, int gOff,
+                                    float[] rstd, int rstdOff) {
+        Checks.nonNegative("rows", rows);
+        Checks.nonNegative("cols", cols);
+        Checks.matrix("x", x, xOff, ldx, "ldx", rows, cols, "cols");
+        Checks.vector("gamma", gamma, gOff, cols);
+        Checks.vector("rstd", rstd, rstdOff, rows);
+    }
+
+    private static void checkEps(float eps) {
+        if (!(eps > 0f) || !Float.isFinite(eps)) {
+            throw new IllegalArgumentException("eps=" + eps + " must be finite and > 0");
+        }
+    }
+
+    private static void checkBackwardOutputs(int rows, int cols, float[] dy, int dyOff, int lddy,
+                                             float[] x, int xOff, int ldx, float[] dx, int dxOff, int lddx,
+                                             float[] dgamma, int dgOff) {
+        Checks.matrix("dy", dy, dyOff, lddy, "lddy", rows, cols, "cols");
+        if (dx != null) {
+            Checks.matrix("dx", dx, dxOff, lddx, "lddx", rows, cols, "cols");
+            Checks.noPartialOverlap("dx", dx, dxOff, lddx, "dy", dy, dyOff, lddy, rows, cols);
+            Checks.noPartialOverlap("dx", dx, dxOff, lddx, "x", x, xOff, ldx, rows, cols);
+        }
+        if (dgamma != null) {
+            Checks.vector("dgamma", dgamma, dgOff, cols);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Driver shared by the SIMD bodies and the scalar twin
+
+    private static void dispatch(Parallelism par, Job job, int rows) {
+        int parts = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
+        try {
+            if (parts <= 1 || par.threads() == 1) {
+                job.rows(0, rows);
+            } else {
+                par.forEach(parts, job);
+            }
+        } finally {
+            job.clear();
+        }
+    }
+
+    /**
+     * Backward over fixed row blocks: block b writes dx of its rows and its gain/bias partial sums into
+     * workspace slot b; then the slots are added to dgamma/dbeta in block order.
+     */
+    static void backward(Parallelism par, Job job, boolean simd) {
+        int rows = job.rows, cols = job.cols;
+        int blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
+        try {
+            if (rows == 0) {
+                return;
+            }
+            job.simd = simd;
+            boolean partials = (job.dgamma != null || job.dbeta != null) && cols > 0;
+            if (partials) {
+                int need = 2 * blocks * cols;
+                float[] ws = WORKSPACE.get();
+                if (ws.length < need) {
+                    ws = new float[need];
+                    WORKSPACE.set(ws);
+                }
+                job.ws = ws;
+            }
+            par.forEach(blocks, job); // inline on a serial team
+            if (partials) {
+                float[] ws = job.ws;
+                if (job.dgamma != null) {
+                    reduce(simd, blocks, cols, ws, 0, job.dgamma, job.dgOff);
+                }
+                if (job.dbeta != null) {
+                    reduce(simd, blocks, cols, ws, blocks * cols, job.dbeta, job.dbOff);
+                }
+            }
+        } finally {
+            job.clear();
+        }
+    }
+
+    private static void reduce(boolean simd, int blocks, int cols, float[] ws, int off, float[] out, int outOff) {
+        if (simd) {
+            SimdNorms.reducePartials(blocks, cols, ws, off, out, outOff);
+        } else {
+            NormsScalar.reducePartials(blocks, cols, ws, off, out, outOff);
+        }
+    }
+
+    /** Per calling thread: the gain/bias partial sums of the blocks, grown on demand and kept. */
+    private static final ThreadLocal<float[]> WORKSPACE = ThreadLocal.withInitial(() -> new float[0]);
+
+    /** A region, reused per calling thread so that dispatching allocates nothing. */
+    static final ThreadLocal<Job> JOB = ThreadLocal.withInitial(Job::new);
+
+    static final class Job implements Parallelism.PartTask {
+        int op, rows, cols;
+        float eps;
+        boolean simd = Backend.SIMD;
+        float[] dy, x, gamma, beta, out, mean, rstd, dgamma, dbeta, ws;
+        int dyOff, lddy, xOff, ldx, gOff, bOff, outOff, ldout, meanOff, rstdOff, dgOff, dbOff;
+
+        void set(int op, int rows, int cols, float eps, float[] dy, int dyOff, int lddy, float[] x, int xOff, int ldx,
+                 float[] gamma, int gOff, float[] beta, int bOff, float[] out, int outOff, int ldout,
+                 float[] mean, int meanOff, float[] rstd, int rstdOff,
+                 float[] dgamma, int dgOff, float[] dbeta, int dbOff) {
+            this.op = op; this.rows = rows; this.cols = cols; this.eps = eps;
+            this.dy = dy; this.dyOff = dyOff; this.lddy = lddy;
+            this.x = x; this.xOff = xOff; this.ldx = ldx;
+            this.gamma = gamma; this.gOff = gOff;
+            this.beta = beta; this.bOff = bOff;
+            this.out = out; this.outOff = outOff; this.ldout = ldout;
+            this.mean = mean; this.meanOff = meanOff;
+            this.rstd = rstd; this.rstdOff = rstdOff;
+            this.dgamma = dgamma; this.dgOff = dgOff;
+            this.dbeta = dbeta; this.dbOff = dbOff;
+            this.simd = Backend.SIMD;
+            this.ws = null;
+        }
+
+        void clear() {
+            dy = x = gamma = beta = out = mean = rstd = dgamma = dbeta = ws = null;
+        }
+
+        @Override
+        public void run(int part) {
+            int r0 = part * ROW_BLOCK;
+            rows(r0, Math.min(rows, r0 + ROW_BLOCK));
+        }
+
+        /** Rows [r0, r1); for the backward ops exactly one block, whose index names its workspace slot. */
+        void rows(int r0, int r1) {
+            int n = r1 - r0;
+            int xo = xOff + r0 * ldx, oo = outOff + r0 * ldout, dyo = dyOff + r0 * lddy;
+            int block = r0 / ROW_BLOCK, blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
+            int pg = block * cols, pb = (blocks + block) * cols;
+            switch (op) {
+                case LN_FWD -> {
+                    if (simd) {
+                        SimdNorms.layerNormForward(n, cols, eps, x, xo, ldx, gamma, gOff, beta, bOff, out, oo, ldout,
+                                mean, meanOff + r0, rstd, rstdOff + r0);
+                    } else {
+                        NormsScalar.layerNormForwardUnchecked(n, cols, eps, x, xo, ldx, gamma, gOff, beta, bOff,
+                                out, oo, ldout, mean, meanOff + r0, rstd, rstdOff + r0);
+                    }
+                }
+                case RMS_FWD -> {
+                    if (simd) {
+                        SimdNorms.rmsNormForward(n, cols, eps, x, xo, ldx, gamma, gOff, out, oo, ldout, rstd, rstdOff + r0);
+                    } else {
+                        NormsScalar.rmsNormForwardUnchecked(n, cols, eps, x, xo, ldx, gamma, gOff, out, oo, ldout,
+                                rstd, rstdOff + r0);
+                    }
+                }
+                case LN_BWD -> {
+                    if (simd) {
+                        SimdNorms.layerNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
+                                mean, meanOff + r0, rstd, rstdOff + r0, out, oo, ldout, ws, pg, pb);
+                    } else {
+                        NormsScalar.layerNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
+                                mean, meanOff + r0, rstd, rstdOff + r0, out, oo, ldout, ws, pg, pb);
+                    }
+                }
+                case RMS_BWD -> {
+                    if (simd) {
+                        SimdNorms.rmsNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
+                                rstd, rstdOff + r0, out, oo, ldout, ws, pg);
+                    } else {
+                        NormsScalar.rmsNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
+                                rstd, rstdOff + r0, out, oo, ldout, ws, pg);
+                    }
+                }
+                default -> throw new IllegalStateException("op=" + op);
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+package dev.lanes.kernels.simd;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API body of {@code dev.lanes.kernels.Activations}. Arguments were validated by the facade.
+ * GELU as {@code y = x * sigmoid(2u)}, {@code u = sqrt(2/pi) (x + 0.044715 x^3)}, with the sigmoid
+ * from {@link VectorMath#exp}; the scalar tails repeat the vector operations one for one, so an
+ * element's bits do not depend on whether a lane or a tail computed it.
+ *
+ * <p>x is clamped to [-10, 10] inside the polynomial (so x^3 cannot overflow and 0 * inf cannot
+ * appear): at x = 10 the sigmoid is already 1 in float, and below x = -10 the true y is smaller in
+ * magnitude than 1.2e-37, so y and gelu' are set to exactly -0 and 0 there.
+ */
+public final class SimdActivations {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+
+    /** -2 sqrt(2/pi): z = -2u = NEG_2K (x + C x^3). */
+    private static final float NEG_2K = (float) (-2.0 * Math.sqrt(2.0 / Math.PI));
+    private static final float TWO_K = (float) (2.0 * Math.sqrt(2.0 / Math.PI));
+    private static final float C = 0.044715f;
+    private static final float C3 = 3f * 0.044715f;
+    private static final float CLAMP = 10f;
+
+    private SimdActivations() {}
+
+    public static void geluForward(int n, float[] x, int xOff, float[] y, int yOff) {
+        int vecEnd = S.loopBound(n);
+        int i = 0;
+        for (; i < vecEnd; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xOff + i);
+            FloatVector xc = v.max(-CLAMP).min(CLAMP);
+            FloatVector z = xc.mul(xc).mul(C).fma(xc, xc).mul(NEG_2K);
+            FloatVector e = VectorMath.exp(z);
+            v.div(e.add(1f)).blend(-0f, v.lt(-CLAMP)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            float v = x[xOff + i];
+            float xc = Math.min(Math.max(v, -CLAMP), CLAMP);
+            float z = Math.fma(xc * xc * C, xc, xc) * NEG_2K;
+            float e = VectorMath.exp(z);
+            y[yOff + i] = v < -CLAMP ? -0f : v / (e + 1f);
+        }
+    }
+
+    public static void geluBackward(int n, float[] dy, int dyOff, float[] x, int xOff, float[] dx, int dxOff) {
+        int vecEnd = S.loopBound(n);
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        int i = 0;
+        for (; i < vecEnd; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xOff + i);
+            FloatVector xc = v.max(-CLAMP).min(CLAMP);
+            FloatVector x2 = xc.mul(xc);
+            FloatVector e = VectorMath.exp(x2.mul(C).fma(xc, xc).mul(NEG_2K));
+            FloatVector s = one.div(e.add(1f));
+            // gelu' = s + x s (1 - s) 2 du/dx = s (1 + 2K x (1 - s) (1 + 3C x^2)), with 1 - s = e s exactly
+            FloatVector t = xc.mul(TWO_K).mul(e.mul(s));
+            FloatVector g = s.mul(t.fma(x2.fma(C3, 1f), one)).blend(0f, v.lt(-CLAMP));
+            int o = dxOff + i;
+            g.fma(FloatVector.fromArray(S, dy, dyOff + i), FloatVector.fromArray(S, dx, o)).intoArray(dx, o);
+        }
+        for (; i < n; i++) {
+            float v = x[xOff + i];
+            float xc = Math.min(Math.max(v, -CLAMP), CLAMP);
+            float x2 = xc * xc;
+            float e = VectorMath.exp(Math.fma(x2 * C, xc, xc) * NEG_2K);
+            float s = 1f / (e + 1f);
+            float t = xc * TWO_K * (e * s);
+            float g = v < -CLAMP ? 0f : s * Math.fma(t, Math.fma(x2, C3, 1f), 1f);
+            dx[dxOff + i] = Math.fma(g, dy[dyOff + i], dx[dxOff + i]);
+        }
+    }
+}
