@@ -637,7 +637,7 @@ public final class Report {
         for (Map.Entry<String, String> p : j.params().entrySet()) {
             b = b.param(p.getKey(), p.getValue());
         }
-        if (j.kind() == Kind.GEMM) {
+        if (j.kind() == Kind.GEMM || j.kind() == Kind.ATTENTION || j.kind() == Kind.OTHER) {
             // allocation per call (gc.alloc.rate.norm): reads allocated-bytes counters around each iteration,
             // no measurable cost
             b = b.addProfiler(GCProfiler.class);
