@@ -121,9 +121,9 @@ public class StackTrainBench {
 
     static double step(Gpt gpt, AdamWOptimizer opt, Parallelism team, int[] x, int[] y) {
         double loss = gpt.forward(team, x, y);
-        gpt.zeroGrads();
+        gpt.zeroGrads(team);
         gpt.backward(team);
-        opt.clipGradNorm(gpt.grads(), 1f);
+        opt.clipGradNorm(team, gpt.grads(), 1f);
         opt.step(team, 1e-4f, gpt.params(), gpt.grads());
         return loss;
     }
@@ -134,7 +134,7 @@ public class StackTrainBench {
             return step(m.gpt, m.opt, m.team, m.x, m.y);
         }
         double loss = m.gpt.forward(m.team, m.x, m.y);
-        m.gpt.zeroGrads();
+        m.gpt.zeroGrads(m.team);
         m.gpt.backward(m.team);
         return loss;
     }

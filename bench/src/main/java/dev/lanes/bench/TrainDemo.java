@@ -153,9 +153,9 @@ public final class TrainDemo {
                 }
                 fillBatch(data, ids, 0, split, o, x, y);
                 double loss = gpt.forward(team, x, y);
-                gpt.zeroGrads();
+                gpt.zeroGrads(team);
                 gpt.backward(team);
-                double norm = opt.clipGradNorm(gpt.grads(), 1f);
+                double norm = opt.clipGradNorm(team, gpt.grads(), 1f);
                 float lr = schedule.at(step);
                 opt.step(team, lr, gpt.params(), gpt.grads());
                 trainCurve.add(new double[] {step, loss});

@@ -15,6 +15,13 @@ public final class AdamWOptimizer {
     private final float[] m, v;
     private int t;
 
+    /** Floats per part of the gradient norm; the parts' sums of squares are added in part order. */
+    private static final int NORM_CHUNK = 1 << 16;
+    private final double[] partials;
+    private float[] clipGrads;
+    private float clipScale;
+    private final Parallelism.PartTask squares = this::sumOfSquares, scaling = this::scale;
+
     public AdamWOptimizer(ParamLayout layout, float beta1, float beta2, float eps, float weightDecay) {
         if (layout == null) {
             throw new IllegalArgumentException("layout is null");
@@ -33,6 +40,7 @@ public final class AdamWOptimizer {
         this.weightDecay = weightDecay;
         this.m = new float[layout.size()];
         this.v = new float[layout.size()];
+        this.partials = new double[(layout.size() + NORM_CHUNK - 1) / NORM_CHUNK];
     }
 
     /** Steps taken so far. */
@@ -49,28 +57,52 @@ public final class AdamWOptimizer {
         return v;
     }
 
-    /**
-     * Global L2 norm of {@code grads}, summed in double in storage order (so the same bits for any thread
-     * count); when it exceeds {@code maxNorm} every gradient is scaled by {@code maxNorm / (norm + 1e-6)},
-     * as {@code torch.nn.utils.clip_grad_norm_}. Returns the norm before clipping.
-     */
+    /** {@link #clipGradNorm(Parallelism, float[], float)} on one thread. */
     public double clipGradNorm(float[] grads, float maxNorm) {
+        return clipGradNorm(Parallelism.serial(), grads, maxNorm);
+    }
+
+    /**
+     * Global L2 norm of {@code grads}, summed in double over fixed chunks whose sums are added in chunk
+     * order (so the same bits for any team size); when it exceeds {@code maxNorm} every gradient is
+     * scaled by {@code maxNorm / (norm + 1e-6)}, as {@code torch.nn.utils.clip_grad_norm_}. Returns the
+     * norm before clipping.
+     */
+    public double clipGradNorm(Parallelism par, float[] grads, float maxNorm) {
+        Checks.notNull(par, "par");
         Checks.vector("grads", grads, 0, layout.size());
         if (!(maxNorm > 0f)) {
             throw new IllegalArgumentException("maxNorm=" + maxNorm + " must be > 0");
         }
+        clipGrads = grads;
+        par.forEach(partials.length, squares);
         double sq = 0;
-        for (int i = 0, n = layout.size(); i < n; i++) {
-            sq += (double) grads[i] * grads[i];
+        for (double p : partials) {
+            sq += p;
         }
         double norm = Math.sqrt(sq);
         if (norm > maxNorm) {
-            float scale = (float) (maxNorm / (norm + 1e-6));
-            for (int i = 0, n = layout.size(); i < n; i++) {
-                grads[i] *= scale;
-            }
+            clipScale = (float) (maxNorm / (norm + 1e-6));
+            par.forEach(partials.length, scaling);
         }
+        clipGrads = null;
         return norm;
+    }
+
+    private void sumOfSquares(int part) {
+        int from = part * NORM_CHUNK, to = Math.min(layout.size(), from + NORM_CHUNK);
+        double sq = 0;
+        for (int i = from; i < to; i++) {
+            sq += (double) clipGrads[i] * clipGrads[i];
+        }
+        partials[part] = sq;
+    }
+
+    private void scale(int part) {
+        int from = part * NORM_CHUNK, to = Math.min(layout.size(), from + NORM_CHUNK);
+        for (int i = from; i < to; i++) {
+            clipGrads[i] *= clipScale;
+        }
     }
 
     /** {@link #step(Parallelism, float, float[], float[])} on one thread. */

@@ -62,6 +62,11 @@ public final class Gpt {
     private final float[] scratch;
     private final int dResid, dLn, dQkv, dAtt, dFch, dFchGelu, dLogits, dLoss;
 
+    /** Rows per part of the cross-entropy on a team, and floats per part of zeroing the gradients. */
+    private static final int CE_ROWS = 32, ZERO_CHUNK = 1 << 16;
+    private final Parallelism.PartTask ceForward = this::crossEntropyForward, ceBackward = this::crossEntropyBackward,
+            zeroPart = this::zeroGradsPart;
+
     private final int[] tokens, safeTargets;
     private final boolean[] ignored;
     private int counted;
@@ -219,7 +224,7 @@ public final class Gpt {
             safeTargets[r] = ignored[r] ? 0 : targets[r];
             counted += ignored[r] ? 0 : 1;
         }
-        CrossEntropy.forward(rows, V, acts, logits, V, safeTargets, 0, acts, losses, acts, logitLse);
+        par.forEach(parts(rows, CE_ROWS), ceForward);
         double sum = 0;
         for (int r = 0; r < rows; r++) {
             if (!ignored[r]) {
@@ -247,6 +252,35 @@ public final class Gpt {
         Arrays.fill(grads, 0f);
     }
 
+    /** {@link #zeroGrads()} on a team. */
+    public void zeroGrads(Parallelism par) {
+        Checks.notNull(par, "par");
+        par.forEach(parts(grads.length, ZERO_CHUNK), zeroPart);
+    }
+
+    private void zeroGradsPart(int part) {
+        int from = part * ZERO_CHUNK;
+        Arrays.fill(grads, from, Math.min(grads.length, from + ZERO_CHUNK), 0f);
+    }
+
+    /** Rows [32 part, ...) of the per-row losses and logsumexps (rows are independent). */
+    private void crossEntropyForward(int part) {
+        int r0 = part * CE_ROWS, n = Math.min(CE_ROWS, rows - r0);
+        CrossEntropy.forward(n, V, acts, logits + r0 * V, V, safeTargets, r0, acts, losses + r0, acts, logitLse + r0);
+    }
+
+    /** dlogits = dloss * (softmax - onehot) for rows [32 part, ...), overwriting. */
+    private void crossEntropyBackward(int part) {
+        int r0 = part * CE_ROWS, n = Math.min(CE_ROWS, rows - r0);
+        Arrays.fill(scratch, dLogits + r0 * V, dLogits + (r0 + n) * V, 0f);
+        CrossEntropy.backward(n, V, scratch, dLoss + r0, acts, logits + r0 * V, V, safeTargets, r0, acts, logitLse + r0,
+                scratch, dLogits + r0 * V, V);
+    }
+
+    private static int parts(int n, int per) {
+        return (n + per - 1) / per;
+    }
+
     /**
      * ACCUMULATES d(mean loss)/d(params) of the last forward into {@link #grads()}. The last forward
      * must have had targets.
@@ -262,8 +296,7 @@ public final class Gpt {
         for (int r = 0; r < rows; r++) {
             s[dLoss + r] = ignored[r] ? 0f : w;
         }
-        Arrays.fill(s, dLogits, dLogits + rows * V, 0f);
-        CrossEntropy.backward(rows, V, s, dLoss, acts, logits, V, safeTargets, 0, acts, logitLse, s, dLogits, V);
+        par.forEach(parts(rows, CE_ROWS), ceBackward);
         // logits = lnf wte^T:  dwte += dlogits^T lnf,  dlnf = dlogits wte
         Gemm.sgemm(par, Transpose.T, Transpose.N, V, C, rows, 1f, s, dLogits, V, acts, lnf, C, 1f, grads, po.wte, C);
         Gemm.sgemm(par, Transpose.N, Transpose.N, rows, C, V, 1f, s, dLogits, V, params, po.wte, C, 0f, s, dLn, C);

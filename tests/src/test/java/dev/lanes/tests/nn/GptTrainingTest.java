@@ -44,10 +44,10 @@ class GptTrainingTest {
         AdamWOptimizer opt = new AdamWOptimizer(gpt.layout(), 0.9f, 0.95f, 1e-8f, 0.1f);
         double[] losses = new double[DET_STEPS], norms = new double[DET_STEPS];
         for (int s = 0; s < DET_STEPS; s++) {
-            gpt.zeroGrads();
+            gpt.zeroGrads(par);
             losses[s] = gpt.forward(par, tokens, targets);
             gpt.backward(par);
-            norms[s] = opt.clipGradNorm(gpt.grads(), 1f);
+            norms[s] = opt.clipGradNorm(par, gpt.grads(), 1f);
             opt.step(par, 1e-3f, gpt.params(), gpt.grads());
         }
         return new Run(gpt.params().clone(), losses, norms);
