@@ -13,7 +13,9 @@ import dev.lanes.kernels.simd.SimdAttentionTiles;
  *                   C (m, n) = C .* colScale + A * B           (accumulate == true; colScale null = ones)
  *                   A[r][p] = a[aOff + r*aRs + p*aCs], B row p at bOff + p*ldb, C row r at cOff + r*ldc
  *   softmaxOnline:  one key tile of the forward online softmax over the columns of S^T (n, m)
- *   backwardScores: P^T = exp(S^T + bias - lse) and dS^T = scale * P^T .* (dP^T - dr), in place
+ *   softmaxOnlineRows: the same over the rows of S (m, n), for few queries (decoding)
+ *   backwardScoresRows: P = exp(S + bias - lse) and dS = scale * P .* (dP - dr) in the (queries, keys)
+ *                   layout, in place (the backward has no statistic to reduce along the keys)
  * </pre>
  *
  * A column (query) c sees the rows (keys) j with {@code rowBase + j < limit[c]}; a null limit means
@@ -64,27 +66,77 @@ public final class AttentionTiles {
     }
 
     /**
-     * The score part of the attention backward for one tile, in place:
+     * {@link #softmaxOnline} in the row layout {@code s: (m, n)}, row i a query, column j key
+     * {@code colBase + j}, statistics at {@code statOff + i}. Each row gets the same float operations
+     * in the same order as the column kernel gives the matching column of the transposed tile (maxima
+     * are exact in any order; the row sum adds in key order), hence the same bits: decoding, whose few
+     * queries make rows the cheap layout, then agrees with the forward bit for bit.
+     */
+    public static void softmaxOnlineRows(int m, int n, float[] s, int sOff, int lds, int colBase,
+                                         float[] limit, int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
+                                         float[] max, float[] sum, float[] alpha, int statOff) {
+        Checks.nonNegative("m", m);
+        Checks.nonNegative("n", n);
+        Checks.matrix("s", s, sOff, lds, "lds", m, n, "n");
+        checkRowExtras(m, limit, limOff, bias, biasIdx, biasIdxOff);
+        Checks.vector("max", max, statOff, m);
+        Checks.vector("sum", sum, statOff, m);
+        Checks.vector("alpha", alpha, statOff, m);
+        if (Backend.SIMD) {
+            SimdAttentionTiles.softmaxOnlineRows(m, n, s, sOff, lds, colBase, limit, limOff, bias, biasIdx,
+                    biasIdxOff, max, sum, alpha, statOff);
+        } else {
+            AttentionTilesScalar.softmaxOnlineRowsUnchecked(m, n, s, sOff, lds, colBase, limit, limOff, bias,
+                    biasIdx, biasIdxOff, max, sum, alpha, statOff);
+        }
+    }
+
+    private static void checkRowExtras(int m, float[] limit, int limOff, float[] bias, int[] biasIdx,
+                                       int biasIdxOff) {
+        if (limit != null) {
+            Checks.vector("limit", limit, limOff, m);
+        }
+        if (bias != null) {
+            Checks.notNull(biasIdx, "biasIdx");
+            if (biasIdxOff < 0 || (long) biasIdxOff + m > biasIdx.length) {
+                throw new IllegalArgumentException("biasIdx too short: biasIdxOff=" + biasIdxOff + " + m=" + m
+                        + " > biasIdx.length=" + biasIdx.length);
+            }
+        }
+    }
+
+    /**
+     * The score part of the attention backward for one tile in the row layout {@code (queries, keys)},
+     * in place; row i is query i, column j key {@code colBase + j}:
      *
      * <pre>
-     *   s:  (n, m) scores S^T in, probabilities P^T = exp(s + bias - lse[c]) out (masked: 0)
-     *   dp: (n, m) dP^T = V dO^T in, dS^T = scale * P^T .* (dP^T - dr[c]) out
-     *   lse[lseOff + c], dr[drOff + c]: per column
+     *   s:  (m, n) scores S in, probabilities P = exp(s + bias - lse[i]) out (masked: 0)
+     *   dp: (m, n) dP = dO V^T in, dS = scale * P .* (dP - dr[i]) out
+     *   lse[lseOff + i], dr[drOff + i], limit[limOff + i]: per row
      * </pre>
      *
-     * A column with {@code lse = +inf} (how the driver marks a fully masked query) gets P = 0.
+     * Row i sees the columns j with {@code colBase + j < limit[i]} (null: all); bias, when not null, adds
+     * {@code bias[biasIdx[biasIdxOff + i] + colBase + j]} and is read at visible entries only, so a tile
+     * padded past the last key may use a bias row that ends there. A row with {@code lse = +inf} (how the
+     * driver marks a fully masked query) gets P = 0. The backward needs no statistic along the keys, so
+     * it takes the layout in which every product of the tile runs on full register tiles.
      */
-    public static void backwardScores(int n, int m, float scale, float[] s, int sOff, int lds,
-                                      float[] dp, int dpOff, int lddp, int rowBase, float[] limit, int limOff,
-                                      float[] bias, int[] biasIdx, int biasIdxOff, float[] lse, int lseOff, float[] dr, int drOff) {
-        checkColumns(n, m, s, sOff, lds, limit, limOff, bias, biasIdx, biasIdxOff, lseOff, lse, lse, lse);
+    public static void backwardScoresRows(int m, int n, float scale, float[] s, int sOff, int lds,
+                                          float[] dp, int dpOff, int lddp, int colBase, float[] limit, int limOff,
+                                          float[] bias, int[] biasIdx, int biasIdxOff, float[] lse, int lseOff,
+                                          float[] dr, int drOff) {
+        Checks.nonNegative("m", m);
+        Checks.nonNegative("n", n);
+        Checks.matrix("s", s, sOff, lds, "lds", m, n, "n");
+        Checks.matrix("dp", dp, dpOff, lddp, "lddp", m, n, "n");
+        checkRowExtras(m, limit, limOff, bias, biasIdx, biasIdxOff);
+        Checks.vector("lse", lse, lseOff, m);
         Checks.vector("dr", dr, drOff, m);
-        Checks.matrix("dp", dp, dpOff, lddp, "lddp", n, m, "m");
         if (Backend.SIMD) {
-            SimdAttentionTiles.backwardScores(n, m, scale, s, sOff, lds, dp, dpOff, lddp, rowBase, limit, limOff,
+            SimdAttentionTiles.backwardScoresRows(m, n, scale, s, sOff, lds, dp, dpOff, lddp, colBase, limit, limOff,
                     bias, biasIdx, biasIdxOff, lse, lseOff, dr, drOff);
         } else {
-            AttentionTilesScalar.backwardScoresUnchecked(n, m, scale, s, sOff, lds, dp, dpOff, lddp, rowBase,
+            AttentionTilesScalar.backwardScoresRowsUnchecked(m, n, scale, s, sOff, lds, dp, dpOff, lddp, colBase,
                     limit, limOff, bias, biasIdx, biasIdxOff, lse, lseOff, dr, drOff);
         }
     }

@@ -65,21 +65,57 @@ public final class AttentionTilesScalar {
         }
     }
 
-    public static void backwardScoresUnchecked(int n, int m, float scale, float[] s, int sOff, int lds,
-                                        float[] dp, int dpOff, int lddp, int rowBase, float[] limit, int limOff,
-                                        float[] bias, int[] biasIdx, int biasIdxOff, float[] lse, int lseOff,
-                                        float[] dr, int drOff) {
-        for (int c = 0; c < m; c++) {
-            float lim = limit == null ? Float.MAX_VALUE : limit[limOff + c];
+    public static void softmaxOnlineRowsUnchecked(int m, int n, float[] s, int sOff, int lds, int colBase,
+                                                  float[] limit, int limOff, float[] bias, int[] biasIdx,
+                                                  int biasIdxOff, float[] max, float[] sum, float[] alpha,
+                                                  int statOff) {
+        for (int i = 0; i < m; i++) {
+            float lim = limit == null ? Float.MAX_VALUE : limit[limOff + i];
+            int st = statOff + i, row = sOff + i * lds;
+            float mOld = max[st], mx = mOld;
             for (int j = 0; j < n; j++) {
-                int o = sOff + j * lds + c, g = dpOff + j * lddp + c;
-                float x = s[o];
+                float x = s[row + j];
                 if (bias != null) {
-                    x += bias[biasIdx[biasIdxOff + c] + rowBase + j];
+                    x += bias[biasIdx[biasIdxOff + i] + colBase + j];
                 }
-                float p = lim <= rowBase + j ? 0f : exp(x - lse[lseOff + c]);
+                if (lim <= colBase + j) {
+                    x = Float.NEGATIVE_INFINITY;
+                }
+                s[row + j] = x;
+                mx = Math.max(mx, x);
+            }
+            float safe = mx == Float.NEGATIVE_INFINITY ? 0f : mx;
+            float ls = 0f;
+            for (int j = 0; j < n; j++) {
+                float p = exp(s[row + j] - safe);
+                s[row + j] = p;
+                ls += p;
+            }
+            float a = exp(mOld - safe);
+            sum[st] = Math.fma(sum[st], a, ls);
+            alpha[st] = a;
+            max[st] = mx;
+        }
+    }
+
+    public static void backwardScoresRowsUnchecked(int m, int n, float scale, float[] s, int sOff, int lds,
+                                                   float[] dp, int dpOff, int lddp, int colBase, float[] limit,
+                                                   int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
+                                                   float[] lse, int lseOff, float[] dr, int drOff) {
+        for (int i = 0; i < m; i++) {
+            float lim = limit == null ? Float.MAX_VALUE : limit[limOff + i];
+            for (int j = 0; j < n; j++) {
+                int o = sOff + i * lds + j, g = dpOff + i * lddp + j;
+                float p = 0f;
+                if (lim > colBase + j) { // masked entries read no bias: a padded tile may run past its row
+                    float x = s[o];
+                    if (bias != null) {
+                        x += bias[biasIdx[biasIdxOff + i] + colBase + j];
+                    }
+                    p = exp(x - lse[lseOff + i]);
+                }
                 s[o] = p;
-                dp[g] = p * scale * (dp[g] - dr[drOff + c]); // dS = P .* (dP - rowsum(dO .* O))
+                dp[g] = p * scale * (dp[g] - dr[drOff + i]); // dS = P .* (dP - rowsum(dO .* O))
             }
         }
     }

@@ -23,12 +23,17 @@ import java.util.Arrays;
  * kv head over a few query positions ({@value #PANEL} columns in all), so each K/V tile is multiplied
  * once for the whole group: that reuse is what MQA and GQA buy. Inside a block the tiles are kept as
  * {@code (keys, queries)}, so the softmax statistics run along vector lanes. Key tiles that lie entirely
- * above the causal diagonal, or past the key length, are skipped.
+ * above the causal diagonal, or past the key length, are skipped. Decoding (at most {@value #ROWS_O}
+ * query columns) keeps its few queries as rows instead, with the same operations per query.
  *
- * <p>The backward cuts each (batch, kv head) into {@code cfg.keySplit()} interleaved chunks of key
- * tiles; a chunk owns its rows of dK and dV and writes its dQ contribution to a partial that is added
- * into dq afterwards in chunk order. No part ever writes what another part writes, and how the work is
- * cut depends on the shape only, so the results are the same bits for any team size.
+ * <p>The backward needs no statistic along the keys (lse and Dr are per query), so its tiles are
+ * {@code (queries, keys)}: K^T and V^T of a key tile are packed once and every one of its five products
+ * runs on full 6 x 4L register tiles. It cuts each (batch, kv head) into {@code cfg.keySplit()}
+ * interleaved chunks of key tiles; a chunk owns its rows of dK and dV and writes its dQ contribution to
+ * a partial that is added into dq afterwards in chunk order (with one chunk, the part packs and reduces
+ * its blocks itself). A chunk passes a group of its key tiles over groups of query blocks small enough
+ * to stay in L2. No part ever writes what another part writes, and how the work is cut depends on the
+ * shape only, so the results are the same bits for any team size.
  *
  * <p>Every entry point validates all arguments before writing anything and throws
  * {@link IllegalArgumentException} naming the argument and the numbers. Steady-state calls allocate
@@ -43,10 +48,23 @@ public final class Attention {
      * Keys per tile of the backward: larger than the forward's, so the dK/dV/dQ tile products run longer
      * inner loops (measured 98.6-98.9 vs 100.8-105.2 ms forward+backward, MQA B=4, Hq=8, T=S=512, D=64);
      * the forward and the KV cache measured better at 64. At least KEY_TILE: the tiles are sized by it.
+     * With the (queries, keys) backward tiles 64 measured 65.3 and 256 62.5 vs 64.1 ms backward (noise
+     * level; 256 would halve the key chunks available to a team).
      */
     static final int BACKWARD_KEY_TILE = 128;
+    /** The backward passes this many key tiles of a chunk together over a group of query blocks. */
+    static final int TILE_GROUP = 8;
+    /** A group of query blocks holds at most this many floats of packed block data (L2-resident). */
+    static final int BLOCK_GROUP_FLOATS = 96 * 1024;
     /** Query columns (query heads x positions) per block, a multiple of the 16-column alignment. */
     static final int PANEL = 48;
+    /**
+     * Query rows per block of the backward: more than the forward's, so dV and dK, whose inner dimension
+     * is the block's rows, run longer loops (measured 57.7 vs 59.7 ms backward MQA B=4, Hq=8, Hkv=1,
+     * T=S=512, D=64, and 61.3 vs 62.8 ms with Hkv=8, against 48; 96 fell in between). The forward
+     * measured the same or slower with the larger block (27.4 vs 26.8 ms with Hkv=8).
+     */
+    static final int BACKWARD_PANEL = 144;
     /** Columns are padded to a multiple of this, so the tile kernels run on full vectors. */
     static final int ALIGN = 16;
     /** At most this many query columns in a block: the forward keeps O as rows (see forwardBlock). */
@@ -176,7 +194,7 @@ public final class Attention {
 
     static final class Tile {
         int d = -1, dp, cols;
-        float[] qT, oT, oTmp, sT, dpT, dkAcc, dvAcc, max, sum, alpha, lim;
+        float[] qT, oT, oTmp, sT, dpT, kT, vT, dkAcc, dvAcc, max, sum, alpha, lim;
         int[] biasIdx;
 
         /** Sizes the tiles for head dimension d and at most {@code cols} query columns. */
@@ -192,8 +210,10 @@ public final class Attention {
             oTmp = new float[d * this.cols];
             sT = new float[BACKWARD_KEY_TILE * this.cols];
             dpT = new float[BACKWARD_KEY_TILE * this.cols];
-            dkAcc = new float[BACKWARD_KEY_TILE * dp];
-            dvAcc = new float[BACKWARD_KEY_TILE * dp];
+            kT = new float[TILE_GROUP * d * BACKWARD_KEY_TILE];
+            vT = new float[TILE_GROUP * d * BACKWARD_KEY_TILE];
+            dkAcc = new float[TILE_GROUP * BACKWARD_KEY_TILE * dp];
+            dvAcc = new float[TILE_GROUP * BACKWARD_KEY_TILE * dp];
             max = new float[this.cols];
             sum = new float[this.cols];
             alpha = new float[this.cols];
@@ -206,7 +226,7 @@ public final class Attention {
     private static final ThreadLocal<Job> JOB = ThreadLocal.withInitial(Job::new);
 
     private static final class Job implements Parallelism.PartTask {
-        static final int FORWARD = 0, PACK = 1, KEYS = 2, REDUCE = 3;
+        static final int FORWARD = 0, PACK = 1, KEYS = 2, REDUCE = 3, FUSED = 4;
         int phase;
         // shape
         int B, Hq, Hkv, G, T, S, D, Dp, br, nBlocks, colsFull;
@@ -226,7 +246,7 @@ public final class Attention {
         boolean kTiled;
         // backward: packed blocks, one record of blockSize floats per (b, kv head, block)
         int keySplit, nKeyTiles;
-        int blockSize, oQT, oQR, oDOT, oDOR, oLse, oDr, oLim, oPart;
+        int blockSize, oQS, oQR, oDOR, oLse, oDr, oLim, oPart;
         float[] big = new float[0];
         int[] bigInt = new int[0]; // per block: biasIdx[colsFull], maxLim, minLim
 
@@ -235,8 +255,13 @@ public final class Attention {
             this.Dp = roundUp(d, ALIGN);
             this.scale = scale;
             this.biasShape = bias;
-            this.br = Math.max(1, PANEL / G);
-            this.nBlocks = (t + br - 1) / br;
+            setPanel(PANEL);
+        }
+
+        /** Blocks of about {@code panel} query rows (query heads x positions). */
+        void setPanel(int panel) {
+            this.br = Math.max(1, panel / G);
+            this.nBlocks = (T + br - 1) / br;
             this.colsFull = roundUp(G * br, ALIGN);
         }
 
@@ -258,6 +283,7 @@ public final class Attention {
 
         void setBackward(int keySplit, float[] dO, int dOOff, HeadLayout dOs, float[] dq, int dqOff, HeadLayout dqs,
                          float[] dk, int dkOff, HeadLayout dks, float[] dv, int dvOff, HeadLayout dvs) {
+            setPanel(BACKWARD_PANEL);
             this.nKeyTiles = (S + BACKWARD_KEY_TILE - 1) / BACKWARD_KEY_TILE;
             this.keySplit = Math.max(1, Math.min(keySplit, Math.max(1, nKeyTiles)));
             this.dO = dO; this.dOOff = dOOff; this.dOs = dOs;
@@ -265,15 +291,14 @@ public final class Attention {
             this.dk = dk; this.dkOff = dkOff; this.dks = dks;
             this.dv = dv; this.dvOff = dvOff; this.dvs = dvs;
             int cf = colsFull;
-            oQT = 0;                       // scale * Q^T   [D, cols]
-            oQR = oQT + D * cf;            // Q rows        [cols, Dp]
-            oDOT = oQR + cf * Dp;          // dO^T          [D, cols]
-            oDOR = oDOT + D * cf;          // dO rows       [cols, Dp]
+            oQS = 0;                       // scale * Q rows   [cols, Dp]
+            oQR = oQS + cf * Dp;           // Q rows           [cols, Dp]
+            oDOR = oQR + cf * Dp;          // dO rows          [cols, Dp]
             oLse = oDOR + cf * Dp;         // lse, +inf where nothing is visible   [cols]
             oDr = oLse + cf;               // rowsum(dO .* O)                      [cols]
-            oLim = oDr + cf;               // visible keys per column              [cols]
-            oPart = oLim + cf;             // keySplit dQ^T partials               [keySplit, D, cols]
-            blockSize = oPart + keySplit * D * cf;
+            oLim = oDr + cf;               // visible keys per row                 [cols]
+            oPart = oLim + cf;             // keySplit dQ partials                 [keySplit, cols, Dp]
+            blockSize = oPart + keySplit * cf * Dp;
         }
 
         /** Throws before anything is written when the backward's packed blocks would not fit one array. */
@@ -316,6 +341,13 @@ public final class Attention {
                 return;
             }
             try {
+                if (keySplit == 1 && S > 0) {
+                    // one part per (b, kv head) owns all its blocks: it packs and reduces them itself,
+                    // while they are in L2 (the same operations as the three phases below)
+                    phase = FUSED;
+                    par.forEach(B * Hkv, this);
+                    return;
+                }
                 phase = PACK;
                 par.forEach(B * Hkv * nBlocks, this);
                 if (S > 0) {
@@ -336,6 +368,7 @@ public final class Attention {
                 case PACK -> packBlock(part / nBlocks, part % nBlocks);
                 case KEYS -> keyChunk(part / keySplit, part % keySplit);
                 case REDUCE -> reduceBlock(part / nBlocks, part % nBlocks);
+                case FUSED -> keyChunk(part, 0);
                 default -> throw new IllegalStateException("phase " + phase);
             }
         }
@@ -413,29 +446,26 @@ public final class Attention {
                 boolean masked = j0 + n > minLim;
                 if (oRows && kT) {
                     // decoding: s = (scale Q) K_tile^T reads K^T rows as full vectors   [m, n]
-                    float[] sRow = ws.dpT, sT = ws.sT;
+                    // then the row softmax: the same operations per query as the column one below
+                    float[] sRow = ws.sT;
                     AttentionTiles.gemm(m, n, D, qT, 0, 1, cols, k, kBase + j0 * kStep, kcs, false, null, 0, sRow, 0, n);
-                    // the same fmas in the same order as the line below: same bits; sT = s^T, padding 0
-                    for (int j = 0; j < n; j++) {
-                        int r = j * cols;
-                        for (int c = 0; c < m; c++) {
-                            sT[r + c] = sRow[c * n + j];
-                        }
-                        Arrays.fill(sT, r + m, r + cols, 0f);
-                    }
+                    AttentionTiles.softmaxOnlineRows(m, n, sRow, 0, n, j0, masked ? ws.lim : null, 0,
+                            bias, ws.biasIdx, 0, ws.max, ws.sum, ws.alpha, 0);
                 } else {
                     // sT = K_tile (scale Q)^T                               [n, cols]
                     AttentionTiles.gemm(n, cols, D, k, kBase + j0 * kStep, krs, kcs, qT, 0, cols, false, null, 0,
                             ws.sT, 0, cols);
+                    // sT = exp(sT + bias - m_new); m, l updated; alpha = exp(m_old - m_new)
+                    AttentionTiles.softmaxOnline(n, cols, ws.sT, 0, cols, j0, masked ? ws.lim : null, 0,
+                            bias, ws.biasIdx, 0, ws.max, ws.sum, ws.alpha, 0);
                 }
-                // sT = exp(sT + bias - m_new); m, l updated; alpha = exp(m_old - m_new)
-                AttentionTiles.softmaxOnline(n, cols, ws.sT, 0, cols, j0, masked ? ws.lim : null, 0,
-                        bias, ws.biasIdx, 0, ws.max, ws.sum, ws.alpha, 0);
                 // oT = oT .* alpha + V_tile^T P^T                           [D, cols]
                 if (oRows) {
                     // oRows = oRows .* alpha + P V_tile                    [m, D]
                     float[] tmp = ws.oTmp, alpha = ws.alpha;
-                    AttentionTiles.gemm(m, D, n, ws.sT, 0, 1, cols, v, vBase + j0 * vrs, vrs, false, null, 0,
+                    // P in rows [m, n] (decoding) or transposed [n, cols]
+                    int pRs = kT ? n : 1, pCs = kT ? 1 : cols;
+                    AttentionTiles.gemm(m, D, n, ws.sT, 0, pRs, pCs, v, vBase + j0 * vrs, vrs, false, null, 0,
                             tmp, 0, D);
                     for (int c = 0; c < m; c++) {
                         float a = alpha[c];
@@ -471,7 +501,10 @@ public final class Attention {
             return (bh * nBlocks + blk) * (colsFull + 2);
         }
 
-        /** Packs one block's Q, dO, lse and Dr in the layouts the key loop reads, zeroes its dQ partials. */
+        /**
+         * Packs one block's Q, dO, lse and Dr as rows (query c = row c; the block's rows are the G heads'
+         * queries, head-major), zeroes its dQ partials. Rows past the real ones and columns past D are 0.
+         */
         void packBlock(int bh, int blk) {
             int b = bh / Hkv, kvh = bh % Hkv;
             int t0 = blk * br, rows = Math.min(br, T - t0), m = G * rows, cols = roundUp(m, ALIGN);
@@ -480,14 +513,12 @@ public final class Attention {
             long lims = columns(b, kvh, t0, rows, cols, w, base + oLim, bigInt, ib);
             bigInt[ib + colsFull] = (int) lims;
             bigInt[ib + colsFull + 1] = (int) (lims >>> 32);
-            Arrays.fill(w, base + oQR, base + oQR + cols * Dp, 0f);
-            Arrays.fill(w, base + oDOR, base + oDOR + cols * Dp, 0f);
             for (int c = 0; c < cols; c++) {
+                int qs0 = base + oQS + c * Dp, qr0 = base + oQR + c * Dp, do0 = base + oDOR + c * Dp;
                 if (c >= m) {
-                    for (int d = 0; d < D; d++) {
-                        w[base + oQT + d * cols + c] = 0f;
-                        w[base + oDOT + d * cols + c] = 0f;
-                    }
+                    Arrays.fill(w, qs0, qs0 + Dp, 0f);
+                    Arrays.fill(w, qr0, qr0 + Dp, 0f);
+                    Arrays.fill(w, do0, do0 + Dp, 0f);
                     w[base + oLse + c] = Float.POSITIVE_INFINITY; // P = exp(s - inf) = 0: no gradient
                     w[base + oDr + c] = 0f;
                     continue;
@@ -496,77 +527,137 @@ public final class Attention {
                 int qi = (int) (qOff + qs.at(b, h, t));
                 int gi = (int) (dOOff + dOs.at(b, h, t));
                 int oi = (int) (oOff + os.at(b, h, t));
+                for (int d = 0; d < D; d++) {
+                    float qv = q[qi + d];
+                    w[qs0 + d] = scale * qv;
+                    w[qr0 + d] = qv;
+                }
+                System.arraycopy(dO, gi, w, do0, D);
+                Arrays.fill(w, qs0 + D, qs0 + Dp, 0f);
+                Arrays.fill(w, qr0 + D, qr0 + Dp, 0f);
+                Arrays.fill(w, do0 + D, do0 + Dp, 0f);
                 double dr = 0;
                 for (int d = 0; d < D; d++) {
-                    float qv = q[qi + d], gv = dO[gi + d];
-                    w[base + oQT + d * cols + c] = scale * qv;
-                    w[base + oQR + c * Dp + d] = qv;
-                    w[base + oDOT + d * cols + c] = gv;
-                    w[base + oDOR + c * Dp + d] = gv;
-                    dr += (double) gv * o[oi + d];
+                    dr += (double) dO[gi + d] * o[oi + d];
                 }
                 // Dr = rowsum(dO .* O): the softmax backward's sum_j P_ij dP_ij, without P.
                 w[base + oDr + c] = (float) dr;
                 float l = lse[lseOff + (b * Hq + h) * T + t];
                 w[base + oLse + c] = l == Float.NEGATIVE_INFINITY ? Float.POSITIVE_INFINITY : l;
             }
-            Arrays.fill(w, base + oPart, base + oPart + keySplit * D * cols, 0f);
+            Arrays.fill(w, base + oPart, base + oPart + keySplit * cols * Dp, 0f);
         }
 
-        /** The key tiles chunk, chunk + keySplit, ... of (b, kv head): their dK, dV rows and a dQ partial. */
+        /**
+         * The key tiles chunk, chunk + keySplit, ... of (b, kv head): their dK, dV rows and a dQ partial.
+         * The tiles are (queries, keys): K^T and V^T of a key tile are packed once and shared by every
+         * query block, and all five products run on full 6 x 4L register tiles.
+         */
         void keyChunk(int bh, int chunk) {
             int b = bh / Hkv, kvh = bh % Hkv;
             int keyLen = keyLengths == null ? S : keyLengths[b];
             Tile ws = TILE.get();
             ws.ensure(D, colsFull);
-            float[] w = big;
+            float[] w = big, kT = ws.kT, vT = ws.vT, sT = ws.sT, dpT = ws.dpT, dkAcc = ws.dkAcc, dvAcc = ws.dvAcc;
+            final int KT = BACKWARD_KEY_TILE;
             int kBase = (int) (kOff + ks.at(b, kvh, 0)), krs = ks.rowStride();
             int vBase = (int) (vOff + vs.at(b, kvh, 0)), vrs = vs.rowStride();
-            for (int tile = chunk; tile < nKeyTiles; tile += keySplit) {
-                int j0 = tile * BACKWARD_KEY_TILE;
-                int n = Math.min(BACKWARD_KEY_TILE, keyLen - j0);
-                if (n <= 0) {
-                    break;
-                }
-                Arrays.fill(ws.dkAcc, 0, n * Dp, 0f);
-                Arrays.fill(ws.dvAcc, 0, n * Dp, 0f);
-                for (int blk = 0; blk < nBlocks; blk++) {
-                    int ib = intBase(bh, blk);
-                    int maxLim = bigInt[ib + colsFull], minLim = bigInt[ib + colsFull + 1];
-                    if (maxLim <= j0) {
-                        continue; // the whole block is above the diagonal of this key tile
+            int groupBlocks = Math.max(1, BLOCK_GROUP_FLOATS / blockSize);
+            boolean fused = phase == FUSED;
+            // Up to TILE_GROUP key tiles of the chunk at a time, against groups of query blocks small enough
+            // to stay in L2 while every tile of the group passes over them. Each tile still sees the blocks,
+            // and each block the tiles, in ascending order: the same sums as tile by tile.
+            for (int first = chunk; first < nKeyTiles; first += TILE_GROUP * keySplit) {
+                int nt = 0;
+                for (int tile = first; tile < nKeyTiles && nt < TILE_GROUP; tile += keySplit) {
+                    int j0 = tile * KT, n = Math.min(KT, keyLen - j0);
+                    if (n <= 0) {
+                        break;
                     }
-                    int rows = Math.min(br, T - blk * br), cols = roundUp(G * rows, ALIGN);
-                    int nb = Math.min(n, maxLim - j0);
-                    boolean masked = j0 + nb > minLim;
-                    int base = blockBase(bh, blk);
-                    // sT = K_tile (scale Q)^T,  dpT = V_tile dO^T                   [nb, cols]
-                    AttentionTiles.gemm(nb, cols, D, k, kBase + j0 * krs, krs, 1, w, base + oQT, cols, false, null, 0,
-                            ws.sT, 0, cols);
-                    AttentionTiles.gemm(nb, cols, D, v, vBase + j0 * vrs, vrs, 1, w, base + oDOT, cols, false, null, 0,
-                            ws.dpT, 0, cols);
-                    // P = exp(S + bias - lse);  dS = scale * P .* (dP - Dr)   (sT -> P^T, dpT -> dS^T)
-                    AttentionTiles.backwardScores(nb, cols, scale, ws.sT, 0, cols, ws.dpT, 0, cols, j0,
-                            masked ? w : null, base + oLim, bias, bigInt, ib, w, base + oLse, w, base + oDr);
-                    // dV += P^T dO                                                   [nb, Dp]
-                    AttentionTiles.gemm(nb, Dp, cols, ws.sT, 0, cols, 1, w, base + oDOR, Dp, true, null, 0,
-                            ws.dvAcc, 0, Dp);
-                    // dK += scale * dS^T Q                                           [nb, Dp]
-                    AttentionTiles.gemm(nb, Dp, cols, ws.dpT, 0, cols, 1, w, base + oQR, Dp, true, null, 0,
-                            ws.dkAcc, 0, Dp);
-                    // dQ^T += K_tile^T (scale * dS^T)                                [D, cols]
-                    AttentionTiles.gemm(D, cols, nb, k, kBase + j0 * krs, 1, krs, ws.dpT, 0, cols, true, null, 0,
-                            w, base + oPart + chunk * D * cols, cols);
-                }
-                int dkBase = (int) (dkOff + dks.at(b, kvh, j0)), dvBase = (int) (dvOff + dvs.at(b, kvh, j0));
-                int dkrs = dks.rowStride(), dvrs = dvs.rowStride();
-                for (int j = 0; j < n; j++) {
+                    // kT = K_tile^T, vT = V_tile^T                              [D, KT] per tile
+                    // Columns up to the next multiple of ALIGN are zero, so the products run on full vectors.
+                    int nPad = Math.min(roundUp(n, ALIGN), KT), to = nt * D * KT;
+                    for (int j = 0; j < n; j++) {
+                        int ki = kBase + (j0 + j) * krs, vi = vBase + (j0 + j) * vrs;
+                        for (int d = 0; d < D; d++) {
+                            kT[to + d * KT + j] = k[ki + d];
+                            vT[to + d * KT + j] = v[vi + d];
+                        }
+                    }
                     for (int d = 0; d < D; d++) {
-                        dk[dkBase + j * dkrs + d] += ws.dkAcc[j * Dp + d];
-                        dv[dvBase + j * dvrs + d] += ws.dvAcc[j * Dp + d];
+                        Arrays.fill(kT, to + d * KT + n, to + d * KT + nPad, 0f);
+                        Arrays.fill(vT, to + d * KT + n, to + d * KT + nPad, 0f);
+                    }
+                    Arrays.fill(dkAcc, nt * KT * Dp, nt * KT * Dp + n * Dp, 0f);
+                    Arrays.fill(dvAcc, nt * KT * Dp, nt * KT * Dp + n * Dp, 0f);
+                    nt++;
+                }
+                boolean firstGroup = first == chunk, lastGroup = first + TILE_GROUP * keySplit >= nKeyTiles;
+                for (int blk0 = 0; blk0 < nBlocks; blk0 += groupBlocks) {
+                    int blk1 = Math.min(nBlocks, blk0 + groupBlocks);
+                    if (fused && firstGroup) {
+                        for (int blk = blk0; blk < blk1; blk++) {
+                            packBlock(bh, blk);
+                        }
+                    }
+                    for (int t = 0; t < nt; t++) {
+                        int j0 = (first + t * keySplit) * KT, n = Math.min(KT, keyLen - j0);
+                        int nPad = Math.min(roundUp(n, ALIGN), KT), to = t * D * KT, ao = t * KT * Dp;
+                        for (int blk = blk0; blk < blk1; blk++) {
+                            tileBlock(bh, blk, chunk, j0, n, nPad, kT, vT, to, sT, dpT, dkAcc, dvAcc, ao,
+                                    kBase + j0 * krs, krs);
+                        }
+                    }
+                    if (fused && lastGroup) {
+                        for (int blk = blk0; blk < blk1; blk++) {
+                            reduceBlock(bh, blk);
+                        }
+                    }
+                }
+                for (int t = 0; t < nt; t++) {
+                    int j0 = (first + t * keySplit) * KT, n = Math.min(KT, keyLen - j0), ao = t * KT * Dp;
+                    int dkBase = (int) (dkOff + dks.at(b, kvh, j0)), dvBase = (int) (dvOff + dvs.at(b, kvh, j0));
+                    int dkrs = dks.rowStride(), dvrs = dvs.rowStride();
+                    for (int j = 0; j < n; j++) {
+                        for (int d = 0; d < D; d++) {
+                            dk[dkBase + j * dkrs + d] += dkAcc[ao + j * Dp + d];
+                            dv[dvBase + j * dvrs + d] += dvAcc[ao + j * Dp + d];
+                        }
                     }
                 }
             }
+        }
+
+        /** One key tile (keys j0 .. j0 + n, K^T and V^T at kT/vT + to) against one query block. */
+        private void tileBlock(int bh, int blk, int chunk, int j0, int n, int nPad, float[] kT, float[] vT, int to,
+                               float[] sT, float[] dpT, float[] dkAcc, float[] dvAcc, int ao, int kTile, int krs) {
+            final int KT = BACKWARD_KEY_TILE;
+            float[] w = big;
+            int ib = intBase(bh, blk);
+            int maxLim = bigInt[ib + colsFull], minLim = bigInt[ib + colsFull + 1];
+            if (maxLim <= j0) {
+                return; // the whole block is above the diagonal of this key tile
+            }
+            int rows = Math.min(br, T - blk * br), cols = roundUp(G * rows, ALIGN);
+            int nb = Math.min(n, maxLim - j0);
+            // the scores run over nbp >= nb columns (full vectors); every row masks those past nb,
+            // as nb ends at the key length or at the block's last visible key
+            int nbp = Math.min(roundUp(nb, ALIGN), nPad);
+            boolean masked = j0 + nbp > minLim;
+            int base = blockBase(bh, blk);
+            // s = (scale Q) K_tile^T,  dp = dO V_tile^T                       [cols, nbp]
+            AttentionTiles.gemm(cols, nbp, D, w, base + oQS, Dp, 1, kT, to, KT, false, null, 0, sT, 0, KT);
+            AttentionTiles.gemm(cols, nbp, D, w, base + oDOR, Dp, 1, vT, to, KT, false, null, 0, dpT, 0, KT);
+            // P = exp(S + bias - lse);  dS = scale * P .* (dP - Dr)   (s -> P, dp -> dS)
+            AttentionTiles.backwardScoresRows(cols, nbp, scale, sT, 0, KT, dpT, 0, KT, j0,
+                    masked ? w : null, base + oLim, bias, bigInt, ib, w, base + oLse, w, base + oDr);
+            // dV += P^T dO                                                   [nb, Dp]
+            AttentionTiles.gemm(nb, Dp, cols, sT, 0, 1, KT, w, base + oDOR, Dp, true, null, 0, dvAcc, ao, Dp);
+            // dK += scale * dS^T Q                                           [nb, Dp]
+            AttentionTiles.gemm(nb, Dp, cols, dpT, 0, 1, KT, w, base + oQR, Dp, true, null, 0, dkAcc, ao, Dp);
+            // dQ += (scale * dS) K_tile                                      [cols, D]
+            AttentionTiles.gemm(cols, D, nb, dpT, 0, KT, 1, k, kTile, krs, true, null, 0,
+                    w, base + oPart + chunk * cols * Dp, Dp);
         }
 
         /** dq += the block's dQ partials, added in chunk order. */
@@ -577,10 +668,11 @@ public final class Attention {
             float[] w = big;
             for (int c = 0; c < m; c++) {
                 int di = (int) (dqOff + dqs.at(b, kvh * G + c / rows, t0 + c % rows));
+                int pi = base + c * Dp;
                 for (int d = 0; d < D; d++) {
-                    float s = w[base + d * cols + c];
+                    float s = w[pi + d];
                     for (int ch = 1; ch < keySplit; ch++) {
-                        s += w[base + ch * D * cols + d * cols + c];
+                        s += w[pi + ch * cols * Dp + d];
                     }
                     dq[di + d] += s;
                 }

@@ -52,6 +52,14 @@ class AttentionTest {
                 .bias(BiasShape.PER_HEAD).scale(0.3f).build(), true));
         list.add(Arguments.of(AttentionConfig.builder(1, 64, 2, 5, 70, 16).build(), false)); // G = 32
         list.add(Arguments.of(AttentionConfig.builder(1, 2, 1, 9, 300, 24).keySplit(3).build(), false));
+        // more key tiles than the backward takes in one group, one batch entry's keys ending in the first
+        // group, the bias array ending at a key count that is no multiple of the vector length (padded
+        // tiles must not read past it); the backward as one fused phase per (batch, kv head) (keySplit 1)
+        // and in three phases (keySplit 2)
+        for (int split = 1; split <= 2; split++) {
+            list.add(Arguments.of(AttentionConfig.builder(2, 2, 1, 20, 1107, 16).causal(CausalMask.BOTTOM_RIGHT)
+                    .keyLengths(650, 1107).bias(BiasShape.PER_HEAD).keySplit(split).build(), split == 1));
+        }
         for (int i = 0; i < 24; i++) {
             list.add(Arguments.of(AttentionCase.randomConfig(rnd).build(), rnd.nextBoolean()));
         }

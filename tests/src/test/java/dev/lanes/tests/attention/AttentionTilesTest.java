@@ -9,15 +9,16 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The attention tile kernels against their scalar twin on awkward sizes (around the vector length,
- * 8-row tiles plus remainders, strided A in both orientations, masks and gathered bias): the same
+ * 6- and 8-row tiles plus remainders, strided A in both orientations, masks and bias): the same
  * float operations in the same order, so the same bits, NaN sentinels around every output included.
  */
 class AttentionTilesTest {
 
-    @RepeatedTest(40)
+    @RepeatedTest(60)
     void gemmGivesTheScalarTwinsBits(org.junit.jupiter.api.RepetitionInfo info) {
         Random rnd = new Random(info.getCurrentRepetition());
-        int m = rnd.nextInt(20), n = rnd.nextInt(60), k = rnd.nextInt(70);
+        // n past 4L + 3L + 2L + L + a partial vector, m past the 6- and 8-row tiles with every remainder
+        int m = rnd.nextInt(28), n = rnd.nextInt(rnd.nextBoolean() ? 60 : 180), k = rnd.nextInt(70);
         boolean transposedA = rnd.nextBoolean(), accumulate = rnd.nextBoolean(), scaled = rnd.nextBoolean();
         int lda = (transposedA ? m : k) + rnd.nextInt(3);
         int aRs = transposedA ? 1 : lda, aCs = transposedA ? lda : 1;
@@ -39,7 +40,7 @@ class AttentionTilesTest {
     }
 
     @RepeatedTest(20)
-    void columnKernelsGiveTheScalarTwinsBits(org.junit.jupiter.api.RepetitionInfo info) {
+    void onlineSoftmaxGivesTheScalarTwinsBits(org.junit.jupiter.api.RepetitionInfo info) {
         Random rnd = new Random(100 + info.getCurrentRepetition());
         int n = 1 + rnd.nextInt(70), m = 1 + rnd.nextInt(50), lds = m + rnd.nextInt(3), rowBase = rnd.nextInt(100);
         float[] limit = null;
@@ -69,12 +70,86 @@ class AttentionTilesTest {
         Close.assertSameBits("softmax sum", sum2, sum1);
         Close.assertSameBits("softmax alpha", a2, a1);
 
-        float[] dp0 = random(rnd, n * lds), lse = random(rnd, m), dr = random(rnd, m);
+    }
+
+    @RepeatedTest(20)
+    void rowSoftmaxGivesTheColumnKernelsAndTheScalarTwinsBits(org.junit.jupiter.api.RepetitionInfo info) {
+        Random rnd = new Random(300 + info.getCurrentRepetition());
+        // m rows (queries) of n columns (keys colBase + j); the column kernel sees the transpose
+        int m = 1 + rnd.nextInt(20), n = 1 + rnd.nextInt(140), lds = n + rnd.nextInt(3), colBase = rnd.nextInt(100);
+        float[] limit = null;
+        if (rnd.nextBoolean()) {
+            limit = new float[m];
+            for (int i = 0; i < m; i++) {
+                limit[i] = colBase + rnd.nextInt(n + 2) - 1;
+            }
+        }
+        float[] bias = null;
+        int[] biasIdx = new int[m];
+        if (rnd.nextBoolean()) {
+            bias = random(rnd, n * 200 + 200);
+            for (int i = 0; i < m; i++) {
+                biasIdx[i] = rnd.nextInt(n * 200 + 200 - colBase - n);
+            }
+        }
+        float[] s0 = random(rnd, m * lds), max0 = random(rnd, m), sum0 = random(rnd, m);
+        max0[0] = Float.NEGATIVE_INFINITY;
+        float[] s1 = s0.clone(), s2 = s0.clone(), max1 = max0.clone(), max2 = max0.clone(), max3 = max0.clone();
+        float[] sum1 = sum0.clone(), sum2 = sum0.clone(), sum3 = sum0.clone();
+        float[] a1 = new float[m], a2 = new float[m], a3 = new float[m];
+        AttentionTiles.softmaxOnlineRows(m, n, s1, 0, lds, colBase, limit, 0, bias, biasIdx, 0, max1, sum1, a1, 0);
+        AttentionTilesScalar.softmaxOnlineRowsUnchecked(m, n, s2, 0, lds, colBase, limit, 0, bias, biasIdx, 0,
+                max2, sum2, a2, 0);
+        Close.assertSameBits("rows p", s2, s1);
+        Close.assertSameBits("rows max", max2, max1);
+        Close.assertSameBits("rows sum", sum2, sum1);
+        Close.assertSameBits("rows alpha", a2, a1);
+        float[] t = new float[n * m], p1 = new float[n * m];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                t[j * m + i] = s0[i * lds + j];
+                p1[j * m + i] = s1[i * lds + j];
+            }
+        }
+        AttentionTiles.softmaxOnline(n, m, t, 0, m, colBase, limit, 0, bias, biasIdx, 0, max3, sum3, a3, 0);
+        Close.assertSameBits("rows vs columns p", t, p1);
+        Close.assertSameBits("rows vs columns max", max3, max1);
+        Close.assertSameBits("rows vs columns sum", sum3, sum1);
+        Close.assertSameBits("rows vs columns alpha", a3, a1);
+    }
+
+    @RepeatedTest(20)
+    void rowScoreKernelGivesTheScalarTwinsBits(org.junit.jupiter.api.RepetitionInfo info) {
+        Random rnd = new Random(200 + info.getCurrentRepetition());
+        // m rows (queries) of n columns (keys colBase + j)
+        int m = 1 + rnd.nextInt(50), n = 1 + rnd.nextInt(140), lds = n + rnd.nextInt(3), colBase = rnd.nextInt(100);
+        float[] limit = null;
+        if (rnd.nextBoolean()) {
+            limit = new float[m];
+            for (int i = 0; i < m; i++) {
+                limit[i] = colBase + rnd.nextInt(n + 2) - 1;
+            }
+            limit[0] = colBase - 1 - rnd.nextInt(3); // nothing visible in this tile
+        }
+        float[] bias = null;
+        int[] biasIdx = new int[m];
+        if (rnd.nextBoolean()) {
+            bias = random(rnd, n * 200 + 200);
+            for (int i = 0; i < m; i++) {
+                biasIdx[i] = rnd.nextInt(n * 200 + 200 - colBase - n);
+            }
+            bias[biasIdx[0] + colBase] = Float.NEGATIVE_INFINITY;
+            if (limit != null && limit[m - 1] >= colBase) {
+                // the last row's bias ends at its last visible key: masked entries must not read past it
+                biasIdx[m - 1] = bias.length - (int) limit[m - 1];
+            }
+        }
+        float[] s0 = random(rnd, m * lds), dp0 = random(rnd, m * lds), lse = random(rnd, m), dr = random(rnd, m);
         lse[m - 1] = Float.POSITIVE_INFINITY;
         float[] p1 = s0.clone(), p2 = s0.clone(), dp1 = dp0.clone(), dp2 = dp0.clone();
-        AttentionTiles.backwardScores(n, m, 0.3f, p1, 0, lds, dp1, 0, lds, rowBase, limit, 0, bias, biasIdx, 0,
+        AttentionTiles.backwardScoresRows(m, n, 0.3f, p1, 0, lds, dp1, 0, lds, colBase, limit, 0, bias, biasIdx, 0,
                 lse, 0, dr, 0);
-        AttentionTilesScalar.backwardScoresUnchecked(n, m, 0.3f, p2, 0, lds, dp2, 0, lds, rowBase, limit, 0, bias,
+        AttentionTilesScalar.backwardScoresRowsUnchecked(m, n, 0.3f, p2, 0, lds, dp2, 0, lds, colBase, limit, 0, bias,
                 biasIdx, 0, lse, 0, dr, 0);
         Close.assertSameBits("backward p", p2, p1);
         Close.assertSameBits("backward ds", dp2, dp1);
