@@ -195,20 +195,12 @@ public final class Gpt {
             }
         }
         for (int l = 0; l < L; l++) {
-            normForward(par, po.ln1G[l], po.ln1B[l], resid[l], ln1[l], ln1Mean[l], ln1Rstd[l]);
-            Linear.forward(par, rows, C, W, acts, ln1[l], C, params, po.wqkv[l], W, params, po.bqkv[l], null, 0, 0,
-                    acts, qkv[l], W);
+            po.attentionIn(par, cfg, l, params, rows, acts, resid[l], acts, ln1[l], acts, ln1Mean[l], ln1Rstd[l], acts, qkv[l]);
             int q = qkv[l];
             Attention.forward(par, attention, acts, q, qLayout, acts, q + A, qLayout, acts, q + A + Hkv * D, qLayout,
                     null, 0, acts, att[l], oLayout, acts, attLse[l]);
-            Linear.forward(par, rows, A, C, acts, att[l], A, params, po.wo[l], C, params, po.bo[l], acts, resid[l], C,
-                    acts, xmid[l], C);
-            normForward(par, po.ln2G[l], po.ln2B[l], xmid[l], ln2[l], ln2Mean[l], ln2Rstd[l]);
-            Linear.forward(par, rows, C, F, acts, ln2[l], C, params, po.w1[l], F, params, po.b1[l], null, 0, 0,
-                    acts, fch[l], F);
-            Gelu.forward(par, rows * F, acts, fch[l], acts, fchGelu[l]);
-            Linear.forward(par, rows, F, C, acts, fchGelu[l], F, params, po.w2[l], C, params, po.b2[l], acts, xmid[l], C,
-                    acts, resid[l + 1], C);
+            po.attentionOut(par, cfg, l, params, rows, acts, resid[l], acts, att[l], acts, xmid[l], acts, ln2[l],
+                    acts, ln2Mean[l], ln2Rstd[l], acts, fch[l], acts, fchGelu[l], acts, resid[l + 1]);
         }
         normForward(par, po.lnfG, po.lnfB, resid[L], lnf, lnfMean, lnfRstd);
         // logits = lnf wte^T: (BT, C) x (C, V), wte stored (V, C)

@@ -123,15 +123,10 @@ public final class GptSampler {
         }
         HeadLayout qs = HeadLayout.fused(n, W, D), os = HeadLayout.fused(n, A, D);
         for (int l = 0; l < L; l++) {
-            norm(par, n, po.ln1G[l], po.ln1B[l], x, 0, h);
-            Linear.forward(par, n, C, W, h, 0, C, params, po.wqkv[l], W, params, po.bqkv[l], null, 0, 0, qkv, 0, W);
+            po.attentionIn(par, cfg, l, params, n, x, 0, h, 0, stats, 0, chunk, qkv, 0);
             caches[l].append(n, qkv, A, qs, qkv, A + Hkv * D, qs);
             caches[l].attend(par, Hq, n, scale, qkv, 0, qs, att, 0, os, null, 0);
-            Linear.forward(par, n, A, C, att, 0, A, params, po.wo[l], C, params, po.bo[l], x, 0, C, xm, 0, C);
-            norm(par, n, po.ln2G[l], po.ln2B[l], xm, 0, h);
-            Linear.forward(par, n, C, F, h, 0, C, params, po.w1[l], F, params, po.b1[l], null, 0, 0, fch, 0, F);
-            Gelu.forward(par, n * F, fch, 0, fch, 0);
-            Linear.forward(par, n, F, C, fch, 0, F, params, po.w2[l], C, params, po.b2[l], xm, 0, C, x, 0, C);
+            po.attentionOut(par, cfg, l, params, n, x, 0, att, 0, xm, 0, h, 0, stats, 0, chunk, fch, 0, fch, 0, x, 0);
         }
         norm(par, 1, po.lnfG, po.lnfB, x, n - 1, h);
         Gemm.sgemm(par, Transpose.N, Transpose.T, 1, V, C, 1f, h, 0, C, params, po.wte, C, 0f, logits, 0, V);

@@ -51,4 +51,31 @@ final class ParamOffsets {
             RmsNorm.forward(par, rows, C, cfg.normEps(), x, xOff, C, params, gain, y, yOff, C, stats, rstdOff);
         }
     }
+
+    /**
+     * The first half of block l, shared by the training forward and the decoder:
+     * {@code h = Norm1(x); qkv = h Wqkv + bqkv}, rows of width C in, rows of width (Hq + 2 Hkv) D out.
+     */
+    void attentionIn(Parallelism par, GptConfig cfg, int l, float[] params, int rows, float[] x, int xOff,
+                     float[] h, int hOff, float[] stats, int meanOff, int rstdOff, float[] qkv, int qkvOff) {
+        int C = cfg.dim(), W = cfg.qkvDim();
+        normForward(par, cfg, rows, params, ln1G[l], ln1B[l], x, xOff, h, hOff, stats, meanOff, rstdOff);
+        Linear.forward(par, rows, C, W, h, hOff, C, params, wqkv[l], W, params, bqkv[l], null, 0, 0, qkv, qkvOff, W);
+    }
+
+    /**
+     * The second half of block l, after the attention output o:
+     * {@code xm = x + o Wo + bo; h2 = Norm2(xm); u = h2 W1 + b1; g = GELU(u); y = xm + g W2 + b2}, both
+     * residual adds in the GEMM store. g may be u itself (the decoder keeps no pre-activation).
+     */
+    void attentionOut(Parallelism par, GptConfig cfg, int l, float[] params, int rows, float[] x, int xOff,
+                      float[] o, int oOff, float[] xm, int xmOff, float[] h2, int h2Off, float[] stats, int meanOff,
+                      int rstdOff, float[] u, int uOff, float[] g, int gOff, float[] y, int yOff) {
+        int C = cfg.dim(), A = cfg.attnDim(), F = cfg.mlpDim();
+        Linear.forward(par, rows, A, C, o, oOff, A, params, wo[l], C, params, bo[l], x, xOff, C, xm, xmOff, C);
+        normForward(par, cfg, rows, params, ln2G[l], ln2B[l], xm, xmOff, h2, h2Off, stats, meanOff, rstdOff);
+        Linear.forward(par, rows, C, F, h2, h2Off, C, params, w1[l], F, params, b1[l], null, 0, 0, u, uOff, F);
+        Gelu.forward(par, rows * F, u, uOff, g, gOff);
+        Linear.forward(par, rows, F, C, g, gOff, F, params, w2[l], C, params, b2[l], xm, xmOff, C, y, yOff, C);
+    }
 }
