@@ -94,13 +94,8 @@ public final class Attention {
                                float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
         notNull(par, "par");
         notNull(cfg, "cfg");
-        int B = cfg.batch, Hq = cfg.heads, Hkv = cfg.kvHeads, T = cfg.queries, S = cfg.keys, D = cfg.headDim;
-        Views.check("q", q, qOff, qs, B, Hq, T, D);
-        Views.check("k", k, kOff, ks, B, Hkv, S, D);
-        Views.check("v", v, vOff, vs, B, Hkv, S, D);
-        Views.checkBias(cfg, bias, biasOff);
-        Views.check("o", o, oOff, os, B, Hq, T, D);
-        Views.checkFlat("lse", lse, lseOff, (long) B * Hq * T);
+        int T = cfg.queries, S = cfg.keys;
+        Views.checkForward(cfg, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os, lse, lseOff);
         Job job = JOB.get();
         job.setForward(cfg.causal != CausalMask.NONE, cfg.causal.offset(T, S), cfg.keyLengths, cfg, T, S,
                 q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os, lse, lseOff);
@@ -137,17 +132,9 @@ public final class Attention {
                                 float[] dv, int dvOff, HeadLayout dvs) {
         notNull(par, "par");
         notNull(cfg, "cfg");
-        int B = cfg.batch, Hq = cfg.heads, Hkv = cfg.kvHeads, T = cfg.queries, S = cfg.keys, D = cfg.headDim;
-        Views.check("dO", dO, dOOff, dOs, B, Hq, T, D);
-        Views.check("q", q, qOff, qs, B, Hq, T, D);
-        Views.check("k", k, kOff, ks, B, Hkv, S, D);
-        Views.check("v", v, vOff, vs, B, Hkv, S, D);
-        Views.checkBias(cfg, bias, biasOff);
-        Views.check("o", o, oOff, os, B, Hq, T, D);
-        Views.checkFlat("lse", lse, lseOff, (long) B * Hq * T);
-        Views.check("dq", dq, dqOff, dqs, B, Hq, T, D);
-        Views.check("dk", dk, dkOff, dks, B, Hkv, S, D);
-        Views.check("dv", dv, dvOff, dvs, B, Hkv, S, D);
+        int T = cfg.queries, S = cfg.keys;
+        Views.checkBackward(cfg, dO, dOOff, dOs, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os,
+                lse, lseOff, dq, dqOff, dqs, dk, dkOff, dks, dv, dvOff, dvs);
         Job job = JOB.get();
         job.setForward(cfg.causal != CausalMask.NONE, cfg.causal.offset(T, S), cfg.keyLengths, cfg, T, S,
                 q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os, lse, lseOff);

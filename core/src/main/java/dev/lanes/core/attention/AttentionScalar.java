@@ -16,12 +16,7 @@ public final class AttentionScalar {
                                float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
                                float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
         int B = cfg.batch, Hq = cfg.heads, Hkv = cfg.kvHeads, T = cfg.queries, S = cfg.keys, D = cfg.headDim;
-        Views.check("q", q, qOff, qs, B, Hq, T, D);
-        Views.check("k", k, kOff, ks, B, Hkv, S, D);
-        Views.check("v", v, vOff, vs, B, Hkv, S, D);
-        Views.checkBias(cfg, bias, biasOff);
-        Views.check("o", o, oOff, os, B, Hq, T, D);
-        Views.checkFlat("lse", lse, lseOff, (long) B * Hq * T);
+        Views.checkForward(cfg, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os, lse, lseOff);
         double[] p = new double[S];   // one row of probabilities
         double[] acc = new double[D];
         for (int b = 0; b < B; b++) {
@@ -71,16 +66,8 @@ public final class AttentionScalar {
                                 float[] dq, int dqOff, HeadLayout dqs, float[] dk, int dkOff, HeadLayout dks,
                                 float[] dv, int dvOff, HeadLayout dvs) {
         int B = cfg.batch, Hq = cfg.heads, Hkv = cfg.kvHeads, T = cfg.queries, S = cfg.keys, D = cfg.headDim;
-        Views.check("dO", dO, dOOff, dOs, B, Hq, T, D);
-        Views.check("q", q, qOff, qs, B, Hq, T, D);
-        Views.check("k", k, kOff, ks, B, Hkv, S, D);
-        Views.check("v", v, vOff, vs, B, Hkv, S, D);
-        Views.checkBias(cfg, bias, biasOff);
-        Views.check("o", o, oOff, os, B, Hq, T, D);
-        Views.checkFlat("lse", lse, lseOff, (long) B * Hq * T);
-        Views.check("dq", dq, dqOff, dqs, B, Hq, T, D);
-        Views.check("dk", dk, dkOff, dks, B, Hkv, S, D);
-        Views.check("dv", dv, dvOff, dvs, B, Hkv, S, D);
+        Views.checkBackward(cfg, dO, dOOff, dOs, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os,
+                lse, lseOff, dq, dqOff, dqs, dk, dkOff, dks, dv, dvOff, dvs);
         double[] p = new double[S];
         double[] dp = new double[S];
         double[] dqRow = new double[D];

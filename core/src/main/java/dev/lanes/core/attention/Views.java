@@ -58,4 +58,32 @@ final class Views {
             checkFlat("bias", bias, biasOff, len);
         }
     }
+
+    /** Every argument of a forward, in the order the entry points name them: q, k, v, bias, o, lse. */
+    static void checkForward(AttentionConfig cfg, float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
+                             float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
+                             float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
+        int B = cfg.batch, Hq = cfg.heads, Hkv = cfg.kvHeads, T = cfg.queries, S = cfg.keys, D = cfg.headDim;
+        check("q", q, qOff, qs, B, Hq, T, D);
+        check("k", k, kOff, ks, B, Hkv, S, D);
+        check("v", v, vOff, vs, B, Hkv, S, D);
+        checkBias(cfg, bias, biasOff);
+        check("o", o, oOff, os, B, Hq, T, D);
+        checkFlat("lse", lse, lseOff, (long) B * Hq * T);
+    }
+
+    /** Every argument of a backward: dO, then the forward's ({@link #checkForward}), then dq, dk, dv. */
+    static void checkBackward(AttentionConfig cfg, float[] dO, int dOOff, HeadLayout dOs,
+                              float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
+                              float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
+                              float[] o, int oOff, HeadLayout os, float[] lse, int lseOff,
+                              float[] dq, int dqOff, HeadLayout dqs, float[] dk, int dkOff, HeadLayout dks,
+                              float[] dv, int dvOff, HeadLayout dvs) {
+        int B = cfg.batch, Hq = cfg.heads, Hkv = cfg.kvHeads, T = cfg.queries, S = cfg.keys, D = cfg.headDim;
+        check("dO", dO, dOOff, dOs, B, Hq, T, D);
+        checkForward(cfg, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os, lse, lseOff);
+        check("dq", dq, dqOff, dqs, B, Hq, T, D);
+        check("dk", dk, dkOff, dks, B, Hkv, S, D);
+        check("dv", dv, dvOff, dvs, B, Hkv, S, D);
+    }
 }
