@@ -130,7 +130,6 @@ public final class TrainDemo {
         GptConfig cfg = GptConfig.of(vocab.length, o.seqLen, o.layers, o.dim, o.heads, o.kvHeads);
         Gpt gpt = new Gpt(cfg, o.batch, o.seqLen);
         gpt.init(o.seed);
-        Gpt eval = new Gpt(cfg, o.batch, o.seqLen);
         AdamWOptimizer opt = new AdamWOptimizer(gpt.layout(), 0.9f, 0.95f, 1e-8f, o.weightDecay);
         LrSchedule schedule = new LrSchedule(o.lr, o.lr / 10, o.warmup, o.steps);
         Files.createDirectories(o.out);
@@ -147,7 +146,7 @@ public final class TrainDemo {
             double smooth = Double.NaN;
             for (int step = 0; step < o.steps; step++) {
                 if (step % o.evalEvery == 0 || step == o.steps - 1) {
-                    double val = validationLoss(eval, gpt.params(), team, ids, split, o, x, y);
+                    double val = validationLoss(gpt, team, ids, split, o, x, y);
                     valCurve.add(new double[] {step, val});
                     System.out.printf(Locale.ROOT, "step %5d  validation loss %.4f%n", step, val);
                 }
@@ -203,16 +202,18 @@ public final class TrainDemo {
         }
     }
 
-    /** Mean loss on 4 fixed batches of the held-out tail (the same windows every time, so the curve is smooth). */
-    private static double validationLoss(Gpt eval, float[] params, Parallelism team, int[] ids, int split, Options o,
-                                         int[] x, int[] y) {
-        System.arraycopy(params, 0, eval.params(), 0, params.length);
+    /**
+     * Mean loss on 4 fixed batches of the held-out tail (the same windows every time, so the curve is
+     * smooth). Runs on the training model itself: its activations are rewritten by the next step's
+     * forward before any backward reads them.
+     */
+    private static double validationLoss(Gpt gpt, Parallelism team, int[] ids, int split, Options o, int[] x, int[] y) {
         SplittableRandom fixed = new SplittableRandom(o.seed + 2);
         double sum = 0;
         int batches = 4;
         for (int i = 0; i < batches; i++) {
             fillBatch(fixed, ids, split, ids.length, o, x, y);
-            sum += eval.forward(team, x, y);
+            sum += gpt.forward(team, x, y);
         }
         return sum / batches;
     }
