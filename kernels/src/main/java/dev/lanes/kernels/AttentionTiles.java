@@ -173,16 +173,7 @@ public final class AttentionTiles {
         Checks.nonNegative("n", n);
         Checks.nonNegative("m", m);
         Checks.matrix("s", s, sOff, lds, "lds", n, m, "m");
-        if (limit != null) {
-            Checks.vector("limit", limit, limOff, m);
-        }
-        if (bias != null) {
-            Checks.notNull(biasIdx, "biasIdx");
-            if (biasIdxOff < 0 || (long) biasIdxOff + m > biasIdx.length) {
-                throw new IllegalArgumentException("biasIdx too short: biasIdxOff=" + biasIdxOff + " + m=" + m
-                        + " > biasIdx.length=" + biasIdx.length);
-            }
-        }
+        checkRowExtras(m, limit, limOff, bias, biasIdx, biasIdxOff);
         Checks.vector("stat", st0, statOff, m);
         Checks.vector("stat", st1, statOff, m);
         Checks.vector("stat", st2, statOff, m);
