@@ -18,6 +18,7 @@ public final class AdamWOptimizer {
     /** Floats per part of the gradient norm; the parts' sums of squares are added in part order. */
     private static final int NORM_CHUNK = 1 << 16;
     private final double[] partials;
+    private final ParamLayout.Entry[] entries;
     private float[] clipGrads;
     private float clipScale;
     private final Parallelism.PartTask squares = this::sumOfSquares, scaling = this::scale;
@@ -34,6 +35,7 @@ public final class AdamWOptimizer {
                     + " finite and >= 0");
         }
         this.layout = layout;
+        this.entries = layout.entries().toArray(new ParamLayout.Entry[0]);
         this.beta1 = beta1;
         this.beta2 = beta2;
         this.eps = eps;
@@ -122,7 +124,7 @@ public final class AdamWOptimizer {
             throw new IllegalArgumentException("lr=" + lr + " must be finite and >= 0");
         }
         t++;
-        for (ParamLayout.Entry e : layout.entries()) {
+        for (ParamLayout.Entry e : entries) { // an array: a List's iterator cost 56 bytes per step
             AdamW.step(par, e.size(), lr, beta1, beta2, eps, e.decay() ? weightDecay : 0f, t,
                     grads, e.offset(), params, e.offset(), m, e.offset(), v, e.offset());
         }

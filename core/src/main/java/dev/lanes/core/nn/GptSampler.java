@@ -35,6 +35,8 @@ public final class GptSampler {
     private final ParamOffsets po;
     // per-chunk scratch: (chunk, width) row-major
     private final float[] x, xm, h, qkv, att, fch, stats, logits, sorted;
+    // the views of qkv and att, for any n <= chunk (one sequence: the batch stride is never used)
+    private final HeadLayout qs, os;
 
     /**
      * A decoder over {@code params} (laid out by {@link ParamLayout#of}{@code (cfg)}) for sequences of
@@ -74,6 +76,8 @@ public final class GptSampler {
         h = new float[chunk * C];
         qkv = new float[chunk * W];
         att = new float[chunk * A];
+        qs = HeadLayout.fused(chunk, W, D);
+        os = HeadLayout.fused(chunk, A, D);
         fch = new float[chunk * F];
         stats = new float[2 * chunk];
         logits = new float[V];
@@ -121,7 +125,6 @@ public final class GptSampler {
                 x[i * C + j] = params[e + j] + params[p + j];
             }
         }
-        HeadLayout qs = HeadLayout.fused(n, W, D), os = HeadLayout.fused(n, A, D);
         for (int l = 0; l < L; l++) {
             po.attentionIn(par, cfg, l, params, n, x, 0, h, 0, stats, 0, chunk, qkv, 0);
             caches[l].append(n, qkv, A, qs, qkv, A + Hkv * D, qs);
