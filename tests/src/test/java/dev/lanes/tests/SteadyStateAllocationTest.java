@@ -1,0 +1,142 @@
+package dev.lanes.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lanes.core.attention.Attention;
+import dev.lanes.core.attention.AttentionConfig;
+import dev.lanes.core.attention.BiasShape;
+import dev.lanes.core.attention.CausalMask;
+import dev.lanes.core.attention.HeadLayout;
+import dev.lanes.core.nn.AdamWOptimizer;
+import dev.lanes.core.nn.Gpt;
+import dev.lanes.core.nn.GptConfig;
+import dev.lanes.core.nn.GptSampler;
+import dev.lanes.kernels.Gemm;
+import dev.lanes.kernels.Parallelism;
+import dev.lanes.kernels.Transpose;
+import java.lang.management.ManagementFactory;
+import java.util.Random;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Hot paths allocate nothing once the JIT has compiled them: each call below is repeated until it
+ * allocates 0 bytes (this thread's count from {@code com.sun.management.ThreadMXBean}) five calls in a
+ * row, and fails if that has not happened within a minute. Warm-up takes a few seconds; what this catches
+ * is allocation that never stops, such as Vector API code C2 could not intrinsify and left running on
+ * boxed vectors. It found two: the causal forward's softmax lost its second exp to C2's inlining node
+ * budget (891 KB per call), and a nullable mask vector was boxed when a bias met a causal mask (20 KB).
+ *
+ * <p>Runs in its own JVM (surefire execution {@code steady-state}): the other tests call the kernels on
+ * hundreds of odd shapes first, and the profiles they leave are not those of an application.
+ */
+@Tag("steady-state")
+class SteadyStateAllocationTest {
+    private static final com.sun.management.ThreadMXBean THREADS =
+            (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    private static final long LIMIT_NANOS = 60_000_000_000L;
+    private static final int ZERO_RUNS = 5;
+
+    private static long allocated() {
+        return THREADS.getCurrentThreadAllocatedBytes();
+    }
+
+    /** Calls {@code call} until five calls in a row allocate nothing; fails after a minute. */
+    private static void assertEventuallyAllocationFree(String what, Runnable call) {
+        assertThat(THREADS.isThreadAllocatedMemorySupported()).isTrue();
+        THREADS.setThreadAllocatedMemoryEnabled(true);
+        long probe = allocated();
+        long overhead = allocated() - probe; // the counter's own cost, if any
+        long start = System.nanoTime();
+        int zeros = 0, calls = 0;
+        long last = -1;
+        while (zeros < ZERO_RUNS && System.nanoTime() - start < LIMIT_NANOS) {
+            long before = allocated();
+            call.run();
+            last = allocated() - before - overhead;
+            zeros = last <= 0 ? zeros + 1 : 0;
+            calls++;
+        }
+        assertThat(zeros).as("%s: still %d bytes on call %d after %d s", what, last, calls, LIMIT_NANOS / 1_000_000_000L)
+                .isEqualTo(ZERO_RUNS);
+    }
+
+    private static float[] gaussian(Random rnd, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) rnd.nextGaussian();
+        }
+        return x;
+    }
+
+    @Test
+    void gemmWithTransposedOperandAllocatesNothing() {
+        Random rnd = new Random(1);
+        int m = 200, n = 300, k = 100;
+        float[] a = gaussian(rnd, k * m), b = gaussian(rnd, k * n), c = new float[m * n];
+        Parallelism serial = Parallelism.serial();
+        assertEventuallyAllocationFree("sgemm TN 200x300x100",
+                () -> Gemm.sgemm(serial, Transpose.T, Transpose.N, m, n, k, 1f, a, 0, m, b, 0, n, 0.5f, c, 0, n));
+    }
+
+    @Test
+    void causalMultiQueryAttentionAllocatesNothing() {
+        attention(AttentionConfig.builder(2, 8, 1, 192, 192, 64).causal(CausalMask.TOP_LEFT).build());
+    }
+
+    @Test
+    void groupedAttentionWithBiasPaddingAndBottomRightMaskAllocatesNothing() {
+        attention(AttentionConfig.builder(2, 8, 2, 100, 164, 40).causal(CausalMask.BOTTOM_RIGHT)
+                .keyLengths(70, 164).bias(BiasShape.SHARED).build());
+    }
+
+    private static void attention(AttentionConfig cfg) {
+        int B = cfg.batch(), hq = cfg.heads(), hkv = cfg.kvHeads(), T = cfg.queries(), S = cfg.keys(), D = cfg.headDim();
+        Random rnd = new Random(2);
+        float[] q = gaussian(rnd, B * hq * T * D), k = gaussian(rnd, B * hkv * S * D), v = gaussian(rnd, B * hkv * S * D);
+        float[] dO = gaussian(rnd, q.length), bias = gaussian(rnd, T * S);
+        float[] o = new float[q.length], lse = new float[B * hq * T];
+        float[] dq = new float[q.length], dk = new float[k.length], dv = new float[v.length];
+        HeadLayout qs = HeadLayout.contiguous(hq, T, D), ks = HeadLayout.contiguous(hkv, S, D);
+        float[] b = cfg.biasShape() == BiasShape.NONE ? null : bias;
+        Parallelism serial = Parallelism.serial();
+        assertEventuallyAllocationFree(cfg + " forward",
+                () -> Attention.forward(serial, cfg, q, 0, qs, k, 0, ks, v, 0, ks, b, 0, o, 0, qs, lse, 0));
+        assertEventuallyAllocationFree(cfg + " backward",
+                () -> Attention.backward(serial, cfg, dO, 0, qs, q, 0, qs, k, 0, ks, v, 0, ks, b, 0, o, 0, qs, lse, 0,
+                        dq, 0, qs, dk, 0, ks, dv, 0, ks));
+    }
+
+    @Test
+    void trainingStepAndDecodingAllocateNothing() {
+        GptConfig cfg = GptConfig.of(32, 32, 2, 64, 4, 1);
+        int B = 2, T = 32;
+        Gpt gpt = new Gpt(cfg, B, T);
+        gpt.init(3);
+        AdamWOptimizer opt = new AdamWOptimizer(gpt.layout(), 0.9f, 0.95f, 1e-8f, 0.1f);
+        SplittableRandom rnd = new SplittableRandom(4);
+        int[] x = new int[B * T], y = new int[B * T];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = rnd.nextInt(32);
+            y[i] = rnd.nextInt(32);
+        }
+        Parallelism serial = Parallelism.serial();
+        assertEventuallyAllocationFree("training step", () -> {
+            gpt.forward(serial, x, y);
+            gpt.zeroGrads(serial);
+            gpt.backward(serial);
+            opt.clipGradNorm(serial, gpt.grads(), 1f);
+            opt.step(serial, 1e-4f, gpt.params(), gpt.grads());
+        });
+        GptSampler sampler = new GptSampler(cfg, gpt.params(), T, 4);
+        int[] token = {0};
+        assertEventuallyAllocationFree("decode step", () -> {
+            if (sampler.length() == T) {
+                sampler.reset();
+            }
+            sampler.feed(serial, token, 0, 1);
+            token[0] = sampler.sample(0.8f, 8, rnd);
+        });
+    }
+}
