@@ -209,7 +209,10 @@ public class AttentionBench {
         }
     }
 
-    /** One new token of B=1 against a cache of {@code cache} positions: Hq=32, Hkv=4, D=128. */
+    /**
+     * One new token of B=1 against a cache of {@code cache} positions: Hq=32, Hkv=4, D=128, on a team of
+     * {@code threads} (the kv heads are shared out; one kv head runs on one thread).
+     */
     @State(Scope.Thread)
     public static class Decode {
         @Param({"4096"})
@@ -220,10 +223,14 @@ public class AttentionBench {
         public int Hkv;
         @Param({"128"})
         public int D;
+        @Param({"1"})
+        public int threads;
 
         KVCache kv;
         float[] q, o, kNew, vNew;
         HeadLayout qs, kvs;
+        Parallelism par;
+        float scale;
 
         /** Bytes a decoding step must read: the cache's K and V, float32. */
         public static double bytesMoved(int cache, int hkv, int d) {
@@ -244,6 +251,13 @@ public class AttentionBench {
             q = BenchSupport.uniform(rnd, Hq * D);
             o = new float[Hq * D];
             qs = HeadLayout.contiguous(Hq, 1, D);
+            par = Parallelism.fixed(threads);
+            scale = (float) (1.0 / Math.sqrt(D));
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            par.close();
         }
     }
 
@@ -251,7 +265,7 @@ public class AttentionBench {
     @Benchmark
     @OutputTimeUnit(TimeUnit.MICROSECONDS)
     public float[] decode(Decode d) {
-        d.kv.attend(d.Hq, 1, d.q, 0, d.qs, d.o, 0, d.qs);
+        d.kv.attend(d.par, d.Hq, 1, d.scale, d.q, 0, d.qs, d.o, 0, d.qs, null, 0);
         return d.o;
     }
 }

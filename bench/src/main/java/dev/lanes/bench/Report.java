@@ -328,8 +328,10 @@ public final class Report {
             // the decode shape (GQA, Hkv=4), and the same 32 query heads reading one shared kv head
             // (MQA) and one each (MHA): decoding is bandwidth-bound, so the K/V reuse shows there
             for (String hkv : List.of("4", "1", "32")) {
-                jobs.add(new Job("AttentionBench", "decode", Map.of("cache", "4096", "Hq", "32", "Hkv", hkv, "D", "128"),
-                        Kind.ATTENTION));
+                for (int t : o.threads) {
+                    jobs.add(new Job("AttentionBench", "decode", Map.of("cache", "4096", "Hq", "32", "Hkv", hkv, "D", "128",
+                            "threads", "" + t), Kind.ATTENTION));
+                }
             }
             // K/V reuse: the same queries against one shared kv head (MQA) and against one per query head (MHA)
             for (String hkv : List.of("1", "8")) {
