@@ -54,8 +54,7 @@ public final class AttentionTiles {
     public static void softmaxOnline(int n, int m, float[] s, int sOff, int lds, int rowBase,
                                      float[] limit, int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
                                      float[] max, float[] sum, float[] alpha, int statOff) {
-        checkColumns(n, m, s, sOff, lds, limit, limOff, bias, biasIdx, biasIdxOff, statOff,
-                max, sum, alpha);
+        checkColumns(n, m, s, sOff, lds, limit, limOff, bias, biasIdx, biasIdxOff, max, sum, alpha, statOff);
         if (Backend.SIMD) {
             SimdAttentionTiles.softmaxOnline(n, m, s, sOff, lds, rowBase, limit, limOff, bias, biasIdx, biasIdxOff,
                     max, sum, alpha, statOff);
@@ -79,9 +78,7 @@ public final class AttentionTiles {
         Checks.nonNegative("n", n);
         Checks.matrix("s", s, sOff, lds, "lds", m, n, "n");
         checkRowExtras(m, limit, limOff, bias, biasIdx, biasIdxOff);
-        Checks.vector("max", max, statOff, m);
-        Checks.vector("sum", sum, statOff, m);
-        Checks.vector("alpha", alpha, statOff, m);
+        checkStats(m, max, sum, alpha, statOff);
         if (Backend.SIMD) {
             SimdAttentionTiles.softmaxOnlineRows(m, n, s, sOff, lds, colBase, limit, limOff, bias, biasIdx,
                     biasIdxOff, max, sum, alpha, statOff);
@@ -168,14 +165,27 @@ public final class AttentionTiles {
     }
 
     private static void checkColumns(int n, int m, float[] s, int sOff, int lds, float[] limit, int limOff,
-                                     float[] bias, int[] biasIdx, int biasIdxOff, int statOff,
-                                     float[] st0, float[] st1, float[] st2) {
+                                     float[] bias, int[] biasIdx, int biasIdxOff,
+                                     float[] max, float[] sum, float[] alpha, int statOff) {
         Checks.nonNegative("n", n);
         Checks.nonNegative("m", m);
         Checks.matrix("s", s, sOff, lds, "lds", n, m, "m");
         checkRowExtras(m, limit, limOff, bias, biasIdx, biasIdxOff);
-        Checks.vector("stat", st0, statOff, m);
-        Checks.vector("stat", st1, statOff, m);
-        Checks.vector("stat", st2, statOff, m);
+        checkStats(m, max, sum, alpha, statOff);
+    }
+
+    /**
+     * The three statistics vectors share statOff, so they must be three arrays: the kernels keep a
+     * column's new maximum in alpha until the old one in max has been read.
+     */
+    private static void checkStats(int m, float[] max, float[] sum, float[] alpha, int statOff) {
+        Checks.vector("max", max, statOff, m);
+        Checks.vector("sum", sum, statOff, m);
+        Checks.vector("alpha", alpha, statOff, m);
+        if (max == sum || max == alpha || sum == alpha) {
+            throw new IllegalArgumentException("max, sum and alpha share statOff=" + statOff
+                    + " and must be distinct arrays; got " + (max == sum ? "max == sum" : max == alpha ? "max == alpha"
+                    : "sum == alpha"));
+        }
     }
 }

@@ -156,6 +156,27 @@ class AttentionTilesTest {
     }
 
     @Test
+    void sharedStatisticsArraysAreRejectedBeforeAnyWrite() {
+        // max, sum and alpha share statOff: one array passed twice would overlap them element for element
+        float[] s = random(new Random(9), 4 * 32), max = new float[32], other = new float[32];
+        Arrays.fill(max, Float.NEGATIVE_INFINITY);
+        float[] s0 = s.clone(), max0 = max.clone(), other0 = other.clone();
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> AttentionTiles.softmaxOnline(4, 32, s, 0, 32, 0, null, 0, null, null, 0, max, other, max, 0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("max == alpha")
+                .hasMessageContaining("statOff=0");
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> AttentionTiles.softmaxOnlineRows(4, 8, s, 0, 8, 0, null, 0, null, null, 0, other, max, max, 0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("sum == alpha");
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> AttentionTiles.softmaxOnline(4, 32, s, 0, 32, 0, null, 0, null, null, 0, max, max, other, 0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("max == sum");
+        Close.assertSameBits("s untouched", s0, s);
+        Close.assertSameBits("max untouched", max0, max);
+        Close.assertSameBits("other untouched", other0, other);
+    }
+
+    @Test
     void expIsAccurateAndZeroForMinusInfinity() {
         float[] s = new float[2 * 16];
         for (int i = 0; i < s.length; i++) {
