@@ -30,7 +30,7 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Runs in its own JVM ({@code mvn -B -ntp test -Psteady-state}): the other tests call the kernels on
  * hundreds of odd shapes first, and the profiles they leave are not those of an application. Not part of
- * the default run while one defect is open: in about 1 of 10 fresh JVMs the non-causal attention forward
+ * the default run while one defect is open: in a few fresh JVMs per hundred the non-causal attention forward
  * stays on boxed vectors (1.57 MB per call for B=4, Hq=8, T=512): C2 sometimes inlines the softmax
  * into the large forwardBlock and runs out of nodes before exp (see bench/RESULTS.md).
  */
