@@ -54,7 +54,8 @@ public final class AttentionTiles {
     public static void softmaxOnline(int n, int m, float[] s, int sOff, int lds, int rowBase,
                                      float[] limit, int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
                                      float[] max, float[] sum, float[] alpha, int statOff) {
-        checkColumns(n, m, s, sOff, lds, limit, limOff, bias, biasIdx, biasIdxOff, max, sum, alpha, statOff);
+        checkSoftmax("n", n, "m", m, s, sOff, lds, m, limit, limOff, bias, biasIdx, biasIdxOff, max, sum, alpha,
+                statOff);
         if (Backend.SIMD) {
             SimdAttentionTiles.softmaxOnline(n, m, s, sOff, lds, rowBase, limit, limOff, bias, biasIdx, biasIdxOff,
                     max, sum, alpha, statOff);
@@ -74,11 +75,8 @@ public final class AttentionTiles {
     public static void softmaxOnlineRows(int m, int n, float[] s, int sOff, int lds, int colBase,
                                          float[] limit, int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
                                          float[] max, float[] sum, float[] alpha, int statOff) {
-        Checks.nonNegative("m", m);
-        Checks.nonNegative("n", n);
-        Checks.matrix("s", s, sOff, lds, "lds", m, n, "n");
-        checkRowExtras(m, limit, limOff, bias, biasIdx, biasIdxOff);
-        checkStats(m, max, sum, alpha, statOff);
+        checkSoftmax("m", m, "n", n, s, sOff, lds, m, limit, limOff, bias, biasIdx, biasIdxOff, max, sum, alpha,
+                statOff);
         if (Backend.SIMD) {
             SimdAttentionTiles.softmaxOnlineRows(m, n, s, sOff, lds, colBase, limit, limOff, bias, biasIdx,
                     biasIdxOff, max, sum, alpha, statOff);
@@ -164,12 +162,16 @@ public final class AttentionTiles {
         }
     }
 
-    private static void checkColumns(int n, int m, float[] s, int sOff, int lds, float[] limit, int limOff,
-                                     float[] bias, int[] biasIdx, int biasIdxOff,
-                                     float[] max, float[] sum, float[] alpha, int statOff) {
-        Checks.nonNegative("n", n);
-        Checks.nonNegative("m", m);
-        Checks.matrix("s", s, sOff, lds, "lds", n, m, "m");
+    /**
+     * Both online softmaxes: s is {@code rows x cols} with row stride lds, and {@code m} of its rows (the
+     * row layout) or columns (the column layout) are queries with a limit, a bias index and statistics.
+     */
+    private static void checkSoftmax(String rowsName, int rows, String colsName, int cols, float[] s, int sOff,
+                                     int lds, int m, float[] limit, int limOff, float[] bias, int[] biasIdx,
+                                     int biasIdxOff, float[] max, float[] sum, float[] alpha, int statOff) {
+        Checks.nonNegative(rowsName, rows);
+        Checks.nonNegative(colsName, cols);
+        Checks.matrix("s", s, sOff, lds, "lds", rows, cols, colsName);
         checkRowExtras(m, limit, limOff, bias, biasIdx, biasIdxOff);
         checkStats(m, max, sum, alpha, statOff);
     }
