@@ -28,11 +28,14 @@ import org.junit.jupiter.api.Test;
  * boxed vectors. It found two: the causal forward's softmax lost its second exp to C2's inlining node
  * budget (891 KB per call), and a nullable mask vector was boxed when a bias met a causal mask (20 KB).
  *
- * <p>Runs in its own JVM ({@code mvn -B -ntp test -Psteady-state}): the other tests call the kernels on
- * hundreds of odd shapes first, and the profiles they leave are not those of an application. Not part of
- * the default run while one defect is open: in a few fresh JVMs per hundred the non-causal attention forward
- * stays on boxed vectors (1.57 MB per call for B=4, Hq=8, T=512): C2 sometimes inlines the softmax
- * into the large forwardBlock and runs out of nodes before exp (see bench/RESULTS.md).
+ * <p>Runs in two JVMs of its own (Surefire executions {@code steady-state} and
+ * {@code steady-state-no-inlining}): the other tests call the kernels on hundreds of odd shapes first, and
+ * the profiles they leave are not those of an application. The second JVM forbids C2 to inline any Lanes
+ * method, the worst case of its inlining budget: a helper that took or returned a vector would box it on
+ * every call there, in every run. The last defect of this kind struck only in about 4 fresh JVMs in 90:
+ * C2 inlined the attention softmax into the large forward-block method, ran out of nodes before exp
+ * (which then took a FloatVector) and left it a call on boxed vectors, 1.57 MB per MQA forward (B=4,
+ * Hq=8, T=512). With inlining off, the code before the fix fails three of these four tests every time.
  */
 @Tag("steady-state")
 class SteadyStateAllocationTest {

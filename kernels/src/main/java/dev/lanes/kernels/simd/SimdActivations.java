@@ -6,7 +6,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Vector API body of {@code dev.lanes.kernels.Activations}. Arguments were validated by the facade.
  * GELU as {@code y = x * sigmoid(2u)}, {@code u = sqrt(2/pi) (x + 0.044715 x^3)}, with the sigmoid
- * from {@link VectorMath#exp}; the scalar tails repeat the vector operations one for one, so an
+ * from {@link VectorMath#expInPlace}; the scalar tails repeat the vector operations one for one, so an
  * element's bits do not depend on whether a lane or a tail computed it.
  *
  * <p>x is clamped to [-10, 10] inside the polynomial (so x^3 cannot overflow and 0 * inf cannot
@@ -32,8 +32,10 @@ public final class SimdActivations {
         for (; i < vecEnd; i += L) {
             FloatVector v = FloatVector.fromArray(S, x, xOff + i);
             FloatVector xc = v.max(-CLAMP).min(CLAMP);
-            FloatVector z = xc.mul(xc).mul(C).fma(xc, xc).mul(NEG_2K);
-            FloatVector e = VectorMath.exp(z);
+            // z through y: VectorMath's exp works in place on an array (see expInPlace)
+            xc.mul(xc).mul(C).fma(xc, xc).mul(NEG_2K).intoArray(y, yOff + i);
+            VectorMath.expInPlace(y, yOff + i);
+            FloatVector e = FloatVector.fromArray(S, y, yOff + i);
             v.div(e.add(1f)).blend(-0f, v.lt(-CLAMP)).intoArray(y, yOff + i);
         }
         for (; i < n; i++) {
@@ -53,13 +55,17 @@ public final class SimdActivations {
             FloatVector v = FloatVector.fromArray(S, x, xOff + i);
             FloatVector xc = v.max(-CLAMP).min(CLAMP);
             FloatVector x2 = xc.mul(xc);
-            FloatVector e = VectorMath.exp(x2.mul(C).fma(xc, xc).mul(NEG_2K));
+            int o = dxOff + i;
+            // every input read before the exponent goes through dx (expInPlace works on an array)
+            FloatVector vdy = FloatVector.fromArray(S, dy, dyOff + i), vdx = FloatVector.fromArray(S, dx, o);
+            x2.mul(C).fma(xc, xc).mul(NEG_2K).intoArray(dx, o);
+            VectorMath.expInPlace(dx, o);
+            FloatVector e = FloatVector.fromArray(S, dx, o);
             FloatVector s = one.div(e.add(1f));
             // gelu' = s + x s (1 - s) 2 du/dx = s (1 + 2K x (1 - s) (1 + 3C x^2)), with 1 - s = e s exactly
             FloatVector t = xc.mul(TWO_K).mul(e.mul(s));
             FloatVector g = s.mul(t.fma(x2.fma(C3, 1f), one)).blend(0f, v.lt(-CLAMP));
-            int o = dxOff + i;
-            g.fma(FloatVector.fromArray(S, dy, dyOff + i), FloatVector.fromArray(S, dx, o)).intoArray(dx, o);
+            g.fma(vdy, vdx).intoArray(dx, o);
         }
         for (; i < n; i++) {
             float v = x[xOff + i];

@@ -32,7 +32,7 @@ public final class SimdAttentionTiles {
     // interpreter, C1 and C2, lane by lane and in the scalar twin. The library's EXP (an SVML stub in
     // C2, Math.exp per lane before) measured 0.3 vs 0.8 ns per element here, but its last bit depends
     // on which tier ran, and the same-bits-for-any-thread-count contract cannot live with that.
-    // Kept rather than VectorMath.exp (same kind of function, Taylor degree 7, clamps both ends, scalar-
+    // Kept rather than VectorMath.expInPlace (same kind of function, Taylor degree 7, clamps both ends, scalar-
     // argument shorthands): swapping it in measured 30.2-30.3 vs 26.5-26.9 ms for the MQA forward
     // (B=4, Hq=8, Hkv=1, T=S=512, D=64, 1 thread) and 108 vs 97 ms forward+backward, same JMH run.
     private static final float LOG2E = 1.44269504088896341f;
@@ -43,11 +43,20 @@ public final class SimdAttentionTiles {
     private static final VectorSpecies<Integer> IS = S.withLanes(int.class);
 
     /**
-     * exp(x) lane-wise for x <= 88 (-inf gives 0, and so does anything below -87.3); the tiles only take
-     * exp of a logit minus a maximum or logsumexp, which is <= 0 up to rounding. Scalar arguments are
-     * broadcast explicitly: the scalar-argument shorthands measured slower in this loop.
+     * {@code a[i, i + L) = exp(a[i, i + L))} for x <= 88 (-inf gives 0, and so does anything below -87.3);
+     * the tiles only take exp of a logit minus a maximum or logsumexp, which is <= 0 up to rounding. Scalar
+     * arguments are broadcast explicitly: the scalar-argument shorthands measured slower in this loop.
+     *
+     * <p>In place on an array, never on a vector argument, like every helper in the SIMD kernels: a vector
+     * that crosses a call C2 did not inline is boxed, and C2 does decline calls, by whatever compiles
+     * first. Taking a FloatVector, this exp was once inlined with the softmax into the large
+     * forward-block method, where C2 ran out of nodes (NodeCountInliningCutoff) and called it instead:
+     * 1.57 MB of boxes per MQA forward (B=4, Hq=8, T=512) and 5x the time, in about 4 JVMs in 90.
+     * Through an array such a call costs a call; SteadyStateAllocationTest holds this with inlining of
+     * Lanes' own methods switched off.
      */
-    static FloatVector exp(FloatVector x) {
+    static void expInPlace(float[] a, int i) {
+        FloatVector x = FloatVector.fromArray(S, a, i);
         FloatVector round = FloatVector.broadcast(S, ROUND);
         FloatVector t = x.fma(FloatVector.broadcast(S, LOG2E), round); // n in the low mantissa bits
         FloatVector n = t.sub(round);
@@ -64,10 +73,10 @@ public final class SimdAttentionTiles {
                 .lanewise(VectorOperators.LSHL, 23);
         FloatVector y = p.mul(bits.reinterpretAsFloats());
         // lanes below EXP_LO (-inf among them) computed garbage above; no clamp needed before
-        return y.blend(FloatVector.zero(S), x.compare(VectorOperators.LT, FloatVector.broadcast(S, EXP_LO)));
+        y.blend(FloatVector.zero(S), x.compare(VectorOperators.LT, FloatVector.broadcast(S, EXP_LO))).intoArray(a, i);
     }
 
-    /** The same function as {@link #exp(FloatVector)} on one float, operation for operation. */
+    /** The same function as {@link #expInPlace} on one float, operation for operation. */
     static float exp(float x) {
         float t = Math.fma(x, LOG2E, ROUND);
         float n = t - ROUND;
@@ -236,13 +245,15 @@ public final class SimdAttentionTiles {
             FloatVector vs = FloatVector.zero(S);
             for (int j = 0; j < n; j++) {
                 int o = sOff + j * lds + c;
-                FloatVector p = exp(FloatVector.fromArray(S, s, o).sub(safe));
-                p.intoArray(s, o);
-                vs = vs.add(p);
+                FloatVector.fromArray(S, s, o).sub(safe).intoArray(s, o);
+                expInPlace(s, o);
+                vs = vs.add(FloatVector.fromArray(S, s, o));
             }
-            FloatVector va = exp(mOld.sub(safe));
+            // alpha = exp(m_old - m_new) replaces the new maxima, which vm holds
+            mOld.sub(safe).intoArray(alpha, statOff + c);
+            expInPlace(alpha, statOff + c);
+            FloatVector va = FloatVector.fromArray(S, alpha, statOff + c);
             FloatVector.fromArray(S, sum, statOff + c).fma(va, vs).intoArray(sum, statOff + c);
-            va.intoArray(alpha, statOff + c);
             vm.intoArray(max, statOff + c);
         }
     }
@@ -284,7 +295,8 @@ public final class SimdAttentionTiles {
             float safe = mx == NEG_INF ? 0f : mx;
             FloatVector vsafe = FloatVector.broadcast(S, safe);
             for (j = 0; j < vecEnd; j += L) {
-                exp(FloatVector.fromArray(S, s, so + j).sub(vsafe)).intoArray(s, so + j);
+                FloatVector.fromArray(S, s, so + j).sub(vsafe).intoArray(s, so + j);
+                expInPlace(s, so + j);
             }
             for (; j < n; j++) {
                 s[so + j] = exp(s[so + j] - safe);
@@ -367,16 +379,20 @@ public final class SimdAttentionTiles {
                     if (bias != null) {
                         x = x.add(FloatVector.fromArray(S, bias, bi + j));
                     }
-                    p = exp(x.sub(vl));
+                    x.sub(vl).intoArray(s, so + j);
+                    expInPlace(s, so + j);
+                    p = FloatVector.fromArray(S, s, so + j);
                 } else {
                     // bias is read at visible entries only: a padded tile may run past the bias row
                     VectorMask<Float> seen = S.indexInRange(j, (int) Math.max(0, visible));
                     if (bias != null) {
                         x = x.add(FloatVector.fromArray(S, bias, bi + j, seen));
                     }
-                    p = exp(x.sub(vl)).blend(0f, seen.not());
+                    x.sub(vl).intoArray(s, so + j);
+                    expInPlace(s, so + j);
+                    p = FloatVector.fromArray(S, s, so + j).blend(0f, seen.not());
+                    p.intoArray(s, so + j);
                 }
-                p.intoArray(s, so + j);
                 p.mul(vsc).mul(FloatVector.fromArray(S, dp, go + j).sub(vd)).intoArray(dp, go + j);
             }
             for (; j < n; j++) {

@@ -21,23 +21,6 @@ public final class SimdNorms {
 
     private SimdNorms() {}
 
-    private static DoubleVector lo(FloatVector v) {
-        return (DoubleVector) v.convert(VectorOperators.F2D, 0);
-    }
-
-    private static DoubleVector hi(FloatVector v) {
-        return (DoubleVector) v.convert(VectorOperators.F2D, 1);
-    }
-
-    /** The lanes added left to right: a fixed order, unlike {@code reduceLanes(ADD)}. */
-    private static double sumInOrder(DoubleVector v) {
-        double s = v.lane(0);
-        for (int i = 1; i < DL; i++) {
-            s += v.lane(i);
-        }
-        return s;
-    }
-
     // ---------------------------------------------------------------------------------------------
     // Forward
 
@@ -51,10 +34,14 @@ public final class SimdNorms {
             int j = 0;
             for (; j < vecEnd; j += L) {
                 FloatVector v = FloatVector.fromArray(S, x, xr + j);
-                a0 = a0.add(lo(v));
-                a1 = a1.add(hi(v));
+                a0 = a0.add(((DoubleVector) v.convert(VectorOperators.F2D, 0)));
+                a1 = a1.add(((DoubleVector) v.convert(VectorOperators.F2D, 1)));
             }
-            double sum = sumInOrder(a0.add(a1));
+            DoubleVector a = a0.add(a1);
+            double sum = a.lane(0); // lanes left to right: a fixed order, unlike reduceLanes(ADD)
+            for (int l = 1; l < DL; l++) {
+                sum += a.lane(l);
+            }
             for (; j < cols; j++) {
                 sum += x[xr + j];
             }
@@ -64,11 +51,15 @@ public final class SimdNorms {
             DoubleVector q0 = DoubleVector.zero(D), q1 = DoubleVector.zero(D);
             for (j = 0; j < vecEnd; j += L) {
                 FloatVector v = FloatVector.fromArray(S, x, xr + j);
-                DoubleVector d0 = lo(v).sub(mv), d1 = hi(v).sub(mv);
+                DoubleVector d0 = ((DoubleVector) v.convert(VectorOperators.F2D, 0)).sub(mv), d1 = ((DoubleVector) v.convert(VectorOperators.F2D, 1)).sub(mv);
                 q0 = d0.fma(d0, q0);
                 q1 = d1.fma(d1, q1);
             }
-            double sq = sumInOrder(q0.add(q1));
+            DoubleVector q = q0.add(q1);
+            double sq = q.lane(0);
+            for (int l = 1; l < DL; l++) {
+                sq += q.lane(l);
+            }
             for (; j < cols; j++) {
                 double d = x[xr + j] - mu;
                 sq = Math.fma(d, d, sq);
@@ -99,11 +90,15 @@ public final class SimdNorms {
             int j = 0;
             for (; j < vecEnd; j += L) {
                 FloatVector v = FloatVector.fromArray(S, x, xr + j);
-                DoubleVector d0 = lo(v), d1 = hi(v);
+                DoubleVector d0 = ((DoubleVector) v.convert(VectorOperators.F2D, 0)), d1 = ((DoubleVector) v.convert(VectorOperators.F2D, 1));
                 q0 = d0.fma(d0, q0);
                 q1 = d1.fma(d1, q1);
             }
-            double sq = sumInOrder(q0.add(q1));
+            DoubleVector q = q0.add(q1);
+            double sq = q.lane(0);
+            for (int l = 1; l < DL; l++) {
+                sq += q.lane(l);
+            }
             for (; j < cols; j++) {
                 double d = x[xr + j];
                 sq = Math.fma(d, d, sq);
@@ -212,7 +207,12 @@ public final class SimdNorms {
         for (; j < vecEnd; j += L) {
             s0 = FloatVector.fromArray(S, gamma, gOff + j).fma(FloatVector.fromArray(S, dy, gr + j), s0);
         }
-        double sum = lanesInDouble(s0) + lanesInDouble(s1);
+        double sum0 = s0.lane(0), sum1 = s1.lane(0);
+        for (int l = 1; l < L; l++) {
+            sum0 += s0.lane(l);
+            sum1 += s1.lane(l);
+        }
+        double sum = sum0 + sum1;
         for (; j < cols; j++) {
             sum += gamma[gOff + j] * dy[gr + j];
         }
@@ -239,22 +239,18 @@ public final class SimdNorms {
             FloatVector d0 = FloatVector.fromArray(S, gamma, gOff + j).mul(FloatVector.fromArray(S, dy, gr + j));
             s0 = d0.fma(n0, s0);
         }
-        double sum = lanesInDouble(s0) + lanesInDouble(s1);
+        double sum0 = s0.lane(0), sum1 = s1.lane(0);
+        for (int l = 1; l < L; l++) {
+            sum0 += s0.lane(l);
+            sum1 += s1.lane(l);
+        }
+        double sum = sum0 + sum1;
         for (; j < cols; j++) {
             float norm = (x[xr + j] - mu) * s;
             float dnorm = gamma[gOff + j] * dy[gr + j];
             sum = Math.fma((double) dnorm, (double) norm, sum);
         }
         return sum;
-    }
-
-    /** The lanes of v added left to right in double. */
-    private static double lanesInDouble(FloatVector v) {
-        double s = v.lane(0);
-        for (int i = 1; i < L; i++) {
-            s += v.lane(i);
-        }
-        return s;
     }
 
     /** dx += rstd * (dnorm - a - norm * b) for one row, in float. */

@@ -1,7 +1,6 @@
 package dev.lanes.kernels.simd;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -56,11 +55,14 @@ public final class SimdSoftmax {
             FloatVector vm = FloatVector.broadcast(S, zmax);
             FloatVector vsum = FloatVector.zero(S);
             for (j = 0; j < vecEnd; j += L) {
-                FloatVector e = VectorMath.exp(FloatVector.fromArray(S, x, xr + j).mul(vs).sub(vm));
-                e.intoArray(y, yr + j);
-                vsum = vsum.add(e);
+                FloatVector.fromArray(S, x, xr + j).mul(vs).sub(vm).intoArray(y, yr + j);
+                VectorMath.expInPlace(y, yr + j);
+                vsum = vsum.add(FloatVector.fromArray(S, y, yr + j));
             }
-            float sum = VectorMath.sumInOrder(vsum);
+            float sum = vsum.lane(0); // lanes in order: reduceLanes(ADD)'s order is unspecified
+            for (int l = 1; l < L; l++) {
+                sum += vsum.lane(l);
+            }
             for (; j < n; j++) {
                 float e = VectorMath.exp(scale * x[xr + j] - zmax);
                 y[yr + j] = e;
@@ -80,7 +82,10 @@ public final class SimdSoftmax {
         FloatVector vmax = FloatVector.broadcast(S, NEG_INF);
         int j = 0;
         for (; j < vecEnd; j += L) {
-            vmax = vmax.max(logits(vs, x, xr + j, mask, mr + j));
+            // the contract's logit: scale*x + mask, -inf in either term winning
+            FloatVector z = FloatVector.fromArray(S, x, xr + j).mul(vs);
+            FloatVector mk = FloatVector.fromArray(S, mask, mr + j);
+            vmax = vmax.max(z.add(mk).blend(NEG_INF, z.eq(NEG_INF).or(mk.eq(NEG_INF))));
         }
         float zmax = vmax.reduceLanes(VectorOperators.MAX);
         for (; j < n; j++) {
@@ -99,25 +104,22 @@ public final class SimdSoftmax {
         FloatVector vm = FloatVector.broadcast(S, zmax);
         FloatVector vsum = FloatVector.zero(S);
         for (j = 0; j < vecEnd; j += L) {
-            FloatVector e = VectorMath.exp(logits(vs, x, xr + j, mask, mr + j).sub(vm));
-            e.intoArray(y, yr + j);
-            vsum = vsum.add(e);
+            FloatVector z = FloatVector.fromArray(S, x, xr + j).mul(vs);
+            FloatVector mk = FloatVector.fromArray(S, mask, mr + j);
+            z.add(mk).blend(NEG_INF, z.eq(NEG_INF).or(mk.eq(NEG_INF))).sub(vm).intoArray(y, yr + j);
+            VectorMath.expInPlace(y, yr + j);
+            vsum = vsum.add(FloatVector.fromArray(S, y, yr + j));
         }
-        float sum = VectorMath.sumInOrder(vsum);
+        float sum = vsum.lane(0);
+        for (int l = 1; l < L; l++) {
+            sum += vsum.lane(l);
+        }
         for (; j < n; j++) {
             float e = VectorMath.exp(logit(scale, x[xr + j], mask[mr + j]) - zmax);
             y[yr + j] = e;
             sum += e;
         }
         normalise(n, 1f / sum, y, yr);
-    }
-
-    /** The contract's logit, a vector at a time: scale*x + mask, with -inf in either term winning. */
-    private static FloatVector logits(FloatVector vs, float[] x, int xi, float[] mask, int mi) {
-        FloatVector s = FloatVector.fromArray(S, x, xi).mul(vs);
-        FloatVector mk = FloatVector.fromArray(S, mask, mi);
-        VectorMask<Float> dead = s.eq(NEG_INF).or(mk.eq(NEG_INF));
-        return s.add(mk).blend(NEG_INF, dead);
     }
 
     private static float logit(float scale, float x, float mask) {
@@ -183,7 +185,11 @@ public final class SimdSoftmax {
             for (; j < vecEnd; j += L) {
                 acc0 = FloatVector.fromArray(S, dy, gr + j).fma(FloatVector.fromArray(S, y, yr + j), acc0);
             }
-            float dot = VectorMath.sumInOrder(acc0.add(acc1));
+            FloatVector acc = acc0.add(acc1);
+            float dot = acc.lane(0); // lanes in order
+            for (int l = 1; l < L; l++) {
+                dot += acc.lane(l);
+            }
             for (; j < cols; j++) {
                 dot = Math.fma(dy[gr + j], y[yr + j], dot);
             }

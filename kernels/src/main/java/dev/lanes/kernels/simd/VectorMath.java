@@ -11,6 +11,8 @@ import jdk.incubator.vector.VectorSpecies;
  * The Vector API's own {@code EXP} and {@code reduceLanes(ADD)} leave their rounding and summation
  * order unspecified (measured here: 58% of 16-lane sums and 1% of exponentials differ between the
  * interpreter and C2), which would make results depend on which thread reached which JIT tier first.
+ * (The kernels add lanes in a fixed order inline, {@code lane(0) + lane(1) + ...}: a helper taking the
+ * vector would box it whenever C2 does not inline the call; see {@link #expInPlace}.)
  */
 public final class VectorMath {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -32,8 +34,14 @@ public final class VectorMath {
 
     private VectorMath() {}
 
-    /** e^x, within 2 ulp for x in [MIN_X, MAX_X], 0 below it, NaN for NaN. */
-    public static FloatVector exp(FloatVector x) {
+    /**
+     * {@code a[i, i + L) = e^a[i, i + L)}, within 2 ulp for x in [MIN_X, MAX_X], 0 below it, NaN for NaN.
+     * In place on an array rather than on a vector argument: C2 may decline to inline any method of ours
+     * (for instance when a large caller has used up its node budget), and a vector passed to or returned
+     * from a call that is not inlined is boxed, a heap object per call. A call on an array costs a call.
+     */
+    public static void expInPlace(float[] a, int i) {
+        FloatVector x = FloatVector.fromArray(S, a, i);
         FloatVector xc = x.max(MIN_X).min(MAX_X);
         FloatVector t = xc.mul(LOG2E).add(ROUNDER);
         FloatVector n = t.sub(ROUNDER);
@@ -48,10 +56,10 @@ public final class VectorMath {
         p = p.fma(r, FloatVector.broadcast(S, 1f));
         IntVector ni = t.reinterpretAsInts().sub(ROUNDER_BITS);
         FloatVector scale = ni.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        return p.mul(scale).blend(0f, x.lt(MIN_X));
+        p.mul(scale).blend(0f, x.lt(MIN_X)).intoArray(a, i);
     }
 
-    /** The scalar form of {@link #exp(FloatVector)}: the same operations, so the same bits. */
+    /** The scalar form of {@link #expInPlace}: the same operations, so the same bits. */
     public static float exp(float x) {
         float xc = Math.min(Math.max(x, MIN_X), MAX_X);
         float t = xc * LOG2E + ROUNDER;
@@ -68,14 +76,5 @@ public final class VectorMath {
         int ni = Float.floatToRawIntBits(t) - ROUNDER_BITS;
         float result = p * Float.intBitsToFloat((ni + 127) << 23);
         return x < MIN_X ? 0f : result;
-    }
-
-    /** The sum of the lanes, added left to right: a fixed order, unlike {@code reduceLanes(ADD)}. */
-    public static float sumInOrder(FloatVector v) {
-        float s = v.lane(0);
-        for (int i = 1; i < L; i++) {
-            s += v.lane(i);
-        }
-        return s;
     }
 }
