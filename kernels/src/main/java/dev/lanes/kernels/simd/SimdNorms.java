@@ -11,7 +11,9 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Row statistics are accumulated in double lanes: each float vector is widened (exactly) into two
  * double vectors of the same shape, summed into two double accumulators, and the lanes are added in
  * a fixed order at the end of the row, so a statistic is as accurate as the scalar twin's sequential
- * double sum and has the same bits at every JIT tier. The element-wise work is float.
+ * double sum and has the same bits at every JIT tier. The element-wise work is float. The widening and
+ * the lane sums are written out where they are used: a helper taking or returning a vector would box it
+ * whenever C2 does not inline the call (see {@code VectorMath.expInPlace}).
  */
 public final class SimdNorms {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -34,8 +36,8 @@ public final class SimdNorms {
             int j = 0;
             for (; j < vecEnd; j += L) {
                 FloatVector v = FloatVector.fromArray(S, x, xr + j);
-                a0 = a0.add(((DoubleVector) v.convert(VectorOperators.F2D, 0)));
-                a1 = a1.add(((DoubleVector) v.convert(VectorOperators.F2D, 1)));
+                a0 = a0.add((DoubleVector) v.convert(VectorOperators.F2D, 0));
+                a1 = a1.add((DoubleVector) v.convert(VectorOperators.F2D, 1));
             }
             DoubleVector a = a0.add(a1);
             double sum = a.lane(0); // lanes left to right: a fixed order, unlike reduceLanes(ADD)
@@ -51,7 +53,8 @@ public final class SimdNorms {
             DoubleVector q0 = DoubleVector.zero(D), q1 = DoubleVector.zero(D);
             for (j = 0; j < vecEnd; j += L) {
                 FloatVector v = FloatVector.fromArray(S, x, xr + j);
-                DoubleVector d0 = ((DoubleVector) v.convert(VectorOperators.F2D, 0)).sub(mv), d1 = ((DoubleVector) v.convert(VectorOperators.F2D, 1)).sub(mv);
+                DoubleVector d0 = ((DoubleVector) v.convert(VectorOperators.F2D, 0)).sub(mv);
+                DoubleVector d1 = ((DoubleVector) v.convert(VectorOperators.F2D, 1)).sub(mv);
                 q0 = d0.fma(d0, q0);
                 q1 = d1.fma(d1, q1);
             }
@@ -90,7 +93,8 @@ public final class SimdNorms {
             int j = 0;
             for (; j < vecEnd; j += L) {
                 FloatVector v = FloatVector.fromArray(S, x, xr + j);
-                DoubleVector d0 = ((DoubleVector) v.convert(VectorOperators.F2D, 0)), d1 = ((DoubleVector) v.convert(VectorOperators.F2D, 1));
+                DoubleVector d0 = (DoubleVector) v.convert(VectorOperators.F2D, 0);
+                DoubleVector d1 = (DoubleVector) v.convert(VectorOperators.F2D, 1);
                 q0 = d0.fma(d0, q0);
                 q1 = d1.fma(d1, q1);
             }
