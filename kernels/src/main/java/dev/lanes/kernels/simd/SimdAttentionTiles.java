@@ -97,6 +97,13 @@ public final class SimdAttentionTiles {
                             float[] b, int bOff, int ldb, boolean accumulate, float[] cs, int csOff,
                             float[] c, int cOff, int ldc) {
         int j = 0;
+        if (m == 1) {
+            // one row (decoding, one query per kv head): 8L-wide, so each row of B is read once, whole and
+            // in order; two passes of 4L read every other half row, which the prefetchers follow worse
+            for (; n - j >= 8 * L; j += 8 * L) {
+                k1x8(k, a, aOff, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + j);
+            }
+        }
         // 6-row x 4L tiles first (SimdGemm's register tile: 10 loads per 24 fmas), then 8-row x 3L
         // (11 per 24); 2L and 1L tiles only for what is left
         for (; n - j >= 4 * L; j += 4 * L) {
@@ -587,6 +594,44 @@ public final class SimdAttentionTiles {
             FloatVector.fromArray(S, c, o0 + 2 * L).fma(s2, c02).intoArray(c, o0 + 2 * L);
             FloatVector.fromArray(S, c, o0 + 3 * L).fma(s3, c03).intoArray(c, o0 + 3 * L);
         }
+    }
+
+    /** C[1 x 8L] (+)= A[1 x k] * B[k x 8L]; see {@link #gemm}. */
+    private static void k1x8(int k, float[] a, int ai, int aCs, float[] b, int bi, int ldb,
+                             boolean accumulate, float[] cs, int csi, float[] c, int ci) {
+        FloatVector c0 = FloatVector.zero(S), c1 = FloatVector.zero(S), c2 = FloatVector.zero(S), c3 = FloatVector.zero(S);
+        FloatVector c4 = FloatVector.zero(S), c5 = FloatVector.zero(S), c6 = FloatVector.zero(S), c7 = FloatVector.zero(S);
+        for (int p = 0; p < k; p++) {
+            int bo = bi + p * ldb;
+            FloatVector av = FloatVector.broadcast(S, a[ai + p * aCs]);
+            c0 = FloatVector.fromArray(S, b, bo + 0 * L).fma(av, c0);
+            c1 = FloatVector.fromArray(S, b, bo + 1 * L).fma(av, c1);
+            c2 = FloatVector.fromArray(S, b, bo + 2 * L).fma(av, c2);
+            c3 = FloatVector.fromArray(S, b, bo + 3 * L).fma(av, c3);
+            c4 = FloatVector.fromArray(S, b, bo + 4 * L).fma(av, c4);
+            c5 = FloatVector.fromArray(S, b, bo + 5 * L).fma(av, c5);
+            c6 = FloatVector.fromArray(S, b, bo + 6 * L).fma(av, c6);
+            c7 = FloatVector.fromArray(S, b, bo + 7 * L).fma(av, c7);
+        }
+        if (accumulate) {
+            FloatVector one = FloatVector.broadcast(S, 1f);
+            c0 = FloatVector.fromArray(S, c, ci + 0 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 0 * L), c0);
+            c1 = FloatVector.fromArray(S, c, ci + 1 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 1 * L), c1);
+            c2 = FloatVector.fromArray(S, c, ci + 2 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 2 * L), c2);
+            c3 = FloatVector.fromArray(S, c, ci + 3 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 3 * L), c3);
+            c4 = FloatVector.fromArray(S, c, ci + 4 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 4 * L), c4);
+            c5 = FloatVector.fromArray(S, c, ci + 5 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 5 * L), c5);
+            c6 = FloatVector.fromArray(S, c, ci + 6 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 6 * L), c6);
+            c7 = FloatVector.fromArray(S, c, ci + 7 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 7 * L), c7);
+        }
+        c0.intoArray(c, ci + 0 * L);
+        c1.intoArray(c, ci + 1 * L);
+        c2.intoArray(c, ci + 2 * L);
+        c3.intoArray(c, ci + 3 * L);
+        c4.intoArray(c, ci + 4 * L);
+        c5.intoArray(c, ci + 5 * L);
+        c6.intoArray(c, ci + 6 * L);
+        c7.intoArray(c, ci + 7 * L);
     }
 
     /** C[8 x 3L] (+)= A[8 x k] * B[k x 3L]; see {@link #gemm}. */

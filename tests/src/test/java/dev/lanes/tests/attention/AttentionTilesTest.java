@@ -19,7 +19,22 @@ class AttentionTilesTest {
         Random rnd = new Random(info.getCurrentRepetition());
         // n past 4L + 3L + 2L + L + a partial vector, m past the 6- and 8-row tiles with every remainder
         int m = rnd.nextInt(28), n = rnd.nextInt(rnd.nextBoolean() ? 60 : 180), k = rnd.nextInt(70);
-        boolean transposedA = rnd.nextBoolean(), accumulate = rnd.nextBoolean(), scaled = rnd.nextBoolean();
+        gemmAgainstTwin(rnd, m, n, k, rnd.nextBoolean(), rnd.nextBoolean());
+    }
+
+    /** One row (decoding) takes 8L-wide tiles while n allows: each with and without accumulation and scale. */
+    @Test
+    void oneRowGemmGivesTheScalarTwinsBits() {
+        Random rnd = new Random(7);
+        for (int n : new int[] {128, 128 + 16 * 3 + 5, 256 + 7}) {
+            for (int variant = 0; variant < 4; variant++) {
+                gemmAgainstTwin(rnd, 1, n, 1 + rnd.nextInt(130), variant % 2 == 1, variant / 2 == 1);
+            }
+        }
+    }
+
+    private static void gemmAgainstTwin(Random rnd, int m, int n, int k, boolean accumulate, boolean scaled) {
+        boolean transposedA = rnd.nextBoolean();
         int lda = (transposedA ? m : k) + rnd.nextInt(3);
         int aRs = transposedA ? 1 : lda, aCs = transposedA ? lda : 1;
         float[] a = random(rnd, 3 + Math.max(m, k) * Math.max(lda, 1) + Math.max(m, k) + 1);
