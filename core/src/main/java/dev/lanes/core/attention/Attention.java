@@ -410,8 +410,8 @@ public final class Attention {
                     qT[d * cols + c] = scale * q[qi + d];
                 }
             }
-            // the padding columns [m, cols), zero, a row of qT at a time (column by column, strided, it cost
-            // a decoding step against a short cache a third of its time)
+            // the padding columns [m, cols) are zero; set a row of qT at a time (zeroed column by column,
+            // strided, they took a third of a decoding step against a short cache)
             for (int d = 0; m < cols && d < D; d++) {
                 Arrays.fill(qT, d * cols + m, d * cols + cols, 0f);
             }
