@@ -74,8 +74,8 @@ def blas_thread_setter(blas_path):
 # Eager attention allocates its [B, Hq, T, S] scores, scaled scores and probabilities afresh on every call:
 # 32 MiB each at the shape. glibc serves blocks that large with mmap and unmaps them on free, so
 # each forward page-faulted all three: 24,579 minor faults and 87 ms per call, measured here, against 0
-# faults and 39-49 ms with the pages kept (report runs gave 85-91 ms, once 37.6 ms). With mmap and trimming
-# off, every call reuses the same heap pages: the peer at its best, and the same in every run.
+# faults and 39-49 ms with the pages kept (runs of this script gave 84-91 ms, one 37.6 ms). With mmap and
+# trimming off, every call reuses the same heap pages: the peer at its best, and the same in every run.
 PEER_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
 
 
