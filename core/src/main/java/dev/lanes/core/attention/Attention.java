@@ -412,7 +412,7 @@ public final class Attention {
             }
             // the padding columns [m, cols) are zero; set a row of qT at a time (zeroed column by column,
             // strided, they took a third of a decoding step against a short cache)
-            for (int d = 0; m < cols && d < D; d++) {
+            for (int d = 0; d < D; d++) {
                 Arrays.fill(qT, d * cols + m, d * cols + cols, 0f);
             }
             Arrays.fill(oT, 0, D * cols, 0f);
