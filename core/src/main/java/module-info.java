@@ -2,6 +2,8 @@
 module dev.lanes.core {
     exports dev.lanes.core;
     exports dev.lanes.core.attention;
+    exports dev.lanes.core.io;
     exports dev.lanes.core.nn;
+    exports dev.lanes.core.text;
     requires transitive dev.lanes.kernels;
 }
