@@ -122,13 +122,13 @@ public final class Safetensors implements Closeable {
         }
         ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
         readFully(ch, lenBuf, 0, file);
-        long n = lenBuf.getLong(0);  // unsigned: a negative long is > 2^63, past any file
-        if (n < 0 || n > size - 8) {
-            throw new IOException(file + ": header length " + Long.toUnsignedString(n) + " at offset 0 runs past the end of the "
-                    + size + "-byte file");
+        long n = lenBuf.getLong(0);
+        if (n < 0 || n > MAX_HEADER_BYTES) {  // unsigned: a negative long is above 2^63
+            throw new IOException(file + ": header length " + Long.toUnsignedString(n) + " at offset 0 exceeds the limit of "
+                    + MAX_HEADER_BYTES + " bytes");
         }
-        if (n > MAX_HEADER_BYTES) {
-            throw new IOException(file + ": header length " + n + " exceeds the limit of " + MAX_HEADER_BYTES + " bytes");
+        if (n > size - 8) {
+            throw new IOException(file + ": header length " + n + " at offset 0 runs past the end of the " + size + "-byte file");
         }
         if (n < 2) {
             throw new IOException(file + ": header length " + n + " is too short for a JSON object");
