@@ -23,6 +23,10 @@ It rewrites tests/src/test/resources/golden/gpt2/:
     vocab.json, merges.txt   a toy byte-level BPE vocabulary of exactly vocab_size symbols, so that the
                          generate command can print text for this checkpoint
 
+With --verify DIR it instead reads a checkpoint another program wrote (e.g. dev.lanes.core.nn.Gpt2Checkpoint.save
+of this fixture) with the hand-written reader below, and prints how far its logits on the fixture's tokens land
+from the stored float64 reference: the check that files Lanes writes are what PyTorch reads.
+
 The safetensors files are written by hand below: 8-byte little-endian header length, a JSON header
 padded with spaces to 8 bytes, then the tensors back to back.
 
@@ -44,6 +48,7 @@ import math
 import os
 import struct
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -162,6 +167,41 @@ def write_safetensors(path, tensors, metadata=None):
             f.write(b)
 
 
+NUMPY_TYPES = {"F32": "<f4", "F64": "<f8", "I64": "<i8"}
+
+
+def read_safetensors(path):
+    """name -> torch tensor, for the dtypes this script writes; checks the offsets tile the data exactly."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n].decode("utf-8"))
+    data = raw[8 + n:]
+    header.pop("__metadata__", None)
+    out, spans = {}, []
+    for name, info in header.items():
+        begin, end = info["data_offsets"]
+        spans.append((begin, end))
+        array = np.frombuffer(data[begin:end], dtype=NUMPY_TYPES[info["dtype"]]).reshape(info["shape"])
+        out[name] = torch.from_numpy(array.copy())
+    spans.sort()
+    assert spans[0][0] == 0 and spans[-1][1] == len(data), "offsets do not cover the data"
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:])), "gap or overlap"
+    return out
+
+
+def verify(directory):
+    with open(os.path.join(directory, "config.json")) as f:
+        cfg = json.load(f)
+    cfg = {k: cfg[k] for k in CONFIG}
+    P = {n: t.double() for n, t in read_safetensors(os.path.join(directory, "model.safetensors")).items()}
+    ref = read_safetensors(os.path.join(OUT, "reference.safetensors"))
+    logits = gpt2(P, ref["tokens"], cfg)
+    d = ((logits - ref["logits"]).abs().max() / ref["logits"].abs().max()).item()
+    print(f"{directory}: {len(P)} tensors, config {cfg}; logits max|diff|/max|ref| {d:.3e}")
+    return d < 1e-6
+
+
 def bytes_to_unicode():
     """GPT-2's byte -> printable character map."""
     printable = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
@@ -256,4 +296,7 @@ def main():
 
 
 if __name__ == "__main__":
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] == "--verify":
+        sys.exit(0 if verify(sys.argv[2]) else 1)
     main()

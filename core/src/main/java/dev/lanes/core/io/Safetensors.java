@@ -11,7 +11,6 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -461,8 +460,7 @@ public final class Safetensors implements Closeable {
         byte[] header = Arrays.copyOf(head, padded);
         Arrays.fill(header, head.length, padded, (byte) ' ');
 
-        Path dir = file.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
+        Path tmp = AtomicFiles.createTempBeside(file);
         try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, padded);
             writeFully(out, len);
@@ -487,7 +485,7 @@ public final class Safetensors implements Closeable {
             Files.deleteIfExists(tmp);
             throw e;
         }
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.commit(tmp, file);
     }
 
     private static void writeFully(FileChannel out, ByteBuffer b) throws IOException {

@@ -1,5 +1,6 @@
 package dev.lanes.core.nn;
 
+import dev.lanes.core.io.AtomicFiles;
 import dev.lanes.core.io.Json;
 import dev.lanes.core.io.Safetensors;
 import dev.lanes.kernels.Checks;
@@ -7,7 +8,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -259,15 +259,7 @@ public final class Gpt2Checkpoint {
                 + "  \"layer_norm_epsilon\": " + Float.toString(cfg.normEps()) + ",\n"
                 + "  \"tie_word_embeddings\": true\n"
                 + "}\n";
-        Path target = dir.resolve(CONFIG);
-        Path tmp = Files.createTempFile(dir.toAbsolutePath(), CONFIG, ".tmp");
-        try {
-            Files.writeString(tmp, json, StandardCharsets.UTF_8);
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
-        }
-        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.writeString(dir.resolve(CONFIG), json);
     }
 
     private static int integer(Path file, Map<String, Object> m, String key) throws IOException {

@@ -37,6 +37,22 @@ class SafetensorsTest {
     }
 
     @Test
+    void writtenFilesGetTheDefaultPermissionsAndNoTemporaryFileStays() throws IOException {
+        Path f = dir.resolve("p.safetensors"), plain = Files.createFile(dir.resolve("plain"));
+        Safetensors.write(f, null, List.of(new Safetensors.Entry("a", new long[] {1}, new float[1], 0)));
+        Safetensors.write(f, null, List.of(new Safetensors.Entry("b", new long[] {1}, new float[1], 0)));  // replaces
+        if (Files.getFileStore(dir).supportsFileAttributeView("posix")) {
+            assertThat(Files.getPosixFilePermissions(f)).isEqualTo(Files.getPosixFilePermissions(plain));
+        }
+        try (var files = Files.list(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString()).sorted().toList()).containsExactly("p.safetensors", "plain");
+        }
+        try (Safetensors st = Safetensors.open(f)) {
+            assertThat(st.tensors()).extracting(Safetensors.Tensor::name).containsExactly("b");
+        }
+    }
+
+    @Test
     void roundTripIsBitExactWithMetadata() throws IOException {
         float[] big = new float[300_000];  // more than one 1 MiB read chunk
         Random r = new Random(3);

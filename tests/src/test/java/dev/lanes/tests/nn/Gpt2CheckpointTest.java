@@ -88,6 +88,34 @@ class Gpt2CheckpointTest {
     }
 
     @Test
+    void resavingTheGoldenCheckpointReproducesPythonsTensors() throws IOException {
+        // the fixture was written by tests/golden/gen_gpt2.py's own safetensors code, not by Lanes
+        Path fixture = Gpt2GoldenTest.fixture();
+        Gpt2Checkpoint.Loaded l = Gpt2Checkpoint.load(fixture);
+        Path out = dir.resolve("resaved");
+        Gpt2Checkpoint.save(out, l.config(), l.params());
+        assertThat(Gpt2Checkpoint.readConfig(out.resolve("config.json"))).isEqualTo(l.config());
+        try (Safetensors py = Safetensors.open(fixture.resolve("model.safetensors"));
+             Safetensors lanes = Safetensors.open(out.resolve("model.safetensors"))) {
+            int compared = 0;
+            for (Safetensors.Tensor t : py.tensors()) {
+                if (t.name().endsWith(".attn.bias")) {
+                    continue;  // the mask buffers Lanes skips and does not write
+                }
+                Safetensors.Tensor u = lanes.require(t.name());
+                assertThat(u.shape()).as(t.name()).containsExactly(t.shape());
+                float[] a = new float[(int) t.elements()], b = new float[a.length];
+                py.readFloats(t.name(), a, 0);
+                lanes.readFloats(t.name(), b, 0);
+                assertBitsEqual(b, a);
+                compared++;
+            }
+            assertThat(lanes.tensors()).hasSize(compared);
+            assertThat(compared).isEqualTo(4 + 12 * l.config().layers());
+        }
+    }
+
+    @Test
     void saveRefusesWhatGpt2CannotHold() {
         float[] p = new float[ParamLayout.of(CFG.withNorm(NormKind.RMS)).size()];
         assertThatThrownBy(() -> Gpt2Checkpoint.save(dir.resolve("x"), CFG.withNorm(NormKind.RMS), p))
