@@ -173,7 +173,15 @@ public final class Generate {
         Gpt2Tokenizer tok = tokenizer(o);
         int[] prompt;
         if (o.promptIds != null) {
-            prompt = Arrays.stream(o.promptIds.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+            String[] parts = o.promptIds.split(",");
+            prompt = new int[parts.length];
+            for (int i = 0; i < parts.length; i++) {
+                try {
+                    prompt[i] = Integer.parseInt(parts[i].trim());
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("--prompt-ids: '" + parts[i] + "' is not a token id");
+                }
+            }
         } else {
             if (tok == null) {
                 throw new IllegalArgumentException("--prompt needs a tokenizer: give --tokenizer, or put tokenizer.json or"

@@ -64,6 +64,16 @@ public final class Safetensors implements Closeable {
 
     /** One tensor of an open file: bytes [begin, end) of the data section. */
     public record Tensor(String name, DType dtype, long[] shape, long begin, long end) {
+        public Tensor {
+            shape = shape.clone();
+        }
+
+        /** A copy: the validated shape cannot be changed through it. */
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+
         public long elements() {
             long n = 1;
             for (long d : shape) {

@@ -117,6 +117,9 @@ class GenerateTest {
         r = run("--model", fixture().toString(), "--prompt-ids", "1,80");
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("prompt token 80 is outside [0, vocab_size=80)");
+        r = run("--model", fixture().toString(), "--prompt-ids", "1,x2");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("--prompt-ids: 'x2' is not a token id");
         r = run("--model", fixture().toString(), "--prompt-ids", "1", "--prompt", "x");
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("exactly one of --prompt-ids and --prompt");
