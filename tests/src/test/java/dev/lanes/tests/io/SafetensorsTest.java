@@ -241,6 +241,44 @@ class SafetensorsTest {
         }
     }
 
+    /**
+     * Random damage to a valid file's header (1 to 3 bytes changed, or the header cut and re-measured):
+     * opening either succeeds, and then every tensor reads, or fails with an IOException; never another
+     * exception, a hang or an allocation the file does not justify.
+     */
+    @Test
+    void damagedHeadersFailOnlyWithIOException() throws IOException {
+        Path f = dir.resolve("fuzz.safetensors");
+        Safetensors.write(f, Map.of("format", "pt"), List.of(new Safetensors.Entry("a.weight", new long[] {3, 4}, new float[12], 0),
+                new Safetensors.Entry("b", new long[] {5}, new float[5], 0), new Safetensors.Entry("c", new long[] {}, new float[1], 0)));
+        byte[] good = Files.readAllBytes(f);
+        int n = (int) ByteBuffer.wrap(good).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
+        byte[] alphabet = "{}[]\",:0123456789-eE.FIBU \\".getBytes(StandardCharsets.US_ASCII);
+        Random r = new Random(2024);
+        int opened = 0, refused = 0;
+        for (int trial = 0; trial < 1000; trial++) {
+            byte[] bad = good.clone();
+            for (int k = 1 + r.nextInt(3); k > 0; k--) {
+                int at = 8 + r.nextInt(n);
+                bad[at] = r.nextBoolean() ? alphabet[r.nextInt(alphabet.length)] : (byte) r.nextInt(256);
+            }
+            Files.write(f, bad);
+            try (Safetensors st = Safetensors.open(f)) {
+                for (Safetensors.Tensor t : st.tensors()) {
+                    if (t.dtype() == Safetensors.DType.F32 || t.dtype() == Safetensors.DType.F16 || t.dtype() == Safetensors.DType.BF16) {
+                        st.readFloats(t.name(), new float[(int) t.elements()], 0);
+                    }
+                }
+                opened++;
+            } catch (IOException expected) {
+                assertThat(expected.getMessage()).as("trial %d", trial).startsWith(f.toString());
+                refused++;
+            }
+        }
+        assertThat(refused).isGreaterThan(500);  // most damage is caught...
+        assertThat(opened).isGreaterThan(0);      // ...and some is harmless (inside a name, metadata, padding)
+    }
+
     @Test
     void writerRefusesBadEntriesAndLeavesNoFile() {
         Path f = dir.resolve("w.safetensors");
