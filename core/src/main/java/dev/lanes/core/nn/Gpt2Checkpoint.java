@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -118,16 +119,19 @@ public final class Gpt2Checkpoint {
         ParamLayout layout = ParamLayout.of(cfg);
         try (Safetensors st = Safetensors.open(file)) {
             String prefix = prefix(st);
-            // every name and shape first, so a wrong file is refused before a byte of data is read
+            // every name, shape and dtype first, so a wrong file is refused before a byte of data is read
             Set<String> expected = new HashSet<>();
             List<String[]> plan = new ArrayList<>();
             for (ParamLayout.Entry e : layout.entries()) {
                 String hf = prefix + hfName(e.name());
                 Safetensors.Tensor t = st.require(hf);
                 long[] want = e.rows() == 1 && !e.decay() ? new long[] {e.cols()} : new long[] {e.rows(), e.cols()};
-                if (!java.util.Arrays.equals(t.shape(), want)) {
+                if (!Arrays.equals(t.shape(), want)) {
                     throw new IOException(file + ": tensor '" + hf + "' has shape " + t.shapeString() + ", the config ("
-                            + CONFIG + ") needs " + java.util.Arrays.toString(want));
+                            + CONFIG + ") needs " + Arrays.toString(want));
+                }
+                if (t.dtype() != Safetensors.DType.F32 && t.dtype() != Safetensors.DType.F16 && t.dtype() != Safetensors.DType.BF16) {
+                    throw new IOException(file + ": tensor '" + hf + "' has dtype " + t.dtype() + ", expected F32, F16 or BF16");
                 }
                 expected.add(hf);
                 plan.add(new String[] {hf, e.name()});
