@@ -227,7 +227,9 @@ public final class Generate {
         }
         out.println("ids: " + join(ids, ids.length));
         if (tok != null) {
-            out.println("text: " + tok.decode(prompt) + tok.decode(ids));
+            int[] all = Arrays.copyOf(prompt, prompt.length + ids.length);  // one decode: a character may span the seam
+            System.arraycopy(ids, 0, all, prompt.length, ids.length);
+            out.println("text: " + tok.decode(all));
         }
         out.printf(Locale.ROOT, "prefill: %d tokens in %.3f s (%.1f tokens/s); generation: %d tokens in %.3f s (%.1f tokens/s);"
                         + " %d thread(s), %s%n", prompt.length, prefill * 1e-9, prompt.length / (prefill * 1e-9), count, decode * 1e-9,
