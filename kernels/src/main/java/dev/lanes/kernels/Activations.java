@@ -37,7 +37,7 @@ public final class Activations {
 
     /** {@code y = gelu(x)} on the given team; y may be x itself (same offset). */
     public static void geluForward(Parallelism par, int n, float[] x, int xOff, float[] y, int yOff) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkForward(n, x, xOff, y, yOff);
         run(par, false, n, null, 0, x, xOff, y, yOff);
     }
@@ -53,7 +53,7 @@ public final class Activations {
     /** {@code dx += gelu'(x) * dy} on the given team; dx may be dy or x itself (same offset). */
     public static void geluBackward(Parallelism par, int n, float[] dy, int dyOff, float[] x, int xOff,
                                     float[] dx, int dxOff) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkBackward(n, dy, dyOff, x, xOff, dx, dxOff);
         run(par, true, n, dy, dyOff, x, xOff, dx, dxOff);
     }

@@ -14,6 +14,15 @@ public final class Checks {
         }
     }
 
+    /**
+     * A team argument: {@link NullPointerException} when null, {@link IllegalStateException} when closed,
+     * whatever the size of the work (work too small to dispatch is refused as well).
+     */
+    public static void team(Parallelism par) {
+        notNull(par, "par");
+        par.ensureOpen();
+    }
+
     public static void nonNegative(String name, int value) {
         if (value < 0) {
             throw new IllegalArgumentException(name + "=" + value + " < 0");

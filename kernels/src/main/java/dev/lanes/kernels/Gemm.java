@@ -45,7 +45,7 @@ public final class Gemm {
     public static void sgemm(Parallelism par, Transpose transA, Transpose transB, int m, int n, int k, float alpha,
                              float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                              float beta, float[] c, int cOff, int ldc) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         check(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
         if (Backend.SIMD) {
             SimdGemm.sgemm(par, transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
@@ -72,7 +72,7 @@ public final class Gemm {
                                   float alpha, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                                   float beta, float[] bias, int biasOff, float[] res, int rOff, int ldr,
                                   float[] c, int cOff, int ldc) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkFused(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, bias, biasOff, res, rOff, ldr, c, cOff, ldc);
         if (Backend.SIMD) {
             SimdGemm.sgemm(par, transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
@@ -140,7 +140,7 @@ public final class Gemm {
                                            float[] a, int aOff, int lda, int strideA,
                                            float[] b, int bOff, int ldb, int strideB,
                                            float beta, float[] c, int cOff, int ldc, int strideC) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkBatched(batch, transA, transB, m, n, k, a, aOff, lda, strideA, b, bOff, ldb, strideB,
                 c, cOff, ldc, strideC);
         if (Backend.SIMD) {

@@ -48,7 +48,7 @@ public final class Norms {
     public static void layerNormForward(Parallelism par, int rows, int cols, float eps, float[] x, int xOff, int ldx,
                                         float[] gamma, int gOff, float[] beta, int bOff, float[] y, int yOff, int ldy,
                                         float[] mean, int meanOff, float[] rstd, int rstdOff) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkLayerNormForward(rows, cols, eps, x, xOff, ldx, gamma, gOff, beta, bOff, y, yOff, ldy,
                 mean, meanOff, rstd, rstdOff);
         Job job = JOB.get();
@@ -80,7 +80,7 @@ public final class Norms {
                                          float[] mean, int meanOff, float[] rstd, int rstdOff,
                                          float[] dx, int dxOff, int lddx,
                                          float[] dgamma, int dgOff, float[] dbeta, int dbOff) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkLayerNormBackward(rows, cols, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, mean, meanOff, rstd, rstdOff,
                 dx, dxOff, lddx, dgamma, dgOff, dbeta, dbOff);
         Job job = JOB.get();
@@ -102,7 +102,7 @@ public final class Norms {
     /** RMS norm forward on the given team; writes y and rstd. */
     public static void rmsNormForward(Parallelism par, int rows, int cols, float eps, float[] x, int xOff, int ldx,
                                       float[] gamma, int gOff, float[] y, int yOff, int ldy, float[] rstd, int rstdOff) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkRmsNormForward(rows, cols, eps, x, xOff, ldx, gamma, gOff, y, yOff, ldy, rstd, rstdOff);
         Job job = JOB.get();
         job.set(RMS_FWD, rows, cols, eps, null, 0, 0, x, xOff, ldx, gamma, gOff, null, 0, y, yOff, ldy,
@@ -130,7 +130,7 @@ public final class Norms {
     public static void rmsNormBackward(Parallelism par, int rows, int cols, float[] dy, int dyOff, int lddy,
                                        float[] x, int xOff, int ldx, float[] gamma, int gOff, float[] rstd, int rstdOff,
                                        float[] dx, int dxOff, int lddx, float[] dgamma, int dgOff) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkRmsNormBackward(rows, cols, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, rstd, rstdOff,
                 dx, dxOff, lddx, dgamma, dgOff);
         Job job = JOB.get();

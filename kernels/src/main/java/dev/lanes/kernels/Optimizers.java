@@ -36,7 +36,7 @@ public final class Optimizers {
     public static void adamW(Parallelism par, int n, float lr, float beta1, float beta2, float eps, float weightDecay,
                              int t, float[] grads, int gOff, float[] params, int pOff, float[] m, int mOff,
                              float[] v, int vOff) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         check(n, lr, beta1, beta2, eps, weightDecay, t, grads, gOff, params, pOff, m, mOff, v, vOff);
         float decay = 1f - lr * weightDecay, stepSize = stepSize(lr, beta1, t), sqrtC2 = sqrtC2(beta2, t);
         int parts = (int) (((long) n + CHUNK - 1) / CHUNK);

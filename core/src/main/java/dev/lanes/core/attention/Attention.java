@@ -92,7 +92,7 @@ public final class Attention {
                                float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
                                float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
                                float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
-        notNull(par, "par");
+        dev.lanes.kernels.Checks.team(par);
         notNull(cfg, "cfg");
         int T = cfg.queries, S = cfg.keys;
         Views.checkForward(cfg, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os, lse, lseOff);
@@ -130,7 +130,7 @@ public final class Attention {
                                 float[] o, int oOff, HeadLayout os, float[] lse, int lseOff,
                                 float[] dq, int dqOff, HeadLayout dqs, float[] dk, int dkOff, HeadLayout dks,
                                 float[] dv, int dvOff, HeadLayout dvs) {
-        notNull(par, "par");
+        dev.lanes.kernels.Checks.team(par);
         notNull(cfg, "cfg");
         int T = cfg.queries, S = cfg.keys;
         Views.checkBackward(cfg, dO, dOOff, dOs, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os,

@@ -71,7 +71,7 @@ public final class AdamWOptimizer {
      * norm before clipping.
      */
     public double clipGradNorm(Parallelism par, float[] grads, float maxNorm) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         Checks.vector("grads", grads, 0, layout.size());
         if (!(maxNorm > 0f)) {
             throw new IllegalArgumentException("maxNorm=" + maxNorm + " must be > 0");
@@ -117,7 +117,7 @@ public final class AdamWOptimizer {
      * team: the same bits for any team size.
      */
     public void step(Parallelism par, float lr, float[] params, float[] grads) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         Checks.vector("params", params, 0, layout.size());
         Checks.vector("grads", grads, 0, layout.size());
         if (!Float.isFinite(lr) || lr < 0f) {

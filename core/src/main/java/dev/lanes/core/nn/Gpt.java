@@ -179,7 +179,7 @@ public final class Gpt {
      * target before computing anything.
      */
     public double forward(Parallelism par, int[] tokens, int[] targets) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkIds("tokens", tokens, 0, false);
         if (targets != null) {
             checkIds("targets", targets, -1, true);
@@ -246,7 +246,7 @@ public final class Gpt {
 
     /** {@link #zeroGrads()} on a team. */
     public void zeroGrads(Parallelism par) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         par.forEach(parts(grads.length, ZERO_CHUNK), zeroPart);
     }
 
@@ -278,7 +278,7 @@ public final class Gpt {
      * must have had targets.
      */
     public void backward(Parallelism par) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         if (!haveTargets) {
             throw new IllegalStateException("backward needs a forward with targets first");
         }

@@ -101,7 +101,7 @@ public final class GptSampler {
      * returns the logits of the last one: an internal array of V floats, valid until the next call.
      */
     public float[] feed(Parallelism par, int[] tokens, int off, int n) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         Checks.notNull(tokens, "tokens");
         if (n < 1 || n > chunk) {
             throw new IllegalArgumentException("n=" + n + " outside [1, chunk=" + chunk + "]");
@@ -182,6 +182,7 @@ public final class GptSampler {
      * feeding each back; returns them. Stops early when the sequence reaches maxLen.
      */
     public int[] generate(Parallelism par, int[] prompt, int count, float temperature, int topK, long seed) {
+        Checks.team(par);
         Checks.notNull(prompt, "prompt");
         if (prompt.length < 1 || prompt.length > maxLen) {
             throw new IllegalArgumentException("prompt.length=" + prompt.length + " outside [1, maxLen=" + maxLen + "]");
