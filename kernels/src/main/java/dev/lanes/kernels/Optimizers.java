@@ -18,6 +18,7 @@ import dev.lanes.kernels.simd.SimdOptimizers;
  * give the same bits (vector SQRT and DIV are correctly rounded, like {@code Math.sqrt} and {@code /}).
  * The {@link Parallelism} overload cuts n into fixed chunks; the bits never depend on the team.
  * Validation happens before anything is written; see {@link Gemm} for the rules and messages.
+ * params, m and v are outputs: none may overlap grads or another of them ({@link Overlap}).
  */
 public final class Optimizers {
     /** Elements per parallel part (a multiple of every vector length). */
@@ -80,12 +81,8 @@ public final class Optimizers {
         Checks.vector("params", params, pOff, n);
         Checks.vector("m", m, mOff, n);
         Checks.vector("v", v, vOff, n);
-        Checks.noPartialOverlap("params", params, pOff, n, "grads", grads, gOff, n, 1, n);
-        Checks.noPartialOverlap("m", m, mOff, n, "grads", grads, gOff, n, 1, n);
-        Checks.noPartialOverlap("v", v, vOff, n, "grads", grads, gOff, n, 1, n);
-        Checks.noPartialOverlap("m", m, mOff, n, "params", params, pOff, n, 1, n);
-        Checks.noPartialOverlap("v", v, vOff, n, "params", params, pOff, n, 1, n);
-        Checks.noPartialOverlap("v", v, vOff, n, "m", m, mOff, n, 1, n);
+        Overlap.views().input("grads", grads, gOff, n)
+                .output("params", params, pOff, n).output("m", m, mOff, n).output("v", v, vOff, n).check();
     }
 
     static void body(int n, float decay, float beta1, float beta2, float stepSize, float sqrtC2, float eps,

@@ -1,5 +1,7 @@
 package dev.lanes.core.attention;
 
+import dev.lanes.kernels.Overlap;
+
 import dev.lanes.kernels.Parallelism;
 
 /**
@@ -114,7 +116,12 @@ public final class KVCache {
         long lseLen = (long) batch * heads * n;
         if (lse != null) {
             Views.checkFlat("lse", lse, lseOff, lseLen);
-        } else {
+        }
+        Overlap set = Overlap.views();
+        Views.add(set, false, "q", q, qOff, qs, batch, heads, n, headDim);
+        Views.add(set, true, "o", o, oOff, os, batch, heads, n, headDim);
+        set.output("lse", lse, lseOff, (int) lseLen).check();
+        if (lse == null) {
             if (lseScratch.length < lseLen) {
                 lseScratch = new float[(int) lseLen];
             }
