@@ -73,9 +73,14 @@ public final class Optimizers {
         if (!(beta1 >= 0f && beta1 < 1f) || !(beta2 >= 0f && beta2 < 1f)) {
             throw new IllegalArgumentException("beta1=" + beta1 + ", beta2=" + beta2 + " must lie in [0, 1)");
         }
-        if (!(eps > 0f) || !Float.isFinite(eps) || !Float.isFinite(lr) || !Float.isFinite(weightDecay)) {
-            throw new IllegalArgumentException("eps=" + eps + " must be finite and > 0, lr=" + lr + " and weightDecay="
-                    + weightDecay + " finite");
+        if (!(eps > 0f) || !Float.isFinite(eps)) {
+            throw new IllegalArgumentException("eps=" + eps + " must be finite and > 0");
+        }
+        if (!(lr >= 0f) || !Float.isFinite(lr)) {
+            throw new IllegalArgumentException("lr=" + lr + " must be finite and >= 0");
+        }
+        if (!(weightDecay >= 0f) || !Float.isFinite(weightDecay)) {
+            throw new IllegalArgumentException("weightDecay=" + weightDecay + " must be finite and >= 0");
         }
         Checks.vector("grads", grads, gOff, n);
         Checks.vector("params", params, pOff, n);

@@ -37,7 +37,8 @@ public final class KVCache {
         long capRounded = ((long) capacity + Attention.KEY_TILE - 1) / Attention.KEY_TILE * Attention.KEY_TILE;
         long size = (long) batch * kvHeads * capRounded * headDim;
         if (size > Integer.MAX_VALUE - 16) {
-            throw new IllegalArgumentException("cache of " + size + " floats exceeds one Java array");
+            throw new IllegalArgumentException("B=" + batch + ", Hkv=" + kvHeads + ", D=" + headDim + ", capacity="
+                    + capacity + ": a cache of " + size + " floats exceeds one Java array");
         }
         this.batch = batch;
         this.kvHeads = kvHeads;

@@ -44,7 +44,7 @@ public final class GptSampler {
      */
     public GptSampler(GptConfig cfg, float[] params, int maxLen, int chunk) {
         if (cfg == null) {
-            throw new IllegalArgumentException("cfg is null");
+            throw new NullPointerException("cfg is null");
         }
         ParamLayout layout = ParamLayout.of(cfg);
         Checks.vector("params", params, 0, layout.size());
@@ -139,11 +139,16 @@ public final class GptSampler {
     /**
      * Draws a token from the last logits: greedy (argmax, first on ties) when {@code temperature == 0},
      * else from {@code softmax(logits / temperature)} restricted to the {@code topK} largest logits
-     * ({@code topK <= 0} or {@code >= V}: all).
+     * ({@code topK <= 0} or {@code >= V}: all). Throws {@link IllegalStateException} when nothing was fed
+     * since the sampler was made or reset: there are no logits to draw from.
      */
     public int sample(float temperature, int topK, SplittableRandom rnd) {
         if (!(temperature >= 0f) || !Float.isFinite(temperature)) {
             throw new IllegalArgumentException("temperature=" + temperature + " must be finite and >= 0");
+        }
+        Checks.notNull(rnd, "rnd");
+        if (length() == 0) {
+            throw new IllegalStateException("sample before any feed: no logits yet (feed a prompt first)");
         }
         int best = 0;
         for (int v = 1; v < V; v++) {
