@@ -7,7 +7,14 @@ import dev.lanes.core.attention.HeadLayout;
 import dev.lanes.core.attention.KVCache;
 import dev.lanes.core.nn.CrossEntropy;
 import dev.lanes.core.nn.Linear;
+import dev.lanes.core.attention.AttentionScalar;
 import dev.lanes.kernels.Activations;
+import dev.lanes.kernels.ActivationsScalar;
+import dev.lanes.kernels.GemmScalar;
+import dev.lanes.kernels.NormsScalar;
+import dev.lanes.kernels.OptimizersScalar;
+import dev.lanes.kernels.ResidualAddScalar;
+import dev.lanes.kernels.SoftmaxScalar;
 import dev.lanes.kernels.Gemm;
 import dev.lanes.kernels.Norms;
 import dev.lanes.kernels.Optimizers;
@@ -20,7 +27,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The table of public entry points the adversarial suite attacks: each with its float operands in
+ * The table of public entry points (facades, core layers and the public scalar twins) the adversarial
+ * suite attacks: each with its float operands in
  * order (name, input or output, length of its contiguous view) and a call that takes one array and
  * one offset per operand. The outputs that may be exactly an input (in place) are listed as
  * {@code "out=in"}, as each entry point's javadoc states them.
@@ -151,6 +159,47 @@ final class EntryPoints {
                 out("dw", K * C), out("dbias", C)), Set.of(),
                 (a, o) -> Linear.backward(par, R, K, C, a[0], o[0], C, a[1], o[1], K, a[2], o[2], C, a[3], o[3], K,
                         a[4], o[4], C, a[5], o[5])));
+        // The scalar twins are public too and share their facades' checks: attacked the same way.
+        e.add(new Entry("GemmScalar.sgemmFused", List.of(in("a", R * K), in("b", K * C), in("bias", C),
+                in("res", R * C), out("c", R * C)), Set.of(),
+                (a, o) -> GemmScalar.sgemmFused(Transpose.N, Transpose.N, R, C, K, 1f, a[0], o[0], K, a[1], o[1], C, 0.5f,
+                        a[2], o[2], a[3], o[3], C, a[4], o[4], C)));
+        e.add(new Entry("GemmScalar.sgemmStridedBatched", List.of(in("a", 2 * R * K), in("b", 2 * K * C),
+                out("c", 2 * R * C)), Set.of(),
+                (a, o) -> GemmScalar.sgemmStridedBatched(2, Transpose.N, Transpose.N, R, C, K, 1f, a[0], o[0], K, R * K,
+                        a[1], o[1], C, K * C, 0f, a[2], o[2], C, R * C)));
+        e.add(new Entry("SoftmaxScalar.forward", List.of(in("mask", R * C), in("x", R * C), out("y", R * C)),
+                Set.of("y=x"),
+                (a, o) -> SoftmaxScalar.forward(R, C, 0.5f, false, 0, a[0], o[0], C, a[1], o[1], C, a[2], o[2], C)));
+        e.add(new Entry("ResidualAddScalar.backward", List.of(in("dy", R * C), out("dx", R * C), out("df", R * C),
+                out("dbias", C)), Set.of("dx=dy", "df=dy"),
+                (a, o) -> ResidualAddScalar.backward(R, C, 0.5f, a[0], o[0], C, a[1], o[1], C, a[2], o[2], C, a[3],
+                        o[3])));
+        e.add(new Entry("ActivationsScalar.geluBackward", List.of(in("dy", R * C), in("x", R * C), out("dx", R * C)),
+                Set.of("dx=dy", "dx=x"),
+                (a, o) -> ActivationsScalar.geluBackward(R * C, a[0], o[0], a[1], o[1], a[2], o[2])));
+        e.add(new Entry("NormsScalar.layerNormForward", List.of(in("x", R * C), in("gamma", C), in("beta", C),
+                out("y", R * C), out("mean", R), out("rstd", R)), Set.of("y=x"),
+                (a, o) -> NormsScalar.layerNormForward(R, C, 1e-5f, a[0], o[0], C, a[1], o[1], a[2], o[2], a[3], o[3], C,
+                        a[4], o[4], a[5], o[5])));
+        e.add(new Entry("NormsScalar.rmsNormBackward", List.of(in("dy", R * C), in("x", R * C), in("gamma", C),
+                in("rstd", R), out("dx", R * C), out("dgamma", C)), Set.of("dx=dy", "dx=x"),
+                (a, o) -> NormsScalar.rmsNormBackward(R, C, a[0], o[0], C, a[1], o[1], C, a[2], o[2], a[3], o[3],
+                        a[4], o[4], C, a[5], o[5])));
+        e.add(new Entry("OptimizersScalar.adamW", List.of(in("grads", R * C), out("params", R * C), out("m", R * C),
+                out("v", R * C)), Set.of(),
+                (a, o) -> OptimizersScalar.adamW(R * C, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1, a[0], o[0], a[1], o[1],
+                        a[2], o[2], a[3], o[3])));
+        e.add(new Entry("AttentionScalar.forward", List.of(in("q", QLEN), in("k", KLEN), in("v", KLEN),
+                in("bias", T * S), out("o", QLEN), out("lse", LSE)), Set.of(),
+                (a, o) -> AttentionScalar.forward(attention(BiasShape.SHARED), a[0], o[0], QL, a[1], o[1], KL, a[2], o[2],
+                        KL, a[3], o[3], a[4], o[4], QL, a[5], o[5])));
+        e.add(new Entry("AttentionScalar.backward", List.of(in("dO", QLEN), in("q", QLEN), in("k", KLEN),
+                in("v", KLEN), in("o", QLEN), in("lse", LSE), out("dq", QLEN), out("dk", KLEN), out("dv", KLEN)),
+                Set.of(),
+                (a, o) -> AttentionScalar.backward(attention(BiasShape.NONE), a[0], o[0], QL, a[1], o[1], QL, a[2], o[2],
+                        KL, a[3], o[3], KL, null, 0, a[4], o[4], QL, a[5], o[5], a[6], o[6], QL, a[7], o[7], KL,
+                        a[8], o[8], KL)));
         return e;
     }
 }
