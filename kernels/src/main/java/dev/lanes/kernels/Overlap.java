@@ -33,9 +33,12 @@ public final class Overlap {
     private final boolean[] output = new boolean[MAX];
     private final long[] off = new long[MAX];
     private final int[] width = new int[MAX];
-    private final int[][] n = new int[MAX][3];
-    private final long[][] s = new long[MAX][3];
-    private final int[] sameAs = new int[MAX]; // bit j: this output may be exactly view j
+    /** Dimension d of view i: count cnt[3i + d] at stride str[3i + d], sorted by stride. */
+    private final int[] cnt = new int[3 * MAX];
+    private final long[] str = new long[3 * MAX];
+    private final int[] sameAs = new int[MAX]; // bit j: this output may be exactly view j (in place)
+    /** Whether view i's dimensions are filtered (counts > 1, no broadcast inputs) and sorted by stride. */
+    private final boolean[] normalized = new boolean[MAX];
     private int count;
     private int last = -1; // the last view added, or -1 when it was skipped
 
@@ -44,7 +47,7 @@ public final class Overlap {
     /** The calling thread's empty set. */
     public static Overlap views() {
         Overlap o = SETS.get();
-        o.clear();
+        o.reset(); // check() leaves it empty; this covers a set abandoned by an exception while built
         return o;
     }
 
@@ -86,7 +89,7 @@ public final class Overlap {
      */
     public Overlap orSameAs(String name) {
         for (int i = 0; i < last; i++) {
-            if (names[i].equals(name)) {
+            if (names[i] == name || names[i].equals(name)) { // names are literals: identity first
                 sameAs[last] |= 1 << i;
             }
         }
@@ -97,20 +100,30 @@ public final class Overlap {
     public void check() {
         try {
             for (int i = 0; i < count; i++) {
-                if (output[i]) {
+                int k = 3 * i;
+                // the usual output, a block with its stride >= its width, needs nothing more
+                if (output[i] && !(cnt[k + 1] == 1 && cnt[k + 2] == 1 && (cnt[k] == 1 || str[k] >= width[i]))) {
                     selfCheck(i);
                 }
             }
             for (int i = 0; i < count; i++) {
                 for (int j = i + 1; j < count; j++) {
-                    if ((output[i] || output[j]) && arrays[i] == arrays[j]) {
+                    if (arrays[i] == arrays[j] && (output[i] || output[j])) {
                         pairCheck(i, j);
                     }
                 }
             }
         } finally {
-            clear();
+            reset();
         }
+    }
+
+    private void reset() {
+        for (int i = 0; i < count; i++) {
+            arrays[i] = null; // hold no caller's array past the call
+        }
+        count = 0;
+        last = -1;
     }
 
     private Overlap add(boolean isOutput, String name, float[] x, long xOff, int n0, long s0, int n1, long s1,
@@ -122,75 +135,85 @@ public final class Overlap {
         if (count == MAX) {
             throw new IllegalStateException("more than " + MAX + " views"); // a Lanes bug
         }
-        int i = count++;
+        int i = count++, k = 3 * i;
         names[i] = name;
         arrays[i] = x;
         output[i] = isOutput;
         off[i] = xOff;
         width[i] = w;
+        cnt[k] = n0;
+        str[k] = s0;
+        cnt[k + 1] = n1;
+        str[k + 1] = s1;
+        cnt[k + 2] = n2;
+        str[k + 2] = s2;
         sameAs[i] = 0;
-        // Keep only dimensions that add elements, sorted by stride (at most three: insertion sort).
-        int d = 0;
-        d = put(i, d, n0, s0);
-        d = put(i, d, n1, s1);
-        d = put(i, d, n2, s2);
-        for (; d < 3; d++) {
-            n[i][d] = 1;
-            s[i][d] = 0;
-        }
+        normalized[i] = false;
         last = i;
         return this;
     }
 
-    private int put(int i, int d, int cnt, long stride) {
-        if (cnt <= 1 || (stride == 0 && !output[i])) {
-            return d; // a broadcast input dimension reads the same elements again
+    /** Keeps only the dimensions that add elements, sorted by stride (at most three: insertion sort). */
+    private void normalize(int i) {
+        if (normalized[i]) {
+            return;
         }
-        int k = d;
-        while (k > 0 && s[i][k - 1] > stride) {
-            n[i][k] = n[i][k - 1];
-            s[i][k] = s[i][k - 1];
-            k--;
+        normalized[i] = true;
+        int k = 3 * i, d = 0;
+        int n0 = cnt[k], n1 = cnt[k + 1], n2 = cnt[k + 2];
+        long s0 = str[k], s1 = str[k + 1], s2 = str[k + 2];
+        d = put(i, d, n0, s0);
+        d = put(i, d, n1, s1);
+        d = put(i, d, n2, s2);
+        for (; d < 3; d++) {
+            cnt[k + d] = 1;
+            str[k + d] = 0;
         }
-        n[i][k] = cnt;
-        s[i][k] = stride;
-        return d + 1;
     }
 
-    private void clear() {
-        for (int i = 0; i < count; i++) {
-            arrays[i] = null;
-            names[i] = null;
+    private int put(int i, int d, int count, long stride) {
+        if (count <= 1 || (stride == 0 && !output[i])) {
+            return d; // a broadcast input dimension reads the same elements again
         }
-        count = 0;
-        last = -1;
+        int k = 3 * i + d;
+        while (k > 3 * i && str[k - 1] > stride) {
+            cnt[k] = cnt[k - 1];
+            str[k] = str[k - 1];
+            k--;
+        }
+        cnt[k] = count;
+        str[k] = stride;
+        return d + 1;
     }
 
     private long end(int i) {
         long e = off[i] + width[i];
         for (int d = 0; d < 3; d++) {
-            e += (long) (n[i][d] - 1) * s[i][d];
+            e += (long) (cnt[3 * i + d] - 1) * str[3 * i + d];
         }
         return e;
     }
 
     /** Sorted strides, each at least the span of everything below it: every element is covered once. */
     private void selfCheck(int i) {
+        normalize(i);
         long span = width[i];
         for (int d = 0; d < 3; d++) {
-            if (n[i][d] <= 1) {
+            if (cnt[3 * i + d] <= 1) {
                 continue;
             }
-            if (s[i][d] < span) {
+            if (str[3 * i + d] < span) {
                 throw new IllegalArgumentException(names[i] + " overlaps itself: " + describe(i)
-                        + " has a stride of " + s[i][d] + " below the " + span
+                        + " has a stride of " + str[3 * i + d] + " below the " + span
                         + " elements spanned by the dimensions inside it, so elements would be written twice");
             }
-            span += (long) (n[i][d] - 1) * s[i][d];
+            span += (long) (cnt[3 * i + d] - 1) * str[3 * i + d];
         }
     }
 
     private void pairCheck(int a, int b) {
+        normalize(a);
+        normalize(b);
         long aEnd = end(a), bEnd = end(b);
         if (aEnd <= off[b] || bEnd <= off[a]) {
             return;
@@ -214,7 +237,7 @@ public final class Overlap {
             return false;
         }
         for (int d = 0; d < 3; d++) {
-            if (n[a][d] != n[b][d] || (n[a][d] > 1 && s[a][d] != s[b][d])) {
+            if (cnt[3 * a + d] != cnt[3 * b + d] || (cnt[3 * a + d] > 1 && str[3 * a + d] != str[3 * b + d])) {
                 return false;
             }
         }
@@ -243,13 +266,13 @@ public final class Overlap {
     private long fold(int i) {
         long w = width[i], g = 0;
         for (int d = 0; d < 3; d++) {
-            if (n[i][d] <= 1) {
+            if (cnt[3 * i + d] <= 1) {
                 continue;
             }
-            if (s[i][d] == w) {
-                w *= n[i][d];
+            if (str[3 * i + d] == w) {
+                w *= cnt[3 * i + d];
             } else {
-                g = gcd(g, s[i][d]);
+                g = gcd(g, str[3 * i + d]);
             }
         }
         foldGcd = g;
@@ -268,8 +291,8 @@ public final class Overlap {
     private String describe(int i) {
         StringBuilder sb = new StringBuilder("[off=").append(off[i]);
         for (int d = 2; d >= 0; d--) {
-            if (n[i][d] > 1) {
-                sb.append(", ").append(n[i][d]).append(" x stride ").append(s[i][d]);
+            if (cnt[3 * i + d] > 1) {
+                sb.append(", ").append(cnt[3 * i + d]).append(" x stride ").append(str[3 * i + d]);
             }
         }
         return sb.append(", width ").append(width[i]).append("] = elements [").append(off[i]).append(", ")
