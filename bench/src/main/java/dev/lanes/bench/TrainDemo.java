@@ -156,7 +156,10 @@ public final class TrainDemo {
                 gpt.backward(team);
                 double norm = opt.clipGradNorm(team, gpt.grads(), 1f);
                 float lr = schedule.at(step);
-                opt.step(team, lr, gpt.params(), gpt.grads());
+                if (!opt.step(team, lr, gpt.params(), gpt.grads())) {
+                    System.out.printf(Locale.ROOT, "step %5d  skipped: gradient norm %s (loss %.4f); parameters and"
+                            + " moments unchanged, %d skipped so far%n", step + 1, norm, loss, opt.skippedSteps());
+                }
                 trainCurve.add(new double[] {step, loss});
                 smooth = Double.isNaN(smooth) ? loss : 0.9 * smooth + 0.1 * loss;
                 if ((step + 1) % o.printEvery == 0 || step == o.steps - 1) {
@@ -169,8 +172,9 @@ public final class TrainDemo {
                 }
             }
             double secs = (System.nanoTime() - start) / 1e9;
-            System.out.printf(Locale.ROOT, "trained %d steps in %s: %,.0f tokens/s (validation passes included)%n",
-                    o.steps, clock(secs), (double) o.steps * rows / secs);
+            System.out.printf(Locale.ROOT, "trained %d steps in %s: %,.0f tokens/s (validation passes included), %d"
+                    + " skipped for a non-finite gradient%n", o.steps, clock(secs), (double) o.steps * rows / secs,
+                    opt.skippedSteps());
 
             Path model = o.out.resolve("model.bin");
             GptCheckpoint.save(model, cfg, gpt.params());

@@ -37,7 +37,7 @@ public final class Activations {
 
     /** {@code y = gelu(x)} on the given team; y may be x itself (same offset). */
     public static void geluForward(Parallelism par, int n, float[] x, int xOff, float[] y, int yOff) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkForward(n, x, xOff, y, yOff);
         run(par, false, n, null, 0, x, xOff, y, yOff);
     }
@@ -53,7 +53,7 @@ public final class Activations {
     /** {@code dx += gelu'(x) * dy} on the given team; dx may be dy or x itself (same offset). */
     public static void geluBackward(Parallelism par, int n, float[] dy, int dyOff, float[] x, int xOff,
                                     float[] dx, int dxOff) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkBackward(n, dy, dyOff, x, xOff, dx, dxOff);
         run(par, true, n, dy, dyOff, x, xOff, dx, dxOff);
     }
@@ -62,7 +62,7 @@ public final class Activations {
         Checks.nonNegative("n", n);
         Checks.vector("x", x, xOff, n);
         Checks.vector("y", y, yOff, n);
-        Checks.noPartialOverlap("y", y, yOff, n, "x", x, xOff, n, 1, n);
+        Overlap.views().input("x", x, xOff, n).output("y", y, yOff, n).orSameAs("x").check();
     }
 
     static void checkBackward(int n, float[] dy, int dyOff, float[] x, int xOff, float[] dx, int dxOff) {
@@ -70,8 +70,8 @@ public final class Activations {
         Checks.vector("dy", dy, dyOff, n);
         Checks.vector("x", x, xOff, n);
         Checks.vector("dx", dx, dxOff, n);
-        Checks.noPartialOverlap("dx", dx, dxOff, n, "dy", dy, dyOff, n, 1, n);
-        Checks.noPartialOverlap("dx", dx, dxOff, n, "x", x, xOff, n, 1, n);
+        Overlap.views().input("dy", dy, dyOff, n).input("x", x, xOff, n)
+                .output("dx", dx, dxOff, n).orSameAs("dy").orSameAs("x").check();
     }
 
     private static void run(Parallelism par, boolean backward, int n, float[] dy, int dyOff, float[] x, int xOff,

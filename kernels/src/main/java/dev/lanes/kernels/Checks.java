@@ -14,6 +14,15 @@ public final class Checks {
         }
     }
 
+    /**
+     * A team argument: {@link NullPointerException} when null, {@link IllegalStateException} when closed,
+     * whatever the size of the work (work too small to dispatch is refused as well).
+     */
+    public static void team(Parallelism par) {
+        notNull(par, "par");
+        par.ensureOpen();
+    }
+
     public static void nonNegative(String name, int value) {
         if (value < 0) {
             throw new IllegalArgumentException(name + "=" + value + " < 0");
@@ -70,27 +79,5 @@ public final class Checks {
     /** One past the last element touched by a {@code (rows, cols)} block; rows, cols > 0. */
     public static long extentEnd(int off, int rows, int cols, int ld) {
         return off + (long) (rows - 1) * ld + cols;
-    }
-
-    /**
-     * An output may share its array with an input only as the very same view (same offset and stride),
-     * which every kernel here supports element by element; any other overlap would read what was
-     * already written.
-     */
-    public static void noPartialOverlap(String outName, float[] out, int outOff, int ldOut,
-                                 String inName, float[] in, int inOff, int ldIn, int rows, int cols) {
-        if (out != in || rows == 0 || cols == 0) {
-            return;
-        }
-        if (outOff == inOff && ldOut == ldIn) {
-            return;
-        }
-        long outEnd = extentEnd(outOff, rows, cols, ldOut);
-        long inEnd = extentEnd(inOff, rows, cols, ldIn);
-        if (outOff < inEnd && inOff < outEnd) {
-            throw new IllegalArgumentException(outName + " overlaps " + inName + " in the same array ("
-                    + outName + "Off=" + outOff + ", ld=" + ldOut + "; " + inName + "Off=" + inOff + ", ld="
-                    + ldIn + "): only the identical view is allowed");
-        }
     }
 }

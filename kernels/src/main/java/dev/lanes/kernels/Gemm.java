@@ -14,7 +14,8 @@ import dev.lanes.kernels.simd.SimdGemm;
  *
  * <p>Edges follow BLAS: {@code beta == 0} means C is write-only (NaN or garbage already in C does not
  * survive); {@code alpha == 0} or {@code k == 0} means A and B are not read and C becomes
- * {@code beta * C}. C must not share storage with A or B.
+ * {@code beta * C}. C must not share storage with A or B (the rule of {@link Overlap}: strided
+ * views are compared by the elements they touch, so C may sit in the padding columns of A).
  *
  * <p>Every call validates all arguments before writing anything: dimensions {@code >= 0}, each leading
  * dimension at least its stored row width (and {@code >= 1}), offsets {@code >= 0} and array extents,
@@ -45,7 +46,7 @@ public final class Gemm {
     public static void sgemm(Parallelism par, Transpose transA, Transpose transB, int m, int n, int k, float alpha,
                              float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                              float beta, float[] c, int cOff, int ldc) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         check(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
         if (Backend.SIMD) {
             SimdGemm.sgemm(par, transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
@@ -72,7 +73,7 @@ public final class Gemm {
                                   float alpha, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                                   float beta, float[] bias, int biasOff, float[] res, int rOff, int ldr,
                                   float[] c, int cOff, int ldc) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkFused(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, bias, biasOff, res, rOff, ldr, c, cOff, ldc);
         if (Backend.SIMD) {
             SimdGemm.sgemm(par, transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
@@ -99,25 +100,12 @@ public final class Gemm {
         check(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
         if (bias != null) {
             Checks.vector("bias", bias, biasOff, n);
-            if (bias == c && m > 0 && n > 0) {
-                long cEnd = Checks.extentEnd(cOff, m, n, ldc);
-                if (biasOff < cEnd && cOff < (long) biasOff + n) {
-                    throw new IllegalArgumentException("bias shares storage with c: biasOff=" + biasOff
-                            + " lies within c's elements [" + cOff + ", " + cEnd + ")");
-                }
-            }
         }
         if (res != null) {
             Checks.matrix("res", res, rOff, ldr, "ldr", m, n, "n");
-            if (res == c && m > 0 && n > 0) {
-                long cEnd = Checks.extentEnd(cOff, m, n, ldc);
-                long rEnd = Checks.extentEnd(rOff, m, n, ldr);
-                if (rOff < cEnd && cOff < rEnd) {
-                    throw new IllegalArgumentException("res shares storage with c: elements [" + rOff + ", " + rEnd
-                            + ") and [" + cOff + ", " + cEnd + ") of the same array overlap");
-                }
-            }
         }
+        Overlap.views().input("bias", bias, biasOff, n).input("res", res, rOff, m, n, ldr)
+                .output("c", c, cOff, m, n, ldc).check();
     }
 
     /**
@@ -140,7 +128,7 @@ public final class Gemm {
                                            float[] a, int aOff, int lda, int strideA,
                                            float[] b, int bOff, int ldb, int strideB,
                                            float beta, float[] c, int cOff, int ldc, int strideC) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkBatched(batch, transA, transB, m, n, k, a, aOff, lda, strideA, b, bOff, ldb, strideB,
                 c, cOff, ldc, strideC);
         if (Backend.SIMD) {
@@ -192,11 +180,11 @@ public final class Gemm {
             throw new IllegalArgumentException("strideC=" + strideC + " < (m-1)*ldc + n = "
                     + ((long) (m - 1) * ldc + n) + ": the C matrices of the batch would overlap");
         }
-        boolean readsAB = m > 0 && n > 0 && k > 0;
-        if (readsAB) {
-            disjoint("c", c, cOff, lastC, m, n, ldc, "a", a, aOff, lastA, aRows, aCols, lda);
-            disjoint("c", c, cOff, lastC, m, n, ldc, "b", b, bOff, lastB, bRows, bCols, ldb);
-        }
+        boolean readsAB = m > 0 && n > 0 && k > 0; // otherwise A and B are never read: they may be anything
+        Overlap.views()
+                .input("a", readsAB ? a : null, aOff, batch, strideA, aRows, lda, 1, 0, aCols)
+                .input("b", readsAB ? b : null, bOff, batch, strideB, bRows, ldb, 1, 0, bCols)
+                .output("c", c, cOff, batch, strideC, m, ldc, 1, 0, n).check();
     }
 
     private static void lastFits(String name, float[] x, long lastOff, int rows, int cols, int ld,
@@ -209,20 +197,6 @@ public final class Gemm {
             throw new IllegalArgumentException(name + " too short for the batch: " + name + "Off + (batch-1)*"
                     + strideName + " = " + lastOff + " (batch=" + batch + ", " + strideName + "=" + stride
                     + "), whose last element ends at " + end + " > " + name + ".length=" + x.length);
-        }
-    }
-
-    private static void disjoint(String outName, float[] out, long outFirst, long outLast, int outRows, int outCols,
-                                 int outLd, String inName, float[] in, long inFirst, long inLast, int inRows,
-                                 int inCols, int inLd) {
-        if (out != in || inRows == 0 || inCols == 0) {
-            return;
-        }
-        long outEnd = outLast + (long) (outRows - 1) * outLd + outCols;
-        long inEnd = inLast + (long) (inRows - 1) * inLd + inCols;
-        if (outFirst < inEnd && inFirst < outEnd) {
-            throw new IllegalArgumentException(outName + " shares storage with " + inName + ": elements ["
-                    + outFirst + ", " + outEnd + ") and [" + inFirst + ", " + inEnd + ") of the same array overlap");
         }
     }
 }

@@ -48,7 +48,7 @@ public final class Norms {
     public static void layerNormForward(Parallelism par, int rows, int cols, float eps, float[] x, int xOff, int ldx,
                                         float[] gamma, int gOff, float[] beta, int bOff, float[] y, int yOff, int ldy,
                                         float[] mean, int meanOff, float[] rstd, int rstdOff) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkLayerNormForward(rows, cols, eps, x, xOff, ldx, gamma, gOff, beta, bOff, y, yOff, ldy,
                 mean, meanOff, rstd, rstdOff);
         Job job = JOB.get();
@@ -80,7 +80,7 @@ public final class Norms {
                                          float[] mean, int meanOff, float[] rstd, int rstdOff,
                                          float[] dx, int dxOff, int lddx,
                                          float[] dgamma, int dgOff, float[] dbeta, int dbOff) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkLayerNormBackward(rows, cols, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, mean, meanOff, rstd, rstdOff,
                 dx, dxOff, lddx, dgamma, dgOff, dbeta, dbOff);
         Job job = JOB.get();
@@ -102,7 +102,7 @@ public final class Norms {
     /** RMS norm forward on the given team; writes y and rstd. */
     public static void rmsNormForward(Parallelism par, int rows, int cols, float eps, float[] x, int xOff, int ldx,
                                       float[] gamma, int gOff, float[] y, int yOff, int ldy, float[] rstd, int rstdOff) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkRmsNormForward(rows, cols, eps, x, xOff, ldx, gamma, gOff, y, yOff, ldy, rstd, rstdOff);
         Job job = JOB.get();
         job.set(RMS_FWD, rows, cols, eps, null, 0, 0, x, xOff, ldx, gamma, gOff, null, 0, y, yOff, ldy,
@@ -130,7 +130,7 @@ public final class Norms {
     public static void rmsNormBackward(Parallelism par, int rows, int cols, float[] dy, int dyOff, int lddy,
                                        float[] x, int xOff, int ldx, float[] gamma, int gOff, float[] rstd, int rstdOff,
                                        float[] dx, int dxOff, int lddx, float[] dgamma, int dgOff) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkRmsNormBackward(rows, cols, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, rstd, rstdOff,
                 dx, dxOff, lddx, dgamma, dgOff);
         Job job = JOB.get();
@@ -150,7 +150,10 @@ public final class Norms {
         checkEps(eps);
         Checks.vector("beta", beta, bOff, cols);
         Checks.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
-        Checks.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
+        Overlap.views().input("x", x, xOff, rows, cols, ldx).input("gamma", gamma, gOff, cols)
+                .input("beta", beta, bOff, cols)
+                .output("y", y, yOff, rows, cols, ldy).orSameAs("x")
+                .output("mean", mean, meanOff, rows).output("rstd", rstd, rstdOff, rows).check();
     }
 
     static void checkLayerNormBackward(int rows, int cols, float[] dy, int dyOff, int lddy, float[] x, int xOff,
@@ -163,6 +166,8 @@ public final class Norms {
         if (dbeta != null) {
             Checks.vector("dbeta", dbeta, dbOff, cols);
         }
+        backwardOverlap(rows, cols, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, mean, meanOff, rstd, rstdOff,
+                dx, dxOff, lddx, dgamma, dgOff, dbeta, dbOff);
     }
 
     static void checkRmsNormForward(int rows, int cols, float eps, float[] x, int xOff, int ldx, float[] gamma, int gOff,
@@ -170,7 +175,9 @@ public final class Norms {
         checkCommon(rows, cols, x, xOff, ldx, gamma, gOff, rstd, rstdOff);
         checkEps(eps);
         Checks.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
-        Checks.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
+        Overlap.views().input("x", x, xOff, rows, cols, ldx).input("gamma", gamma, gOff, cols)
+                .output("y", y, yOff, rows, cols, ldy).orSameAs("x")
+                .output("rstd", rstd, rstdOff, rows).check();
     }
 
     static void checkRmsNormBackward(int rows, int cols, float[] dy, int dyOff, int lddy, float[] x, int xOff, int ldx,
@@ -178,6 +185,20 @@ public final class Norms {
                                      float[] dx, int dxOff, int lddx, float[] dgamma, int dgOff) {
         checkCommon(rows, cols, x, xOff, ldx, gamma, gOff, rstd, rstdOff);
         checkBackwardOutputs(rows, cols, dy, dyOff, lddy, x, xOff, ldx, dx, dxOff, lddx, dgamma, dgOff);
+        backwardOverlap(rows, cols, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, null, 0, rstd, rstdOff,
+                dx, dxOff, lddx, dgamma, dgOff, null, 0);
+    }
+
+    /** dx may be dy or x itself (same view); nothing else may overlap an output. */
+    private static void backwardOverlap(int rows, int cols, float[] dy, int dyOff, int lddy, float[] x, int xOff,
+                                        int ldx, float[] gamma, int gOff, float[] mean, int meanOff,
+                                        float[] rstd, int rstdOff, float[] dx, int dxOff, int lddx,
+                                        float[] dgamma, int dgOff, float[] dbeta, int dbOff) {
+        Overlap.views().input("dy", dy, dyOff, rows, cols, lddy).input("x", x, xOff, rows, cols, ldx)
+                .input("gamma", gamma, gOff, cols).input("mean", mean, meanOff, rows)
+                .input("rstd", rstd, rstdOff, rows)
+                .output("dx", dx, dxOff, rows, cols, lddx).orSameAs("dy").orSameAs("x")
+                .output("dgamma", dgamma, dgOff, cols).output("dbeta", dbeta, dbOff, cols).check();
     }
 
     private static void checkCommon(int rows, int cols, float[] x, int xOff, int ldx, float[] gamma, int gOff,
@@ -201,8 +222,6 @@ public final class Norms {
         Checks.matrix("dy", dy, dyOff, lddy, "lddy", rows, cols, "cols");
         if (dx != null) {
             Checks.matrix("dx", dx, dxOff, lddx, "lddx", rows, cols, "cols");
-            Checks.noPartialOverlap("dx", dx, dxOff, lddx, "dy", dy, dyOff, lddy, rows, cols);
-            Checks.noPartialOverlap("dx", dx, dxOff, lddx, "x", x, xOff, ldx, rows, cols);
         }
         if (dgamma != null) {
             Checks.vector("dgamma", dgamma, dgOff, cols);

@@ -18,6 +18,7 @@ import dev.lanes.kernels.simd.SimdOptimizers;
  * give the same bits (vector SQRT and DIV are correctly rounded, like {@code Math.sqrt} and {@code /}).
  * The {@link Parallelism} overload cuts n into fixed chunks; the bits never depend on the team.
  * Validation happens before anything is written; see {@link Gemm} for the rules and messages.
+ * params, m and v are outputs: none may overlap grads or another of them ({@link Overlap}).
  */
 public final class Optimizers {
     /** Elements per parallel part (a multiple of every vector length). */
@@ -36,7 +37,7 @@ public final class Optimizers {
     public static void adamW(Parallelism par, int n, float lr, float beta1, float beta2, float eps, float weightDecay,
                              int t, float[] grads, int gOff, float[] params, int pOff, float[] m, int mOff,
                              float[] v, int vOff) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         check(n, lr, beta1, beta2, eps, weightDecay, t, grads, gOff, params, pOff, m, mOff, v, vOff);
         float decay = 1f - lr * weightDecay, stepSize = stepSize(lr, beta1, t), sqrtC2 = sqrtC2(beta2, t);
         int parts = (int) (((long) n + CHUNK - 1) / CHUNK);
@@ -72,20 +73,21 @@ public final class Optimizers {
         if (!(beta1 >= 0f && beta1 < 1f) || !(beta2 >= 0f && beta2 < 1f)) {
             throw new IllegalArgumentException("beta1=" + beta1 + ", beta2=" + beta2 + " must lie in [0, 1)");
         }
-        if (!(eps > 0f) || !Float.isFinite(eps) || !Float.isFinite(lr) || !Float.isFinite(weightDecay)) {
-            throw new IllegalArgumentException("eps=" + eps + " must be finite and > 0, lr=" + lr + " and weightDecay="
-                    + weightDecay + " finite");
+        if (!(eps > 0f) || !Float.isFinite(eps)) {
+            throw new IllegalArgumentException("eps=" + eps + " must be finite and > 0");
+        }
+        if (!(lr >= 0f) || !Float.isFinite(lr)) {
+            throw new IllegalArgumentException("lr=" + lr + " must be finite and >= 0");
+        }
+        if (!(weightDecay >= 0f) || !Float.isFinite(weightDecay)) {
+            throw new IllegalArgumentException("weightDecay=" + weightDecay + " must be finite and >= 0");
         }
         Checks.vector("grads", grads, gOff, n);
         Checks.vector("params", params, pOff, n);
         Checks.vector("m", m, mOff, n);
         Checks.vector("v", v, vOff, n);
-        Checks.noPartialOverlap("params", params, pOff, n, "grads", grads, gOff, n, 1, n);
-        Checks.noPartialOverlap("m", m, mOff, n, "grads", grads, gOff, n, 1, n);
-        Checks.noPartialOverlap("v", v, vOff, n, "grads", grads, gOff, n, 1, n);
-        Checks.noPartialOverlap("m", m, mOff, n, "params", params, pOff, n, 1, n);
-        Checks.noPartialOverlap("v", v, vOff, n, "params", params, pOff, n, 1, n);
-        Checks.noPartialOverlap("v", v, vOff, n, "m", m, mOff, n, 1, n);
+        Overlap.views().input("grads", grads, gOff, n)
+                .output("params", params, pOff, n).output("m", m, mOff, n).output("v", v, vOff, n).check();
     }
 
     static void body(int n, float decay, float beta1, float beta2, float stepSize, float sqrtC2, float eps,

@@ -37,7 +37,13 @@ public final class Parallelism implements AutoCloseable {
     private volatile int parts;
     private volatile Thread caller;
     private volatile Throwable failure;
+    /** No region may start any more; set by {@link #close}. */
     private volatile boolean closed;
+    /**
+     * The workers may exit: set only while no region is in flight (under {@link #regionLock}, or by the
+     * region's own caller once it has ended), so a worker can never miss a region it was counted in.
+     */
+    private volatile boolean stopping;
 
     private Parallelism(int threads) {
         this.threads = threads;
@@ -106,9 +112,7 @@ public final class Parallelism implements AutoCloseable {
         if (parts < 0) {
             throw new IllegalArgumentException("parts=" + parts + " < 0");
         }
-        if (closed) {
-            throw new IllegalStateException("this Parallelism was closed");
-        }
+        ensureOpen();
         if (workers.length == 0 || parts <= 1 || isWorker(Thread.currentThread())) {
             for (int p = 0; p < parts; p++) {
                 task.run(p);
@@ -123,6 +127,9 @@ public final class Parallelism implements AutoCloseable {
                 }
                 return;
             }
+            // Checked again under the lock: close() takes it to stop the workers, so a region that
+            // passes here is one every worker will still count itself out of.
+            ensureOpen();
             this.task = task;
             this.parts = parts;
             this.failure = null;
@@ -134,15 +141,11 @@ public final class Parallelism implements AutoCloseable {
                 LockSupport.unpark(w);
             }
             claimParts(task, parts);
-            int spins = 0;
-            while (pendingWorkers.get() > 0) {
-                if (++spins < 20_000) {
-                    Thread.onSpinWait();
-                } else {
-                    LockSupport.park(this);
-                }
-            }
+            awaitWorkers();
             this.task = null;
+            if (closed) { // closed from inside a part of this region: the workers may go now
+                stopWorkers();
+            }
             Throwable f = failure;
             if (f != null) {
                 if (f instanceof RuntimeException re) {
@@ -155,6 +158,37 @@ public final class Parallelism implements AutoCloseable {
             }
         } finally {
             regionLock.unlock();
+        }
+    }
+
+    /**
+     * Throws {@link IllegalStateException} once this team is closed, whatever the size of the work: the
+     * kernels call it at their door, also for work too small to dispatch.
+     */
+    public void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("this Parallelism (" + threads + " threads) was closed");
+        }
+    }
+
+    /**
+     * Spins briefly, then parks until every worker has counted itself out. An interrupt does not end
+     * the wait (the parts must finish before the caller may touch their outputs) but it would make
+     * park return at once, so it is cleared while waiting and set again afterwards.
+     */
+    private void awaitWorkers() {
+        int spins = 0;
+        boolean interrupted = false;
+        while (pendingWorkers.get() > 0) {
+            if (++spins < 20_000) {
+                Thread.onSpinWait();
+            } else {
+                LockSupport.park(this);
+                interrupted |= Thread.interrupted();
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -184,16 +218,19 @@ public final class Parallelism implements AutoCloseable {
         int seen = 0;
         while (true) {
             int spins = 0;
-            while (generation == seen && !closed) {
+            while (generation == seen) {
+                if (stopping) { // no region is in flight or can start: nothing to count out of
+                    return;
+                }
                 if (++spins < 20_000) {
                     Thread.onSpinWait();
                 } else {
                     LockSupport.park(this);
+                    Thread.interrupted(); // a stray interrupt must not turn the park into a spin
                 }
             }
-            if (closed) {
-                return;
-            }
+            // A region this worker was counted in: run it and count out even if the team was closed
+            // meanwhile, or its caller would wait forever.
             seen = generation;
             claimParts(task, parts);
             if (pendingWorkers.decrementAndGet() == 0) {
@@ -202,13 +239,33 @@ public final class Parallelism implements AutoCloseable {
         }
     }
 
-    /** Stops the workers; the serial team ignores this. Regions may not be started afterwards. */
+    /**
+     * Stops the workers; the serial team ignores this, and closing twice is harmless. Regions may not
+     * be started afterwards ({@link IllegalStateException}, whatever their size). A region already
+     * running on another thread finishes first: close waits for it. Called from inside a part, close
+     * returns at once and the region's caller stops the workers when the region ends.
+     */
     @Override
     public void close() {
         if (this == SERIAL) {
             return;
         }
         closed = true;
+        if (isWorker(Thread.currentThread())) {
+            return; // inside a part: the caller holds the lock and stops the workers after the region
+        }
+        regionLock.lock(); // waits for a region in flight (reentrant when called from inside our own part)
+        try {
+            if (regionLock.getHoldCount() == 1) {
+                stopWorkers();
+            }
+        } finally {
+            regionLock.unlock();
+        }
+    }
+
+    private void stopWorkers() {
+        stopping = true;
         for (Thread w : workers) {
             LockSupport.unpark(w);
         }

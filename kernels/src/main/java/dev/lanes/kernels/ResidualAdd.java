@@ -74,16 +74,10 @@ public final class ResidualAdd {
             Checks.vector("bias", bias, biasOff, cols);
         }
         Checks.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
-        Checks.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
-        Checks.noPartialOverlap("y", y, yOff, ldy, "f", f, fOff, ldf, rows, cols);
-        if (bias == y && rows > 0 && cols > 0) {
-            // bias is broadcast over rows, so even bias == row 0 of y would be overwritten before row 1 reads it.
-            long yEnd = Checks.extentEnd(yOff, rows, cols, ldy);
-            if (biasOff < yEnd && yOff < (long) biasOff + cols) {
-                throw new IllegalArgumentException("y overlaps bias in the same array: bias elements [" + biasOff + ", "
-                        + ((long) biasOff + cols) + ") overlap y's [" + yOff + ", " + yEnd + ")");
-            }
-        }
+        // bias is broadcast over rows: even bias == row 0 of y would be overwritten before row 1 reads it.
+        Overlap.views().input("x", x, xOff, rows, cols, ldx).input("f", f, fOff, rows, cols, ldf)
+                .input("bias", bias, biasOff, cols)
+                .output("y", y, yOff, rows, cols, ldy).orSameAs("x").orSameAs("f").check();
     }
 
     static void checkBackward(int rows, int cols, float[] dy, int dyOff, int lddy, float[] dx, int dxOff, int lddx,
@@ -93,24 +87,16 @@ public final class ResidualAdd {
         Checks.matrix("dy", dy, dyOff, lddy, "lddy", rows, cols, "cols");
         if (dx != null) {
             Checks.matrix("dx", dx, dxOff, lddx, "lddx", rows, cols, "cols");
-            Checks.noPartialOverlap("dx", dx, dxOff, lddx, "dy", dy, dyOff, lddy, rows, cols);
         }
         if (df != null) {
             Checks.matrix("df", df, dfOff, lddf, "lddf", rows, cols, "cols");
-            Checks.noPartialOverlap("df", df, dfOff, lddf, "dy", dy, dyOff, lddy, rows, cols);
-        }
-        if (dx != null && df != null) {
-            Checks.noPartialOverlap("df", df, dfOff, lddf, "dx", dx, dxOff, lddx, rows, cols);
         }
         if (dbias != null) {
             Checks.vector("dbias", dbias, dbiasOff, cols);
-            if (dbias == dy && rows > 0 && cols > 0) {
-                long dyEnd = Checks.extentEnd(dyOff, rows, cols, lddy);
-                if (dbiasOff < dyEnd && dyOff < (long) dbiasOff + cols) {
-                    throw new IllegalArgumentException("dbias shares storage with dy: dbiasOff=" + dbiasOff
-                            + " lies within dy's elements [" + dyOff + ", " + dyEnd + ")");
-                }
-            }
         }
+        Overlap.views().input("dy", dy, dyOff, rows, cols, lddy)
+                .output("dx", dx, dxOff, rows, cols, lddx).orSameAs("dy")
+                .output("df", df, dfOff, rows, cols, lddf).orSameAs("dy")
+                .output("dbias", dbias, dbiasOff, cols).check();
     }
 }

@@ -102,10 +102,8 @@ public final class Softmax {
             Checks.matrix("mask", mask, maskOff, ldmask, "ldmask", rows, cols, "cols");
         }
         Checks.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
-        Checks.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
-        if (mask != null) {
-            Checks.noPartialOverlap("y", y, yOff, ldy, "mask", mask, maskOff, ldmask, rows, cols);
-        }
+        Overlap.views().input("x", x, xOff, rows, cols, ldx).input("mask", mask, maskOff, rows, cols, ldmask)
+                .output("y", y, yOff, rows, cols, ldy).orSameAs("x").check();
     }
 
     static void checkBackward(int rows, int cols, float scale, float[] dy, int dyOff, int lddy,
@@ -116,8 +114,8 @@ public final class Softmax {
         Checks.matrix("dy", dy, dyOff, lddy, "lddy", rows, cols, "cols");
         Checks.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
         Checks.matrix("dx", dx, dxOff, lddx, "lddx", rows, cols, "cols");
-        Checks.noPartialOverlap("dx", dx, dxOff, lddx, "dy", dy, dyOff, lddy, rows, cols);
-        Checks.noPartialOverlap("dx", dx, dxOff, lddx, "y", y, yOff, ldy, rows, cols);
+        Overlap.views().input("dy", dy, dyOff, rows, cols, lddy).input("y", y, yOff, rows, cols, ldy)
+                .output("dx", dx, dxOff, rows, cols, lddx).orSameAs("dy").orSameAs("y").check();
     }
 
     private static void checkScale(float scale) {

@@ -74,7 +74,7 @@ class GemmFusedTest {
         float[] before = c.clone();
         assertThatThrownBy(() -> Gemm.sgemmFused(Transpose.N, Transpose.N, 4, 4, 4, 1f, a, 0, 4, b, 0, 4, 0f,
                 null, 0, c, 2, 4, c, 0, 4)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("res shares storage with c");
+                .hasMessageContaining("c overlaps res");
         assertThat(c).isEqualTo(before);
     }
 

@@ -267,7 +267,7 @@ class ResidualAddTest {
                             a -> ResidualAdd.forward(2, 4, 1f, a[0], 0, 4, null, 0, 4, a[2], 0, a[3], 0, 4)),
                     npe("y is null", "y is null", arrays(8, 8, 4, 8),
                             a -> ResidualAdd.forward(2, 4, 1f, a[0], 0, 4, a[1], 0, 4, a[2], 0, null, 0, 4)),
-                    iae("y overlaps x", "y overlaps x in the same array (yOff=1, ld=4; xOff=0, ld=4)", arrays(12, 8, 4),
+                    iae("y overlaps x", "y overlaps x in the same array: y [off=1, 2 x stride 4, width 4] = elements [1, 9)", arrays(12, 8, 4),
                             a -> ResidualAdd.forward(2, 4, 1f, a[0], 0, 4, a[1], 0, 4, a[2], 0, a[0], 1, 4)),
                     iae("y overlaps f", "y overlaps f", arrays(8, 12, 4),
                             a -> ResidualAdd.forward(2, 4, 1f, a[0], 0, 4, a[1], 4, 4, a[2], 0, a[1], 0, 4)),
@@ -309,7 +309,7 @@ class ResidualAddTest {
                             a -> ResidualAdd.backward(2, 4, 1f, a[0], 4, 4, a[1], 0, 4, a[0], 0, 4, a[2], 0)),
                     iae("df overlaps dx", "df overlaps dx", arrays(8, 12, 4),
                             a -> ResidualAdd.backward(2, 4, 1f, a[0], 0, 4, a[1], 0, 4, a[1], 3, 4, a[2], 0)),
-                    iae("dbias shares storage with dy", "dbias shares storage with dy: dbiasOff=2 lies within dy's elements [0, 8)",
+                    iae("dbias shares storage with dy", "dbias overlaps dy in the same array: dbias [off=2, width 4] = elements [2, 6), dy [off=0, 2 x stride 4, width 4] = elements [0, 8)",
                             arrays(8, 8, 8),
                             a -> ResidualAdd.backward(2, 4, 1f, a[0], 0, 4, a[1], 0, 4, a[2], 0, 4, a[0], 2)));
         }

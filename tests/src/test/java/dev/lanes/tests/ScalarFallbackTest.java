@@ -67,7 +67,7 @@ class ScalarFallbackTest {
     /** Entry point of the child JVM above: uses every facade a few times, prints the backend. */
     public static final class Probe {
         public static void main(String[] args) {
-            float[] a = {1, 2}, b = {3, 4}, c = new float[4];
+            float[] a = {1, 2}, b = {3, 4}, c = new float[4], d = new float[4];
             for (int i = 0; i < 3; i++) {
                 Gemm.sgemm(Transpose.N, Transpose.N, 2, 2, 1, 1f, a, 0, 1, b, 0, 2, 0f, c, 0, 2);
                 Softmax.forward(2, 2, c, 0, 2, c, 0, 2);
@@ -75,7 +75,7 @@ class ScalarFallbackTest {
                 Activations.geluForward(2, a, 0, c, 0);
                 Activations.geluBackward(2, a, 0, b, 0, c, 0);
                 Norms.layerNormForward(1, 2, 1e-5f, a, 0, 2, b, 0, a, 0, c, 0, 2, c, 2, c, 3);
-                Norms.rmsNormBackward(1, 2, a, 0, 2, b, 0, 2, a, 0, c, 3, c, 0, 2, c, 2);
+                Norms.rmsNormBackward(1, 2, a, 0, 2, b, 0, 2, a, 0, c, 3, d, 0, 2, d, 2); // dgamma apart from rstd
                 Optimizers.adamW(1, 1e-3f, 0.9f, 0.95f, 1e-8f, 0f, 1, a, 0, b, 0, c, 0, c, 1);
             }
             System.out.println("probe: " + Backend.describe());

@@ -490,7 +490,7 @@ class SoftmaxTest {
                             a -> Softmax.forward(2, 4, 1f, false, 0, a[1], 0, 4, null, 0, 4, a[2], 0, 4)),
                     npe("y is null", "y is null", arrays(8, 8, 8),
                             a -> Softmax.forward(2, 4, 1f, false, 0, a[1], 0, 4, a[0], 0, 4, null, 0, 4)),
-                    iae("y overlaps x", "y overlaps x in the same array (yOff=2, ld=4; xOff=0, ld=4)", arrays(12),
+                    iae("y overlaps x", "y overlaps x in the same array: y [off=2, 2 x stride 4, width 4] = elements [2, 10)", arrays(12),
                             a -> Softmax.forward(2, 4, a[0], 0, 4, a[0], 2, 4)),
                     iae("y overlaps x: same offset, other ld", "y overlaps x", arrays(12),
                             a -> Softmax.forward(2, 4, a[0], 0, 4, a[0], 0, 5)),

@@ -92,7 +92,7 @@ public final class Attention {
                                float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
                                float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
                                float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
-        notNull(par, "par");
+        dev.lanes.kernels.Checks.team(par);
         notNull(cfg, "cfg");
         int T = cfg.queries, S = cfg.keys;
         Views.checkForward(cfg, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os, lse, lseOff);
@@ -130,7 +130,7 @@ public final class Attention {
                                 float[] o, int oOff, HeadLayout os, float[] lse, int lseOff,
                                 float[] dq, int dqOff, HeadLayout dqs, float[] dk, int dkOff, HeadLayout dks,
                                 float[] dv, int dvOff, HeadLayout dvs) {
-        notNull(par, "par");
+        dev.lanes.kernels.Checks.team(par);
         notNull(cfg, "cfg");
         int T = cfg.queries, S = cfg.keys;
         Views.checkBackward(cfg, dO, dOOff, dOs, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os,
@@ -464,7 +464,8 @@ public final class Attention {
                             oT, 0, cols);
                 }
             }
-            // o = oT^T / l;  lse = m + log(l), -inf where nothing was visible (then o = 0)
+            // o = oT^T / l;  lse = m + log(l), -inf where nothing was visible (then o = 0), NaN where a
+            // logit was NaN (l is NaN: the row must not pass for one that saw nothing)
             for (int c = 0; c < m; c++) {
                 int h = kvh * G + c / rows, t = t0 + c % rows;
                 float l = ws.sum[c];
@@ -473,7 +474,7 @@ public final class Attention {
                 for (int d = 0; d < D; d++) {
                     o[oi + d] = (oRows ? oT[c * D + d] : oT[d * cols + c]) * inv;
                 }
-                lse[lseOff + (b * Hq + h) * T + t] = l > 0f ? (float) (ws.max[c] + Math.log(l)) : Float.NEGATIVE_INFINITY;
+                lse[lseOff + (b * Hq + h) * T + t] = l == 0f ? Float.NEGATIVE_INFINITY : (float) (ws.max[c] + Math.log(l));
             }
         }
 

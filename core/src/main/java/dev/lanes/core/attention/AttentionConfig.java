@@ -33,7 +33,7 @@ public final class AttentionConfig {
         this.queries = b.queries;
         this.keys = b.keys;
         this.headDim = b.headDim;
-        this.scale = Float.isNaN(b.scale) ? (float) (1.0 / Math.sqrt(b.headDim)) : b.scale;
+        this.scale = b.scaleSet ? b.scale : defaultScale(b.headDim);
         this.causal = b.causal;
         this.keyLengths = b.keyLengths == null ? null : b.keyLengths.clone();
         this.bias = b.bias;
@@ -51,7 +51,12 @@ public final class AttentionConfig {
         return (int) Math.max(1, Math.min(tiles, (Attention.MIN_BACKWARD_PARTS + pairs - 1) / pairs));
     }
 
-    /** Starts a configuration {@code B, Hq, Hkv, T, S, D}; scale defaults to {@code 1/sqrt(D)}. */
+    /** The scale used when none is given: {@code 1/sqrt(D)} rounded to float. */
+    public static float defaultScale(int headDim) {
+        return (float) (1.0 / Math.sqrt(headDim));
+    }
+
+    /** Starts a configuration {@code B, Hq, Hkv, T, S, D}; scale defaults to {@link #defaultScale}{@code (D)}. */
     public static Builder builder(int batch, int heads, int kvHeads, int queries, int keys, int headDim) {
         return new Builder(batch, heads, kvHeads, queries, keys, headDim);
     }
@@ -97,7 +102,8 @@ public final class AttentionConfig {
     /** Collects the options; {@link #build()} validates them all at once. */
     public static final class Builder {
         private final int batch, heads, kvHeads, queries, keys, headDim;
-        private float scale = Float.NaN;
+        private float scale;
+        private boolean scaleSet; // false: defaultScale(D); no float value stands for "default"
         private CausalMask causal = CausalMask.NONE;
         private int[] keyLengths;
         private BiasShape bias = BiasShape.NONE;
@@ -112,9 +118,23 @@ public final class AttentionConfig {
             this.headDim = headDim;
         }
 
-        /** The logit scale (finite, > 0); default {@code 1/sqrt(D)}. */
+        /**
+         * The logit scale: finite and > 0, else {@link IllegalArgumentException} here (NaN does not mean
+         * "default"). Without this call, or after {@link #defaultScale()}, it is {@code 1/sqrt(D)}.
+         */
         public Builder scale(float scale) {
+            if (!(scale > 0f && Float.isFinite(scale))) {
+                throw new IllegalArgumentException("scale=" + scale + " must be finite and > 0 (leave it unset, or call"
+                        + " defaultScale(), for 1/sqrt(D))");
+            }
             this.scale = scale;
+            this.scaleSet = true;
+            return this;
+        }
+
+        /** Back to the default scale {@code 1/sqrt(D)}. */
+        public Builder defaultScale() {
+            this.scaleSet = false;
             return this;
         }
 
@@ -150,9 +170,6 @@ public final class AttentionConfig {
             nonNegative("keySplit", keySplit);
             if (heads % kvHeads != 0) {
                 throw new IllegalArgumentException("Hq=" + heads + " is not a multiple of Hkv=" + kvHeads);
-            }
-            if (!Float.isNaN(scale) && !(scale > 0f && Float.isFinite(scale))) {
-                throw new IllegalArgumentException("scale=" + scale + " must be finite and > 0");
             }
             if (causal == null) {
                 throw new NullPointerException("causal is null");

@@ -11,8 +11,11 @@ package dev.lanes.core.attention;
  *                             [B, T, (Hq + 2*Hkv)*D] with Q, K, V at offsets 0, Hq*D, (Hq+Hkv)*D
  * </pre>
  *
- * The attention entry points require {@code rowStride >= D} and non-negative strides; views of an
- * output must not overlap one another (they would be written twice).
+ * The attention entry points require {@code rowStride >= D} and non-negative strides, and apply the
+ * overlap rule of {@link dev.lanes.kernels.Overlap}: no output (o, lse, dq, dk, dv) may share an
+ * element with an input or another output, nor cover an element twice (a head stride of 0 in an
+ * output is refused); inputs may share storage, as Q, K and V do in a fused projection. Output column
+ * blocks of one fused buffer (dq, dk, dv side by side) are disjoint and allowed.
  */
 public record HeadLayout(int batchStride, int headStride, int rowStride) {
 

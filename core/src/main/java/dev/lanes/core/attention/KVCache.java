@@ -1,5 +1,7 @@
 package dev.lanes.core.attention;
 
+import dev.lanes.kernels.Overlap;
+
 import dev.lanes.kernels.Parallelism;
 
 /**
@@ -35,7 +37,8 @@ public final class KVCache {
         long capRounded = ((long) capacity + Attention.KEY_TILE - 1) / Attention.KEY_TILE * Attention.KEY_TILE;
         long size = (long) batch * kvHeads * capRounded * headDim;
         if (size > Integer.MAX_VALUE - 16) {
-            throw new IllegalArgumentException("cache of " + size + " floats exceeds one Java array");
+            throw new IllegalArgumentException("B=" + batch + ", Hkv=" + kvHeads + ", D=" + headDim + ", capacity="
+                    + capacity + ": a cache of " + size + " floats exceeds one Java array");
         }
         this.batch = batch;
         this.kvHeads = kvHeads;
@@ -99,9 +102,7 @@ public final class KVCache {
      */
     public void attend(Parallelism par, int heads, int n, float scale, float[] q, int qOff, HeadLayout qs,
                        float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
-        if (par == null) {
-            throw new NullPointerException("par is null");
-        }
+        dev.lanes.kernels.Checks.team(par);
         if (heads < 1 || heads % kvHeads != 0) {
             throw new IllegalArgumentException("Hq=" + heads + " is not a positive multiple of Hkv=" + kvHeads);
         }
@@ -116,7 +117,12 @@ public final class KVCache {
         long lseLen = (long) batch * heads * n;
         if (lse != null) {
             Views.checkFlat("lse", lse, lseOff, lseLen);
-        } else {
+        }
+        Overlap set = Overlap.views();
+        Views.add(set, false, "q", q, qOff, qs, batch, heads, n, headDim);
+        Views.add(set, true, "o", o, oOff, os, batch, heads, n, headDim);
+        set.output("lse", lse, lseOff, (int) lseLen).check();
+        if (lse == null) {
             if (lseScratch.length < lseLen) {
                 lseScratch = new float[(int) lseLen];
             }

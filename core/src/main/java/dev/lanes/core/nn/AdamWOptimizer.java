@@ -1,6 +1,7 @@
 package dev.lanes.core.nn;
 
 import dev.lanes.kernels.Checks;
+import dev.lanes.kernels.Overlap;
 import dev.lanes.kernels.Parallelism;
 
 /**
@@ -8,6 +9,12 @@ import dev.lanes.kernels.Parallelism;
  * marks (weight matrices and embeddings), none on biases and norm gains, as GPT-2 and nanoGPT train;
  * plus global-norm gradient clipping. The moments live in two arrays of the layout's size, allocated
  * once; {@link #step} allocates nothing.
+ *
+ * <p>A bad batch does not poison training: when the global gradient norm is NaN or infinite,
+ * {@link #clipGradNorm} leaves the gradients as they are and returns that norm, and {@link #step}
+ * skips the update (parameters, moments and the step count stay bit for bit as they were), counts it
+ * in {@link #skippedSteps()} and returns false, as a mixed-precision grad scaler skips a step on
+ * {@code found_inf}.
  */
 public final class AdamWOptimizer {
     private final ParamLayout layout;
@@ -22,10 +29,15 @@ public final class AdamWOptimizer {
     private float[] clipGrads;
     private float clipScale;
     private final Parallelism.PartTask squares = this::sumOfSquares, scaling = this::scale;
+    /** The array and step count of the last clipGradNorm, whose norm step may reuse, and that norm. */
+    private float[] normOf;
+    private int normAtStep = -1;
+    private double lastNorm;
+    private long skipped;
 
     public AdamWOptimizer(ParamLayout layout, float beta1, float beta2, float eps, float weightDecay) {
         if (layout == null) {
-            throw new IllegalArgumentException("layout is null");
+            throw new NullPointerException("layout is null");
         }
         if (!(beta1 >= 0f && beta1 < 1f) || !(beta2 >= 0f && beta2 < 1f)) {
             throw new IllegalArgumentException("beta1=" + beta1 + ", beta2=" + beta2 + " must lie in [0, 1)");
@@ -45,9 +57,14 @@ public final class AdamWOptimizer {
         this.partials = new double[(layout.size() + NORM_CHUNK - 1) / NORM_CHUNK];
     }
 
-    /** Steps taken so far. */
+    /** Steps taken so far (skipped steps are not counted). */
     public int steps() {
         return t;
+    }
+
+    /** Steps skipped because the global gradient norm was NaN or infinite. */
+    public long skippedSteps() {
+        return skipped;
     }
 
     /** The first and second moments, in the layout's order (for checkpoints and tests). */
@@ -68,27 +85,41 @@ public final class AdamWOptimizer {
      * Global L2 norm of {@code grads}, summed in double over fixed chunks whose sums are added in chunk
      * order (so the same bits for any team size); when it exceeds {@code maxNorm} every gradient is
      * scaled by {@code maxNorm / (norm + 1e-6)}, as {@code torch.nn.utils.clip_grad_norm_}. Returns the
-     * norm before clipping.
+     * norm before clipping. A NaN or infinite norm (some gradient is NaN or infinite) is returned as
+     * it is and the gradients are left untouched: the next {@link #step} skips.
      */
     public double clipGradNorm(Parallelism par, float[] grads, float maxNorm) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         Checks.vector("grads", grads, 0, layout.size());
-        if (!(maxNorm > 0f)) {
-            throw new IllegalArgumentException("maxNorm=" + maxNorm + " must be > 0");
+        if (!(maxNorm > 0f) || !Float.isFinite(maxNorm)) {
+            throw new IllegalArgumentException("maxNorm=" + maxNorm + " must be finite and > 0");
         }
+        double norm = globalNorm(par, grads);
+        if (norm > maxNorm && Double.isFinite(norm)) {
+            clipGrads = grads;
+            clipScale = (float) (maxNorm / (norm + 1e-6));
+            par.forEach(partials.length, scaling);
+            clipGrads = null;
+        }
+        normOf = grads;
+        normAtStep = t;
+        lastNorm = norm;
+        return norm;
+    }
+
+    /** The L2 norm of grads over the layout, in double, in a fixed chunk order. */
+    private double globalNorm(Parallelism par, float[] grads) {
         clipGrads = grads;
-        par.forEach(partials.length, squares);
+        try {
+            par.forEach(partials.length, squares);
+        } finally {
+            clipGrads = null;
+        }
         double sq = 0;
         for (double p : partials) {
             sq += p;
         }
-        double norm = Math.sqrt(sq);
-        if (norm > maxNorm) {
-            clipScale = (float) (maxNorm / (norm + 1e-6));
-            par.forEach(partials.length, scaling);
-        }
-        clipGrads = null;
-        return norm;
+        return Math.sqrt(sq);
     }
 
     private void sumOfSquares(int part) {
@@ -108,26 +139,37 @@ public final class AdamWOptimizer {
     }
 
     /** {@link #step(Parallelism, float, float[], float[])} on one thread. */
-    public void step(float lr, float[] params, float[] grads) {
-        step(Parallelism.serial(), lr, params, grads);
+    public boolean step(float lr, float[] params, float[] grads) {
+        return step(Parallelism.serial(), lr, params, grads);
     }
 
     /**
      * One AdamW step at learning rate {@code lr} (step count kept here, from 1), elementwise on the
-     * team: the same bits for any team size.
+     * team: the same bits for any team size. Returns false, and changes nothing but
+     * {@link #skippedSteps()}, when the global norm of {@code grads} is NaN or infinite. The norm is
+     * the one {@link #clipGradNorm} computed for this array since the last step, else it is computed
+     * here (one read of the gradients).
      */
-    public void step(Parallelism par, float lr, float[] params, float[] grads) {
-        Checks.notNull(par, "par");
+    public boolean step(Parallelism par, float lr, float[] params, float[] grads) {
+        Checks.team(par);
         Checks.vector("params", params, 0, layout.size());
         Checks.vector("grads", grads, 0, layout.size());
         if (!Float.isFinite(lr) || lr < 0f) {
             throw new IllegalArgumentException("lr=" + lr + " must be finite and >= 0");
+        }
+        Overlap.views().input("grads", grads, 0, layout.size()).output("params", params, 0, layout.size()).check();
+        double norm = normOf == grads && normAtStep == t ? lastNorm : globalNorm(par, grads);
+        normOf = null;
+        if (!Double.isFinite(norm)) {
+            skipped++;
+            return false;
         }
         t++;
         for (ParamLayout.Entry e : entries) { // an array: a List's iterator cost 56 bytes per step
             AdamW.step(par, e.size(), lr, beta1, beta2, eps, e.decay() ? weightDecay : 0f, t,
                     grads, e.offset(), params, e.offset(), m, e.offset(), v, e.offset());
         }
+        return true;
     }
 
     /** Forgets the moments and the step count. */
@@ -135,5 +177,7 @@ public final class AdamWOptimizer {
         java.util.Arrays.fill(m, 0f);
         java.util.Arrays.fill(v, 0f);
         t = 0;
+        skipped = 0;
+        normOf = null;
     }
 }

@@ -1,6 +1,7 @@
 package dev.lanes.core.nn;
 
 import dev.lanes.kernels.Checks;
+import dev.lanes.kernels.Overlap;
 
 /**
  * Softmax cross-entropy fused into one pass per row, numerically stable through the row's
@@ -21,6 +22,8 @@ public final class CrossEntropy {
         check(rows, vocab, logits, off, ld, targets, tOff);
         Checks.vector("losses", losses, lossOff, rows);
         Checks.vector("lse", lse, lseOff, rows);
+        Overlap.views().input("logits", logits, off, rows, vocab, ld)
+                .output("losses", losses, lossOff, rows).output("lse", lse, lseOff, rows).check();
         double total = 0;
         for (int i = 0; i < rows; i++) {
             int r = off + i * ld;
@@ -51,7 +54,8 @@ public final class CrossEntropy {
         Checks.vector("dloss", dloss, dlOff, rows);
         Checks.vector("lse", lse, lseOff, rows);
         Checks.matrix("dlogits", dlogits, dOff, ldd, "ldd", rows, vocab, "vocab");
-        Checks.noPartialOverlap("dlogits", dlogits, dOff, ldd, "logits", logits, off, ld, rows, vocab);
+        Overlap.views().input("dloss", dloss, dlOff, rows).input("logits", logits, off, rows, vocab, ld)
+                .input("lse", lse, lseOff, rows).output("dlogits", dlogits, dOff, rows, vocab, ldd).check();
         for (int i = 0; i < rows; i++) {
             int r = off + i * ld, d = dOff + i * ldd;
             float g = dloss[dlOff + i], l = lse[lseOff + i];

@@ -75,7 +75,7 @@ public final class Gpt {
     /** A model for {@code batch} sequences of {@code seqLen <= cfg.maxSeq()} tokens, parameters zero. */
     public Gpt(GptConfig cfg, int batch, int seqLen) {
         if (cfg == null) {
-            throw new IllegalArgumentException("cfg is null");
+            throw new NullPointerException("cfg is null");
         }
         if (batch < 1 || seqLen < 1 || seqLen > cfg.maxSeq()) {
             throw new IllegalArgumentException("batch=" + batch + ", seqLen=" + seqLen + ": need batch >= 1 and 1 <= seqLen <= maxSeq="
@@ -85,7 +85,10 @@ public final class Gpt {
         this.layout = ParamLayout.of(cfg);
         this.batch = batch;
         this.seqLen = seqLen;
-        this.rows = Math.multiplyExact(batch, seqLen);
+        if ((long) batch * seqLen > Integer.MAX_VALUE - 16) {
+            throw new IllegalArgumentException("batch=" + batch + " * seqLen=" + seqLen + " rows exceed one Java array");
+        }
+        this.rows = batch * seqLen;
         V = cfg.vocab();
         C = cfg.dim();
         L = cfg.layers();
@@ -179,7 +182,7 @@ public final class Gpt {
      * target before computing anything.
      */
     public double forward(Parallelism par, int[] tokens, int[] targets) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         checkIds("tokens", tokens, 0, false);
         if (targets != null) {
             checkIds("targets", targets, -1, true);
@@ -246,7 +249,7 @@ public final class Gpt {
 
     /** {@link #zeroGrads()} on a team. */
     public void zeroGrads(Parallelism par) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         par.forEach(parts(grads.length, ZERO_CHUNK), zeroPart);
     }
 
@@ -278,7 +281,7 @@ public final class Gpt {
      * must have had targets.
      */
     public void backward(Parallelism par) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         if (!haveTargets) {
             throw new IllegalStateException("backward needs a forward with targets first");
         }
@@ -356,7 +359,7 @@ public final class Gpt {
 
     private void checkIds(String name, int[] ids, int min, boolean allowIgnore) {
         if (ids == null) {
-            throw new IllegalArgumentException(name + " is null");
+            throw new NullPointerException(name + " is null");
         }
         if (ids.length < rows) {
             throw new IllegalArgumentException(name + ".length=" + ids.length + " < batch*seqLen=" + rows);

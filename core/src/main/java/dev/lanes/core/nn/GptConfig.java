@@ -29,10 +29,15 @@ public record GptConfig(int vocab, int maxSeq, int layers, int dim, int heads, i
             throw new IllegalArgumentException("heads=" + heads + " is not a multiple of kvHeads=" + kvHeads);
         }
         if (norm == null) {
-            throw new IllegalArgumentException("norm is null");
+            throw new NullPointerException("norm is null");
         }
         if (!(normEps > 0f) || !Float.isFinite(normEps)) {
             throw new IllegalArgumentException("normEps=" + normEps + " must be finite and > 0");
+        }
+        long qkv = ((long) heads + 2L * kvHeads) * headDim;
+        if (qkv > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("(heads=" + heads + " + 2*kvHeads=" + kvHeads + ") * headDim=" + headDim
+                    + " = " + qkv + " exceeds an int");
         }
     }
 

@@ -44,7 +44,7 @@ public final class GptSampler {
      */
     public GptSampler(GptConfig cfg, float[] params, int maxLen, int chunk) {
         if (cfg == null) {
-            throw new IllegalArgumentException("cfg is null");
+            throw new NullPointerException("cfg is null");
         }
         ParamLayout layout = ParamLayout.of(cfg);
         Checks.vector("params", params, 0, layout.size());
@@ -101,7 +101,7 @@ public final class GptSampler {
      * returns the logits of the last one: an internal array of V floats, valid until the next call.
      */
     public float[] feed(Parallelism par, int[] tokens, int off, int n) {
-        Checks.notNull(par, "par");
+        Checks.team(par);
         Checks.notNull(tokens, "tokens");
         if (n < 1 || n > chunk) {
             throw new IllegalArgumentException("n=" + n + " outside [1, chunk=" + chunk + "]");
@@ -139,11 +139,16 @@ public final class GptSampler {
     /**
      * Draws a token from the last logits: greedy (argmax, first on ties) when {@code temperature == 0},
      * else from {@code softmax(logits / temperature)} restricted to the {@code topK} largest logits
-     * ({@code topK <= 0} or {@code >= V}: all).
+     * ({@code topK <= 0} or {@code >= V}: all). Throws {@link IllegalStateException} when nothing was fed
+     * since the sampler was made or reset: there are no logits to draw from.
      */
     public int sample(float temperature, int topK, SplittableRandom rnd) {
         if (!(temperature >= 0f) || !Float.isFinite(temperature)) {
             throw new IllegalArgumentException("temperature=" + temperature + " must be finite and >= 0");
+        }
+        Checks.notNull(rnd, "rnd");
+        if (length() == 0) {
+            throw new IllegalStateException("sample before any feed: no logits yet (feed a prompt first)");
         }
         int best = 0;
         for (int v = 1; v < V; v++) {
@@ -182,6 +187,7 @@ public final class GptSampler {
      * feeding each back; returns them. Stops early when the sequence reaches maxLen.
      */
     public int[] generate(Parallelism par, int[] prompt, int count, float temperature, int topK, long seed) {
+        Checks.team(par);
         Checks.notNull(prompt, "prompt");
         if (prompt.length < 1 || prompt.length > maxLen) {
             throw new IllegalArgumentException("prompt.length=" + prompt.length + " outside [1, maxLen=" + maxLen + "]");

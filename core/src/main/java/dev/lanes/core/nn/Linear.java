@@ -1,6 +1,7 @@
 package dev.lanes.core.nn;
 
 import dev.lanes.kernels.Checks;
+import dev.lanes.kernels.Overlap;
 import dev.lanes.kernels.Gemm;
 import dev.lanes.kernels.Parallelism;
 import dev.lanes.kernels.ResidualAdd;
@@ -45,6 +46,7 @@ public final class Linear {
                                 float[] dx, int dxOff, int lddx, float[] dw, int dwOff, int lddw,
                                 float[] dbias, int dbOff) {
         // Validate every operand before writing any output.
+        Checks.team(par);
         Checks.nonNegative("rows", rows);
         Checks.nonNegative("in", in);
         Checks.nonNegative("out", out);
@@ -60,6 +62,9 @@ public final class Linear {
         if (dbias != null) {
             Checks.vector("dbias", dbias, dbOff, out);
         }
+        Overlap.views().input("dy", dy, dyOff, rows, out, lddy).input("x", x, xOff, rows, in, ldx)
+                .input("w", w, wOff, in, out, ldw).output("dx", dx, dxOff, rows, in, lddx)
+                .output("dw", dw, dwOff, in, out, lddw).output("dbias", dbias, dbOff, out).check();
         if (dbias != null) {
             ResidualAdd.backward(rows, out, 1f, dy, dyOff, lddy, null, 0, 0, null, 0, 0, dbias, dbOff);
         }

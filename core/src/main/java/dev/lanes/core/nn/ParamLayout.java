@@ -44,10 +44,30 @@ public final class ParamLayout {
         this.size = size;
     }
 
+    /**
+     * How many floats {@link #of}{@code (cfg)} holds, computed without building it; Long.MAX_VALUE when
+     * the count passes a long (the products of int fields can).
+     */
+    public static long floats(GptConfig cfg) {
+        boolean bias = cfg.norm() == NormKind.LAYER;
+        long C = cfg.dim(), F = cfg.mlpDim(), W = cfg.qkvDim(), A = cfg.attnDim();
+        long perLayer = (bias ? 4 : 2) * C + C * W + W + A * C + C + 2 * C * F + F + C; // each term < 2^63 / 8
+        long head = (long) cfg.vocab() * C + (long) cfg.maxSeq() * C + (bias ? 2 : 1) * C;
+        if (perLayer > (Long.MAX_VALUE - head) / cfg.layers()) {
+            return Long.MAX_VALUE;
+        }
+        return head + perLayer * cfg.layers();
+    }
+
     public static ParamLayout of(GptConfig cfg) {
         Builder b = new Builder();
         int V = cfg.vocab(), C = cfg.dim(), F = cfg.mlpDim();
         boolean bias = cfg.norm() == NormKind.LAYER;
+        // The total first: a config of a billion layers is refused before a billion entries exist.
+        long total = floats(cfg);
+        if (total > Integer.MAX_VALUE - 16) {
+            throw new IllegalArgumentException("parameters exceed one Java array: " + total + " floats for " + cfg);
+        }
         b.matrix("wte", V, C);
         b.matrix("wpe", cfg.maxSeq(), C);
         for (int l = 0; l < cfg.layers(); l++) {

@@ -41,8 +41,15 @@ class AttentionRejectionTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("T=-1 < 0");
         assertThatThrownBy(() -> AttentionConfig.builder(1, 4, 2, 1, 9, 0).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("D=0 < 1");
-        assertThatThrownBy(() -> AttentionConfig.builder(1, 4, 2, 1, 9, 8).scale(Float.NaN).scale(-1f).build())
+        assertThatThrownBy(() -> AttentionConfig.builder(1, 4, 2, 1, 9, 8).scale(-1f).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("scale=-1.0");
+        // NaN used to mean "the default": it is refused like any other bad scale
+        for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 0f, -0f}) {
+            assertThatThrownBy(() -> AttentionConfig.builder(1, 4, 2, 1, 9, 8).scale(bad))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("scale=" + bad);
+        }
+        assertThat(AttentionConfig.builder(1, 4, 2, 1, 9, 8).scale(0.5f).defaultScale().build().scale())
+                .isEqualTo(AttentionConfig.defaultScale(8)).isEqualTo((float) (1 / Math.sqrt(8)));
     }
 
     @Test
