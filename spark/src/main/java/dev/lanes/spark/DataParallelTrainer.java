@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntFunction;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -98,13 +99,12 @@ public final class DataParallelTrainer {
             local = new Gpt(cfg, b, seqLen);
         }
         System.arraycopy(params, 0, local.params(), 0, params.length);
-        float[][] leaves = new float[microBatches][];
         double[] losses = new double[microBatches];
-        for (MicroBatch mb : mbs) {
-            losses[mb.index()] = microBatchGradient(local, team, mb);
-            leaves[mb.index()] = local.grads().clone();
-        }
-        return finish(team, losses, GradientTree.sum(i -> leaves[i], 0, microBatches), lr);
+        float[] sum = GradientTree.sum(i -> {
+            losses[i] = microBatchGradient(local, team, mbs[i]);
+            return local.grads().clone();
+        }, 0, microBatches);
+        return finish(team, losses, sum, lr);
     }
 
     /** {@link #stepSpark(JavaSparkContext, int, int[], int[], float, TaskHook)} without a hook. */
@@ -217,22 +217,25 @@ public final class DataParallelTrainer {
             try {
                 float[] w = weights.value();
                 System.arraycopy(w, 0, model.params(), 0, w.length);
-                float[][] leaves = new float[mine.size()][];
+                // Each node is summed as the tree walks its leaves left to right, and a leaf's gradient is
+                // computed when the walk reaches it: at most one partial sum per tree level is alive, not
+                // one gradient per micro-batch of the partition.
                 double[] losses = new double[mine.size()];
-                for (MicroBatch mb : mine) {
+                IntFunction<float[]> leaf = i -> {
+                    MicroBatch mb = mine.get(i - from);
                     if (hook != null) {
-                        hook.beforeMicroBatch(step, mb.index());
+                        hook.beforeMicroBatch(step, i);
                     }
-                    losses[mb.index() - from] = microBatchGradient(model, team, mb);
-                    leaves[mb.index() - from] = model.grads().clone();
-                }
+                    losses[i - from] = microBatchGradient(model, team, mb);
+                    return model.grads().clone();
+                };
                 List<int[]> cover = GradientTree.cover(m, from, to);
                 int[] lo = new int[cover.size()], hi = new int[cover.size()];
                 float[][] sums = new float[cover.size()][];
                 for (int k = 0; k < cover.size(); k++) {
                     lo[k] = cover.get(k)[0];
                     hi[k] = cover.get(k)[1];
-                    sums[k] = GradientTree.sum(i -> leaves[i - from], lo[k], hi[k]);
+                    sums[k] = GradientTree.sum(leaf, lo[k], hi[k]);
                 }
                 return new PartResult(from, to, losses, lo, hi, sums);
             } finally {

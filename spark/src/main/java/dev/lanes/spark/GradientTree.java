@@ -32,7 +32,9 @@ public final class GradientTree {
 
     /**
      * Node [lo, hi)'s sum in tree order, from {@code leaf.apply(i)} for i in [lo, hi). Returns the leaf
-     * itself when hi - lo == 1 (not a copy), otherwise a new array; never writes into a leaf.
+     * itself when hi - lo == 1 (not a copy), otherwise a new array; never writes into a leaf. Asks for
+     * each leaf once, in increasing index order, so {@code leaf} may compute it on demand: at most one
+     * partial sum per tree level is then alive.
      */
     public static float[] sum(IntFunction<float[]> leaf, int lo, int hi) {
         if (lo < 0 || hi <= lo) {
