@@ -8,13 +8,18 @@ import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.IntFunction;
+import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.storage.StorageLevel;
+import scala.Tuple2;
 
 /**
  * Data-parallel training of a {@link Gpt} whose every step gives the same bits as gradient accumulation
@@ -107,32 +112,52 @@ public final class DataParallelTrainer {
         return finish(team, losses, sum, lr);
     }
 
-    /** {@link #stepSpark(JavaSparkContext, int, int[], int[], float, TaskHook)} without a hook. */
+    /** Where a Spark step's tree is rebuilt above the partitions' own nodes. */
+    public enum Reduction {
+        /** The partitions' nodes are collected and the driver adds them up (E x 4P bytes into the driver). */
+        DRIVER,
+        /**
+         * Rounds of {@code reduceByKey} on the executors, each adding the sibling pairs present into their
+         * parent (exactly two values per key, and a + b == b + a in floating point, so the order Spark
+         * merges them in cannot matter); the driver fetches only the root. At most tree-depth rounds.
+         */
+        EXECUTORS
+    }
+
+    /** {@link #stepSpark(JavaSparkContext, int, int[], int[], float, TaskHook, Reduction)}: no hook, reduced on the driver. */
     public StepResult stepSpark(JavaSparkContext sc, int partitions, int[] tokens, int[] targets, float lr) {
-        return stepSpark(sc, partitions, tokens, targets, lr, null);
+        return stepSpark(sc, partitions, tokens, targets, lr, null, Reduction.DRIVER);
     }
 
     /**
      * One step on Spark: the micro-batches in {@code partitions} contiguous partitions, gradients on the
-     * executors, the tree rebuilt and the optimizer stepped here. The driver's {@code team} is serial
-     * here; the update is elementwise.
+     * executors, the tree rebuilt by node ({@code reduction} says where) and the optimizer stepped here,
+     * elementwise on one thread. {@code hook} may be null.
      */
-    public StepResult stepSpark(JavaSparkContext sc, int partitions, int[] tokens, int[] targets, float lr, TaskHook hook) {
-        if (sc == null) {
-            throw new IllegalArgumentException("sc is null");
+    public StepResult stepSpark(JavaSparkContext sc, int partitions, int[] tokens, int[] targets, float lr, TaskHook hook,
+                                Reduction reduction) {
+        if (sc == null || reduction == null) {
+            throw new IllegalArgumentException("sc or reduction is null");
         }
         if (partitions < 1 || partitions > microBatches) {
             throw new IllegalArgumentException("partitions=" + partitions + " outside [1, microBatches=" + microBatches + "]");
         }
         MicroBatch[] mbs = MicroBatch.cut(tokens, targets, seqLen, microBatches);
         Broadcast<float[]> weights = sc.broadcast(params.clone());
+        JavaRDD<PartResult> computed = null;
         try {
             ShippedConfig c = ShippedConfig.of(cfg);
             int m = microBatches, t = seqLen, s = step;
-            JavaRDD<MicroBatch> rdd = sc.parallelize(Arrays.asList(mbs), partitions);
-            List<PartResult> parts = rdd.mapPartitions(
-                    (Iterator<MicroBatch> it) -> List.of(PartResult.compute(c, t, m, s, weights, it, hook)).iterator())
-                    .collect();
+            computed = sc.parallelize(Arrays.asList(mbs), partitions).mapPartitions(
+                    (Iterator<MicroBatch> it) -> List.of(PartResult.compute(c, t, m, s, weights, it, hook)).iterator());
+            List<PartResult> parts;
+            if (reduction == Reduction.DRIVER) {
+                parts = computed.collect();
+            } else {
+                // the gradients stay on the executors; only the losses and the node names come back here
+                computed = computed.persist(StorageLevel.MEMORY_AND_DISK());
+                parts = computed.map(PartResult::withoutSums).collect();
+            }
             double[] losses = new double[m];
             boolean[] seen = new boolean[m];
             Map<Long, float[]> nodes = new HashMap<>();
@@ -145,13 +170,41 @@ public final class DataParallelTrainer {
                     losses[i] = p.losses[i - p.from];
                 }
                 for (int k = 0; k < p.lo.length; k++) {
-                    nodes.put(GradientTree.key(p.lo[k], p.hi[k]), p.sums[k]);
+                    nodes.put(GradientTree.key(p.lo[k], p.hi[k]), p.sums == null ? null : p.sums[k]);
                 }
             }
-            return finish(Parallelism.serial(), losses, GradientTree.combine(m, nodes), lr);
+            float[] sum = reduction == Reduction.DRIVER ? GradientTree.combine(m, nodes) : reduceOnExecutors(computed, m, nodes.keySet());
+            return finish(Parallelism.serial(), losses, sum, lr);
         } finally {
+            if (computed != null && reduction == Reduction.EXECUTORS) {
+                computed.unpersist(false);
+            }
             weights.destroy();
         }
+    }
+
+    /** The tree above the partitions' nodes, built in shuffle rounds on the executors; returns the root. */
+    private static float[] reduceOnExecutors(JavaRDD<PartResult> computed, int m, Set<Long> present) {
+        JavaPairRDD<Long, float[]> nodes = computed.flatMapToPair(p -> {
+            List<Tuple2<Long, float[]>> out = new ArrayList<>();
+            for (int k = 0; k < p.lo.length; k++) {
+                out.add(new Tuple2<>(GradientTree.key(p.lo[k], p.hi[k]), p.sums[k]));
+            }
+            return out.iterator();
+        });
+        Set<Long> current = new HashSet<>(present);
+        long root = GradientTree.key(0, m);
+        while (!(current.size() == 1 && current.contains(root))) {
+            HashMap<Long, Long> next = GradientTree.mergeRound(m, current);
+            current = new HashSet<>(next.values());
+            nodes = nodes.mapToPair(n -> new Tuple2<>(next.get(n._1()), n._2()))
+                    .reduceByKey(GradientTree::add, current.size());
+        }
+        List<float[]> top = nodes.values().collect();
+        if (top.size() != 1) {
+            throw new IllegalStateException(top.size() + " roots came back, expected 1");
+        }
+        return top.get(0);
     }
 
     /** Zeroes the model's gradients, runs micro-batch {@code mb} forward and backward; returns its mean loss. */
@@ -186,6 +239,11 @@ public final class DataParallelTrainer {
         final double[] losses;
         final int[] lo, hi;
         final float[][] sums;
+
+        /** The same result without the gradients: what the driver needs to plan the executors' tree. */
+        PartResult withoutSums() {
+            return new PartResult(from, to, losses, lo, hi, null);
+        }
 
         private PartResult(int from, int to, double[] losses, int[] lo, int[] hi, float[][] sums) {
             this.from = from;

@@ -1,8 +1,10 @@
 package dev.lanes.spark;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.IntFunction;
 
 /**
@@ -99,7 +101,48 @@ public final class GradientTree {
         return add(combine(lo, mid, nodes), combine(mid, hi, nodes));
     }
 
-    private static float[] add(float[] a, float[] b) {
+    /**
+     * One round of building the tree from {@code nodes} (keys of tree nodes that tile [0, m)): every node
+     * whose sibling is also present goes to its parent, the others stay. Returns node -> where it goes.
+     * The deepest node's sibling is always present, so each round merges at least one pair.
+     */
+    public static HashMap<Long, Long> mergeRound(int m, Set<Long> nodes) {
+        HashMap<Long, Long> next = new HashMap<>();
+        for (long k : nodes) {
+            int lo = (int) (k >>> 32), hi = (int) k;
+            long to = k;
+            if (hi - lo < m) {
+                int plo = 0, phi = m; // walk down from the root to this node's parent
+                while (true) {
+                    if (phi - plo < 2) {
+                        throw new IllegalArgumentException("[" + lo + ", " + hi + ") is not a node of the tree over [0, " + m + ")");
+                    }
+                    int mid = split(plo, phi);
+                    if (hi <= mid) {
+                        if (lo == plo && hi == mid) {
+                            break;
+                        }
+                        phi = mid;
+                    } else {
+                        if (lo == mid && hi == phi) {
+                            break;
+                        }
+                        plo = mid;
+                    }
+                }
+                int mid = split(plo, phi);
+                long sibling = lo == plo ? key(mid, phi) : key(plo, mid);
+                if (nodes.contains(sibling)) {
+                    to = key(plo, phi);
+                }
+            }
+            next.put(k, to);
+        }
+        return next;
+    }
+
+    /** a + b elementwise into a new array: the only addition of the tree (commutative bit for bit). */
+    static float[] add(float[] a, float[] b) {
         if (a.length != b.length) {
             throw new IllegalArgumentException("gradients of " + a.length + " and " + b.length + " floats");
         }

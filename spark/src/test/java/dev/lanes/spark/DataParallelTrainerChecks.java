@@ -47,12 +47,13 @@ abstract class DataParallelTrainerChecks {
         }
     }
 
-    private static TrainingFixture.Run onSpark(int partitions, DataParallelTrainer.TaskHook hook) {
+    private static TrainingFixture.Run onSpark(int partitions, DataParallelTrainer.TaskHook hook,
+                                               DataParallelTrainer.Reduction reduction) {
         DataParallelTrainer tr = TrainingFixture.trainer();
         double[] losses = new double[STEPS];
         for (int s = 0; s < STEPS; s++) {
             int[][] xy = TrainingFixture.batch(s);
-            losses[s] = tr.stepSpark(sc, partitions, xy[0], xy[1], LR, hook).loss();
+            losses[s] = tr.stepSpark(sc, partitions, xy[0], xy[1], LR, hook, reduction).loss();
         }
         return new TrainingFixture.Run(losses, tr.params().clone());
     }
@@ -60,7 +61,7 @@ abstract class DataParallelTrainerChecks {
     @Test
     void oneToFourPartitionsGiveTheOneMachineBits() {
         for (int n = 1; n <= 4; n++) {
-            TrainingFixture.Run run = onSpark(n, null);
+            TrainingFixture.Run run = onSpark(n, null, DataParallelTrainer.Reduction.DRIVER);
             assertThat(run.losses()).as("loss curve on %d partitions", n).containsExactly(reference.losses());
             assertThat(Arrays.equals(run.params(), reference.params())).as("final parameters on %d partitions", n).isTrue();
         }
@@ -74,10 +75,27 @@ abstract class DataParallelTrainerChecks {
                 INJECTED.incrementAndGet();
                 throw new IllegalStateException("injected failure: first attempt of micro-batch 3 at step 7");
             }
-        });
+        }, DataParallelTrainer.Reduction.DRIVER);
         assertThat(INJECTED.get() - before).as("failures injected").isEqualTo(1);
         assertThat(run.losses()).containsExactly(reference.losses());
         assertThat(Arrays.equals(run.params(), reference.params())).isTrue();
+    }
+
+    @Test
+    void theTreeBuiltOnTheExecutorsGivesTheSameBitsWithAFailureToo() {
+        for (int n = 2; n <= 4; n++) {
+            int before = INJECTED.get();
+            DataParallelTrainer.TaskHook hook = n != 3 ? null : (step, mb) -> {
+                if (step == 11 && mb == 5 && TaskContext.get().attemptNumber() == 0) {
+                    INJECTED.incrementAndGet();
+                    throw new IllegalStateException("injected failure: first attempt of micro-batch 5 at step 11");
+                }
+            };
+            TrainingFixture.Run run = onSpark(n, hook, DataParallelTrainer.Reduction.EXECUTORS);
+            assertThat(INJECTED.get() - before).as("failures injected on %d partitions", n).isEqualTo(n == 3 ? 1 : 0);
+            assertThat(run.losses()).as("loss curve on %d partitions", n).containsExactly(reference.losses());
+            assertThat(Arrays.equals(run.params(), reference.params())).as("final parameters on %d partitions", n).isTrue();
+        }
     }
 
     @Test

@@ -68,6 +68,38 @@ class GradientTreeTest {
     }
 
     @Test
+    void mergeRoundsFromAnyPartitioningReachTheRootWithTheSameBits() {
+        for (int m : new int[] {1, 3, 6, 8, 11}) {
+            float[][] g = leaves(m, 5, 100 + m);
+            float[] whole = GradientTree.sum(i -> g[i], 0, m);
+            for (int parts = 1; parts <= m; parts++) {
+                Map<Long, float[]> nodes = new HashMap<>();
+                for (int p = 0; p < parts; p++) {
+                    for (int[] n : GradientTree.cover(m, p * m / parts, (p + 1) * m / parts)) {
+                        nodes.put(GradientTree.key(n[0], n[1]), GradientTree.sum(i -> g[i], n[0], n[1]));
+                    }
+                }
+                int rounds = 0;
+                while (nodes.size() > 1) {
+                    Map<Long, Long> to = GradientTree.mergeRound(m, nodes.keySet());
+                    Map<Long, float[]> next = new HashMap<>();
+                    // the right sibling first: the addition must not care
+                    nodes.entrySet().stream().sorted((a, b) -> Long.compare(b.getKey(), a.getKey()))
+                            .forEach(e -> next.merge(to.get(e.getKey()), e.getValue(), GradientTree::add));
+                    assertThat(next.size()).as("a round merges something").isLessThan(nodes.size());
+                    nodes = next;
+                    rounds++;
+                }
+                assertThat(nodes).containsOnlyKeys(GradientTree.key(0, m));
+                assertThat(nodes.get(GradientTree.key(0, m))).as("m=%d parts=%d", m, parts).containsExactly(whole);
+                assertThat(rounds).isLessThanOrEqualTo(32 - Integer.numberOfLeadingZeros(Math.max(1, m - 1)));
+            }
+        }
+        assertThatThrownBy(() -> GradientTree.mergeRound(6, java.util.Set.of(GradientTree.key(1, 3))))
+                .hasMessageContaining("[1, 3) is not a node");
+    }
+
+    @Test
     void theTreeOrderIsNotTheSequentialOrder() {
         // guards the test above against a tree that is secretly a left fold: then any order would agree
         float[][] g = {{1e8f}, {1f}, {-1e8f}, {1f}};
