@@ -24,6 +24,7 @@ import org.apache.spark.sql.SparkSession;
  * <pre>
  *   mvn -q -pl spark -am -Pspark-demo compile
  *   mvn -q -pl spark -am -Pspark-demo compile -Dspark.demo.args="--master local[4] --partitions 4 --steps 50"
+ *   mvn -q -pl spark -am -Pspark-demo compile -Dspark.demo.args="--reduction executors"
  * </pre>
  *
  * Each step draws B windows of T+1 characters (seeded) from the first 90% of the text, cuts them into
@@ -40,6 +41,7 @@ public final class SparkTrainDemo {
         int partitions = 2, steps = 30, batch = 16, micro = 8, seqLen = 64, layers = 2, dim = 64, heads = 4, kvHeads = 1;
         float lr = 3e-3f;
         long seed = 1337;
+        DataParallelTrainer.Reduction reduction = DataParallelTrainer.Reduction.DRIVER;
         List<String> a = new ArrayList<>();
         for (String s : args) {
             a.addAll(Arrays.asList(s.trim().split("\\s+")));
@@ -61,8 +63,9 @@ public final class SparkTrainDemo {
                 case "--layers" -> layers = Integer.parseInt(v);
                 case "--dim" -> dim = Integer.parseInt(v);
                 case "--lr" -> lr = Float.parseFloat(v);
+                case "--reduction" -> reduction = DataParallelTrainer.Reduction.valueOf(v.toUpperCase(Locale.ROOT));
                 default -> throw new IllegalArgumentException("unknown option " + a.get(i) + " (--master --text --partitions"
-                        + " --steps --batch --micro --seq --layers --dim --lr)");
+                        + " --steps --batch --micro --seq --layers --dim --lr --reduction driver|executors)");
             }
         }
         String text = Files.readString(textFile, StandardCharsets.UTF_8);
@@ -90,9 +93,9 @@ public final class SparkTrainDemo {
             }
         }
         System.out.printf(Locale.ROOT, "text %s: %,d characters, vocabulary %d; model L=%d C=%d Hq=%d Hkv=%d, %,d parameters;"
-                        + " B=%d sequences of T=%d in M=%d micro-batches; Spark %s, %d partitions, %d steps%n", textFile,
+                        + " B=%d sequences of T=%d in M=%d micro-batches; Spark %s, %d partitions, %d steps, tree reduced on the %s%n", textFile,
                 ids.length, vocab.length, layers, dim, heads, kvHeads, init.layout().size(), batch, seqLen, micro, master,
-                partitions, steps);
+                partitions, steps, reduction.name().toLowerCase(Locale.ROOT));
 
         SparkSession spark = SparkSession.builder().master(master).appName("lanes-spark-demo")
                 .config("spark.ui.enabled", "false")
@@ -111,7 +114,7 @@ public final class SparkTrainDemo {
                     tWarm = System.nanoTime();
                 }
                 long ts = System.nanoTime();
-                sparkLoss[s] = onSpark.stepSpark(sc, partitions, xs[s], ys[s], schedule.at(s)).loss();
+                sparkLoss[s] = onSpark.stepSpark(sc, partitions, xs[s], ys[s], schedule.at(s), null, reduction).loss();
                 double secs = (System.nanoTime() - ts) / 1e9;
                 System.out.printf(Locale.ROOT, "spark step %3d/%d  loss %.4f  %,.0f tokens/s%n", s + 1, steps, sparkLoss[s],
                         tokensPerStep / secs);
