@@ -7,14 +7,22 @@ import dev.lanes.core.nn.ParamLayout;
 import dev.lanes.kernels.Parallelism;
 import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
 
 /**
- * Batched inference over an RDD of token sequences with a model broadcast once: its parameters travel
+ * Batched inference over an RDD or a DataFrame column of token sequences with a model broadcast once: its parameters travel
  * as one flat {@code float[]} (Spark's torrent broadcast, fetched once per executor JVM), never as
  * serialized objects. Each task borrows its executor's team ({@code spark.task.cpus} threads) and a
  * pooled {@link Gpt} or builds a {@link GptSampler}, and keeps the RDD's order.
@@ -72,35 +80,110 @@ public final class GptInference implements Serializable {
     /** Scores every sequence (tokens in [0, V), 2 to seqLen + 1 of them), {@code batch} per forward, in the RDD's order. */
     public JavaRDD<SequenceScore> score(JavaRDD<int[]> sequences, int batch) {
         positive("batch", batch);
-        ShippedConfig c = cfg;
-        Broadcast<float[]> p = params;
-        int t = seqLen;
-        return sequences.mapPartitions(it -> {
-            Parallelism team = ExecutorResources.borrowTeam();
-            Gpt model = ExecutorResources.borrowModel(c.config(), batch, t);
-            try {
-                System.arraycopy(p.value(), 0, model.params(), 0, p.value().length);
-                return scoreAll(model, team, it).iterator();
-            } finally {
-                ExecutorResources.giveBack(model);
-                ExecutorResources.giveBack(team);
+        return sequences.mapPartitions(it -> scorePartition(it, batch).iterator());
+    }
+
+    /**
+     * {@link #score(JavaRDD, int)} for a DataFrame whose {@code column} holds {@code array<int>} token
+     * sequences: returns that column with {@code log_prob} (double) and {@code predicted} (int), in order.
+     */
+    public Dataset<Row> score(Dataset<Row> frame, String column, int batch) {
+        positive("batch", batch);
+        StructType schema = new StructType().add(columnOf(frame, column)).add("log_prob", DataTypes.DoubleType, false)
+                .add("predicted", DataTypes.IntegerType, false);
+        JavaRDD<Row> out = frame.select(column).javaRDD().mapPartitions(it -> {
+            // Spark's row encoder takes an int[] for array<int> (not a java.util.List)
+            List<Row> rows = new ArrayList<>();
+            it.forEachRemaining(rows::add);
+            List<int[]> seqs = rows.stream().map(GptInference::tokens).toList();
+            List<SequenceScore> scores = scorePartition(seqs.iterator(), batch);
+            List<Row> res = new ArrayList<>(rows.size());
+            for (int i = 0; i < rows.size(); i++) {
+                res.add(RowFactory.create(seqs.get(i), scores.get(i).logProb(), scores.get(i).predicted()));
             }
+            return res.iterator();
         });
+        return frame.sparkSession().createDataFrame(out, schema);
     }
 
     /** Greedy decoding of {@code count} tokens after each prompt (1 to maxSeq tokens), KV-cached, in the RDD's order. */
     public JavaRDD<int[]> generate(JavaRDD<int[]> prompts, int count) {
         positive("count", count);
-        ShippedConfig c = cfg;
-        Broadcast<float[]> p = params;
-        return prompts.mapPartitions(it -> {
-            Parallelism team = ExecutorResources.borrowTeam();
-            try {
-                return generateAll(c.config(), p.value(), team, it, count).iterator();
-            } finally {
-                ExecutorResources.giveBack(team);
+        return prompts.mapPartitions(it -> generatePartition(it, count).iterator());
+    }
+
+    /**
+     * {@link #generate(JavaRDD, int)} for a DataFrame whose {@code column} holds {@code array<int>}
+     * prompts: returns that column with {@code generated} ({@code array<int>}), in order.
+     */
+    public Dataset<Row> generate(Dataset<Row> frame, String column, int count) {
+        positive("count", count);
+        StructType schema = new StructType().add(columnOf(frame, column))
+                .add("generated", DataTypes.createArrayType(DataTypes.IntegerType, false), false);
+        JavaRDD<Row> out = frame.select(column).javaRDD().mapPartitions(it -> {
+            List<Row> rows = new ArrayList<>();
+            it.forEachRemaining(rows::add);
+            List<int[]> prompts = rows.stream().map(GptInference::tokens).toList();
+            List<int[]> gen = generatePartition(prompts.iterator(), count);
+            List<Row> res = new ArrayList<>(rows.size());
+            for (int i = 0; i < rows.size(); i++) {
+                res.add(RowFactory.create(prompts.get(i), gen.get(i)));
             }
+            return res.iterator();
         });
+        return frame.sparkSession().createDataFrame(out, schema);
+    }
+
+    /** On an executor: the partition's sequences scored with a borrowed team and pooled model. */
+    private List<SequenceScore> scorePartition(Iterator<int[]> it, int batch) {
+        Parallelism team = ExecutorResources.borrowTeam();
+        Gpt model = ExecutorResources.borrowModel(cfg.config(), batch, seqLen);
+        try {
+            float[] p = params.value();
+            System.arraycopy(p, 0, model.params(), 0, p.length);
+            return scoreAll(model, team, it);
+        } finally {
+            ExecutorResources.giveBack(model);
+            ExecutorResources.giveBack(team);
+        }
+    }
+
+    /** On an executor: the partition's prompts decoded with a borrowed team, reading the broadcast array. */
+    private List<int[]> generatePartition(Iterator<int[]> it, int count) {
+        Parallelism team = ExecutorResources.borrowTeam();
+        try {
+            return generateAll(cfg.config(), params.value(), team, it, count);
+        } finally {
+            ExecutorResources.giveBack(team);
+        }
+    }
+
+    private static StructField columnOf(Dataset<Row> frame, String column) {
+        if (frame == null || column == null) {
+            throw new IllegalArgumentException("frame or column is null");
+        }
+        StructField f = Arrays.stream(frame.schema().fields()).filter(x -> x.name().equals(column)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no column '" + column + "' in " + frame.schema().simpleString()));
+        if (!(f.dataType() instanceof ArrayType a) || !a.elementType().equals(DataTypes.IntegerType)) {
+            throw new IllegalArgumentException("column '" + column + "' is " + f.dataType().simpleString() + ", not array<int>");
+        }
+        return f;
+    }
+
+    private static int[] tokens(Row r) {
+        if (r.isNullAt(0)) {
+            throw new IllegalArgumentException("a null token sequence");
+        }
+        List<Object> list = r.getList(0);
+        int[] t = new int[list.size()];
+        for (int i = 0; i < t.length; i++) {
+            Object o = list.get(i);
+            if (o == null) {
+                throw new IllegalArgumentException("a null token at position " + i);
+            }
+            t[i] = (Integer) o;
+        }
+        return t;
     }
 
     /** The local loop: {@link #score} on one machine, {@code batch} sequences per forward. */
@@ -135,7 +218,7 @@ public final class GptInference implements Serializable {
                 }
                 pack.add(s);
             }
-            java.util.Arrays.fill(x, 0);
+            Arrays.fill(x, 0);
             for (int b = 0; b < pack.size(); b++) {
                 int[] s = pack.get(b);
                 System.arraycopy(s, 0, x, b * t, s.length - 1);

@@ -7,10 +7,16 @@ import dev.lanes.core.nn.Gpt;
 import dev.lanes.core.nn.GptConfig;
 import dev.lanes.kernels.Parallelism;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -107,6 +113,46 @@ class GptInferenceTest {
                 }
             }
             assertThat(local.get(i)[0]).as("prompt %d", i).isEqualTo(best);
+        }
+    }
+
+    @Test
+    void dataFramesGetTheSameScoresAndTokens() {
+        StructType schema = new StructType().add("tokens", DataTypes.createArrayType(DataTypes.IntegerType, false), false);
+        List<Row> rows = new ArrayList<>();
+        for (int[] s : sequences) {
+            rows.add(RowFactory.create(Arrays.stream(s).boxed().toList()));
+        }
+        Dataset<Row> frame = spark.createDataFrame(rows, schema).repartition(3).cache();
+        List<int[]> inFrameOrder = new ArrayList<>();
+        for (Row r : frame.collectAsList()) {
+            inFrameOrder.add(r.<Integer>getList(0).stream().mapToInt(Integer::intValue).toArray());
+        }
+        List<GptInference.SequenceScore> local = GptInference.scoreLocal(CFG, params, T, inFrameOrder, 1, Parallelism.serial());
+        List<int[]> prompts = inFrameOrder.stream().map(s -> Arrays.copyOf(s, Math.min(s.length, 8))).toList();
+        List<int[]> localGen = GptInference.generateLocal(CFG, params, prompts, 3, Parallelism.serial());
+        GptInference inf = GptInference.broadcast(sc, CFG, params, T);
+        try {
+            List<Row> scored = inf.score(frame, "tokens", 4).collectAsList();
+            assertThat(scored).hasSize(sequences.size());
+            for (int i = 0; i < scored.size(); i++) {
+                Row r = scored.get(i);
+                assertThat(r.<Integer>getList(0).stream().mapToInt(Integer::intValue).toArray()).containsExactly(inFrameOrder.get(i));
+                assertThat(new GptInference.SequenceScore(r.getDouble(1), r.getInt(2))).as("row %d", i).isEqualTo(local.get(i));
+            }
+            StructType promptSchema = new StructType().add("prompt", DataTypes.createArrayType(DataTypes.IntegerType, false), false);
+            List<Row> promptRows = prompts.stream().map(p -> RowFactory.create(Arrays.stream(p).boxed().toList())).toList();
+            List<Row> generated = inf.generate(spark.createDataFrame(promptRows, promptSchema), "prompt", 3).collectAsList();
+            for (int i = 0; i < generated.size(); i++) {
+                assertThat(generated.get(i).<Integer>getList(1).stream().mapToInt(Integer::intValue).toArray()).as("row %d", i)
+                        .containsExactly(localGen.get(i));
+            }
+            assertThatThrownBy(() -> inf.score(frame, "nope", 4)).hasMessageContaining("no column 'nope'");
+            Dataset<Row> strings = spark.createDataFrame(List.of(RowFactory.create("abc")),
+                    new StructType().add("s", DataTypes.StringType));
+            assertThatThrownBy(() -> inf.score(strings, "s", 4)).hasMessageContaining("not array<int>");
+        } finally {
+            inf.destroy();
         }
     }
 

@@ -1,5 +1,8 @@
 package dev.lanes.spark;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -10,6 +13,11 @@ final class SparkTestSession {
 
     static SparkSession start(String master) {
         Path scratch = Path.of("target", "spark-tmp").toAbsolutePath();
+        try {
+            Files.createDirectories(scratch); // also java.io.tmpdir of the test JVM (spark/pom.xml)
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
         return SparkSession.builder()
                 .master(master)
                 .appName("lanes-spark-test")
