@@ -3,6 +3,7 @@ package dev.lanes.spark;
 import dev.lanes.core.nn.AdamWOptimizer;
 import dev.lanes.core.nn.Gpt;
 import dev.lanes.core.nn.GptConfig;
+import dev.lanes.core.nn.ParamLayout;
 import dev.lanes.kernels.Parallelism;
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -70,15 +71,15 @@ public final class DataParallelTrainer {
         if (cfg == null || params == null) {
             throw new IllegalArgumentException("cfg or params is null");
         }
-        this.opt = new AdamWOptimizer(dev.lanes.core.nn.ParamLayout.of(cfg), beta1, beta2, eps, weightDecay);
-        if (params.length != dev.lanes.core.nn.ParamLayout.of(cfg).size()) {
-            throw new IllegalArgumentException("params.length=" + params.length + " but the model has "
-                    + dev.lanes.core.nn.ParamLayout.of(cfg).size());
+        ParamLayout layout = ParamLayout.of(cfg);
+        if (params.length != layout.size()) {
+            throw new IllegalArgumentException("params.length=" + params.length + " but the model has " + layout.size());
         }
         if (seqLen < 1 || seqLen > cfg.maxSeq() || microBatches < 1 || !(maxNorm > 0f)) {
             throw new IllegalArgumentException("seqLen=" + seqLen + ", microBatches=" + microBatches + ", maxNorm=" + maxNorm
                     + ": need 1 <= seqLen <= maxSeq=" + cfg.maxSeq() + ", microBatches >= 1, maxNorm > 0");
         }
+        this.opt = new AdamWOptimizer(layout, beta1, beta2, eps, weightDecay);
         this.cfg = cfg;
         this.params = params.clone();
         this.seqLen = seqLen;
