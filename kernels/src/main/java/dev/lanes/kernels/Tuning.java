@@ -251,7 +251,7 @@ public final class Tuning {
 
     /** NC: the packed B block (KC x NC floats) fills the L2, in whole panels, between 4 and 64 of them. */
     static int blockColumns(long l2, int kc, int nr) {
-        long panels = l2 / ((long) kc * Float.BYTES * nr);
+        long panels = l2 / ((long) Math.max(1, kc) * Float.BYTES * nr); // a bad kc is refused by the constructor
         return (int) Math.max(4, Math.min(64, panels)) * nr;
     }
 
