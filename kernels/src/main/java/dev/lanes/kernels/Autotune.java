@@ -139,6 +139,8 @@ public final class Autotune {
         double seconds = 100;
         Path out = null;
         boolean dryRun = false;
+        // Maven passes -Dtune.args="--seconds 60" as one argument
+        args = String.join(" ", args).trim().isEmpty() ? new String[0] : String.join(" ", args).trim().split("\\s+");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--seconds" -> seconds = Double.parseDouble(args[++i]);
@@ -149,10 +151,8 @@ public final class Autotune {
                     return;
                 }
                 default -> {
-                    if (!args[i].isBlank()) {
-                        System.err.println("unknown option " + args[i] + " (--seconds S, --out PATH, --dry-run)");
-                        System.exit(2);
-                    }
+                    System.err.println("unknown option " + args[i] + " (--seconds S, --out PATH, --dry-run)");
+                    System.exit(2);
                 }
             }
         }

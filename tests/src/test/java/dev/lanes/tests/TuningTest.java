@@ -89,6 +89,27 @@ class TuningTest {
         }
     }
 
+    /**
+     * The tuning in force (the one a -Dlanes.tuning execution in tests/pom.xml starts with): its tile
+     * and block edges against the scalar twin, the same bits on 1 and 2 threads, the exact identity.
+     */
+    @Test
+    void inForceAgreesWithTheTwinAndAcrossThreads() {
+        SplittableRandom rnd = new SplittableRandom(99);
+        int i = 0;
+        for (int[] s : shapes(saved)) {
+            Transpose[] tr = TRANSPOSES[i++ % 4];
+            GemmCase.of(tr[0], tr[1], Math.max(1, s[0]), Math.max(1, s[1]), Math.max(1, s[2]), 0.5f, i % 2, rnd)
+                    .check(rnd);
+        }
+        for (Transpose[] tr : TRANSPOSES) {
+            int[] s = {2 * saved.mc() + 7, saved.nr() + 11, saved.kc() + 9};
+            assertThat(run(2, tr, s, 5)).as("%s %s%s: 2 threads vs 1", saved.spec(), tr[0], tr[1])
+                    .isEqualTo(run(1, tr, s, 5));
+        }
+        exactIdentity(saved.spec());
+    }
+
     /** Row strides of 1024 floats (4 KiB): the aliased case, where A is packed and B never read in place. */
     @ParameterizedTest(name = "{0}")
     @MethodSource("tunings")
@@ -106,6 +127,10 @@ class TuningTest {
     @MethodSource("tunings")
     void exactIdentityOnSmallIntegers(String spec) {
         Tuning.use(Tuning.defaults().with(spec, "test"));
+        exactIdentity(spec);
+    }
+
+    private static void exactIdentity(String spec) {
         SplittableRandom rnd = new SplittableRandom(5);
         int m = 113, n = 150, k = 140;
         for (Transpose[] tr : TRANSPOSES) {
@@ -197,6 +222,34 @@ class TuningTest {
                     -0.5f, c, 0, n);
         }
         return c;
+    }
+
+    /**
+     * In the Surefire executions that start the JVM with {@code -Dlanes.tuning=<spec>} (tests/pom.xml),
+     * that tuning is the one in force; without the property, the defaults or this machine's file.
+     */
+    @Test
+    void tuningFromTheSystemProperty() {
+        String prop = System.getProperty("lanes.tuning", "");
+        if (prop.contains("=")) {
+            assertThat(saved.spec()).isEqualTo(Tuning.defaults().with(prop, "x").spec());
+            assertThat(saved.source()).contains(prop);
+        } else if (prop.equals("none")) {
+            assertThat(saved.spec()).isEqualTo(Tuning.defaults().spec());
+        }
+        System.out.println("TuningTest: lanes.tuning=" + prop + " -> " + saved.describe());
+    }
+
+    /** A tuning file for this machine loads; one written for another machine is refused, naming both keys. */
+    @Test
+    void tuningFilesAreKeyedByMachine(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        Tuning t = Tuning.defaults().with("tile=4x3,kc=160", "test");
+        java.nio.file.Path file = dir.resolve("gemm.properties");
+        java.nio.file.Files.writeString(file, t.toFile(java.util.Map.of("note", "test")));
+        assertThat(Tuning.load(file).spec()).isEqualTo(t.spec());
+        java.nio.file.Files.writeString(file, t.toFile(java.util.Map.of()).replace("key=", "key=other-"));
+        assertThatThrownBy(() -> Tuning.load(file)).hasMessageContaining("other-" + Tuning.machineKey())
+                .hasMessageContaining("this machine is " + Tuning.machineKey());
     }
 
     @Test
