@@ -23,16 +23,20 @@ import jdk.incubator.vector.VectorSpecies;
  * ({@link SimdAttentionTiles}): {@code kRxV} computes an R-row by V-vector (V * L columns) tile of
  *
  * <pre>
- *   C = C .* cs + A * B                  when cs != null   (attention: per-column rescale, then accumulate)
- *   C = alpha * (A * B) + beta * C       otherwise         (BLAS; beta == 0 never reads C)
+ *   C = alpha * (A * B) + s .* C    s = cs (per column) when cs != null, else the scalar beta
+ *                                   rounded as fma(c, s, alpha * acc); cs == null and beta == 0 never read C
  * </pre>
  *
- * with A[r][p] = a[ai + r*aRs + p*aCs] (packed or in place, either orientation) and B row p at
- * b[bi + p*bRs] (a packed micro-panel, bRs = V*L, or B in place). Each element of A * B is one chain of
- * fmas over p = 0..k-1 from zero, whatever the shape: the tile shape never changes the bits, only the
- * speed, so every shape may be chosen on any machine (see {@code dev.lanes.kernels.Tuning}). The
- * epilogue's special cases (alpha == 1, beta == 1) round exactly like the general formula
- * {@code fma(acc, alpha, beta * c)}.
+ * (attention: alpha = 1 and s the per-column rescale, or 0 / 1; BLAS: s = beta) with A[r][p] =
+ * a[ai + r*aRs + p*aCs] (packed or in place, either orientation) and B row p at b[bi + p*bRs] (a packed
+ * micro-panel, bRs = V*L, or B in place). Each element of A * B is one chain of fmas over p = 0..k-1
+ * from zero, whatever the shape: the tile shape never changes the bits, only the speed, so every shape
+ * may be chosen on any machine (see {@code dev.lanes.kernels.Tuning}). With alpha == 1 the stores round
+ * as the attention tiles always did (acc * 1 == acc).
+ *
+ * <p>The epilogue has two branches and no more: a third (a separate BLAS form) made the kernels too large
+ * for C1 ("out of virtual registers in linear scan"), which left them interpreted until C2 compiled them,
+ * slowing every short run (the test suite's training test 5x).
  *
  * <p>Registers: R*V accumulators + V loads of B + 1 broadcast of A must fit the vector register file (32
  * with AVX-512 and NEON, 16 with AVX2), or C2 spills accumulators: 6x4, 8x3, 12x2 and 14x2 are for 32
@@ -68,7 +72,6 @@ def kernel(r, v):
         w(f"            {'FloatVector ' if i == 0 else ''}av = FloatVector.broadcast(S, a[{idx}]);")
         w("            " + " ".join(f"{acc(i, j)} = b{j}.fma(av, {acc(i, j)});" for j in range(v)))
     w("        }")
-    w("        // stores written out: a helper taking the accumulators would box them if C2 did not inline it")
     def stores(store):
         """One store per accumulator, row by row; store(i, j) is the statement for c[row i][vector j]."""
         for i in range(r):
@@ -76,20 +79,14 @@ def kernel(r, v):
             for j in range(v):
                 w("            " + store(i, j))
 
-    w("        if (cs != null) {")
-    for j in range(v):
-        w(f"            FloatVector s{j} = FloatVector.fromArray(S, cs, csi + {j} * L);")
-    stores(lambda i, j: f"FloatVector.fromArray(S, c, o + {j} * L).fma(s{j}, {acc(i, j)}).intoArray(c, o + {j} * L);")
-    w("        } else if (beta == 0f && alpha == 1f) {")
-    stores(lambda i, j: f"{acc(i, j)}.intoArray(c, o + {j} * L);")
-    w("        } else if (beta == 0f) {")
-    w("            FloatVector va = FloatVector.broadcast(S, alpha);")
+    w("        // stores written out: a helper taking the accumulators would box them if C2 did not inline it")
+    w("        FloatVector va = FloatVector.broadcast(S, alpha);")
+    w("        if (cs == null && beta == 0f) {")
     stores(lambda i, j: f"{acc(i, j)}.mul(va).intoArray(c, o + {j} * L);")
-    w("        } else if (beta == 1f && alpha == 1f) {")
-    stores(lambda i, j: f"FloatVector.fromArray(S, c, o + {j} * L).add({acc(i, j)}).intoArray(c, o + {j} * L);")
     w("        } else {")
-    w("            FloatVector va = FloatVector.broadcast(S, alpha), vb = FloatVector.broadcast(S, beta);")
-    stores(lambda i, j: f"{acc(i, j)}.fma(va, FloatVector.fromArray(S, c, o + {j} * L).mul(vb)).intoArray(c, o + {j} * L);")
+    for j in range(v):
+        w(f"            FloatVector s{j} = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + {j} * L);")
+    stores(lambda i, j: f"FloatVector.fromArray(S, c, o + {j} * L).fma(s{j}, {acc(i, j)}.mul(va)).intoArray(c, o + {j} * L);")
     w("        }")
     w("    }")
     return "\n".join(out) + "\n"

@@ -30,7 +30,8 @@ import java.util.SplittableRandom;
  * <p>Workload: square products N = 1024 (NN, NT, TN: the power-of-two strides where aliasing
  * shows) and N = 1000 NN, scored by the geometric mean of their rates. Search in stages, candidates
  * alternating round by round so that drift on a shared machine hits them all alike: the tile shapes
- * that fit the register file at the default blocks, then KC for the best shape, then the packing policy.
+ * that fit the register file at the default blocks, then KC for the best shape, then NC (the packed B
+ * block: all of the L2, half, a quarter), then the packing policy.
  */
 public final class Autotune {
     /** The winner must beat the defaults by this factor (median of paired rounds) to be kept. */
@@ -181,7 +182,7 @@ public final class Autotune {
                         "autotune"));
             }
         }
-        double[] s1 = tuner.race(tiles, seconds * 0.45, 3);
+        double[] s1 = tuner.race(tiles, seconds * 0.35, 3);
         print("tile shapes", tiles, s1);
         Tuning bestTile = tiles.get(best(s1));
 
@@ -193,11 +194,24 @@ public final class Autotune {
                 kcs.add(bestTile.with("kc=" + kc, "autotune"));
             }
         }
-        double[] s2 = tuner.race(kcs, seconds * 0.3, 3);
+        double[] s2 = tuner.race(kcs, seconds * 0.2, 3);
         print("KC", kcs, s2);
-        Tuning bestKc = kcs.get(best(s2));
+        Tuning bestKcOnly = kcs.get(best(s2));
 
-        // Stage 3: packing policy
+        // Stage 3: NC, the packed B block: the whole L2 (default), half or a quarter of it
+        List<Tuning> ncs = new ArrayList<>();
+        ncs.add(bestKcOnly);
+        for (int div : new int[] {2, 4}) {
+            int nc = bestKcOnly.nc() / div / bestKcOnly.nr() * bestKcOnly.nr();
+            if (nc >= bestKcOnly.nr()) {
+                ncs.add(bestKcOnly.with("nc=" + nc, "autotune"));
+            }
+        }
+        double[] s25 = tuner.race(ncs, seconds * 0.15, 3);
+        print("NC", ncs, s25);
+        Tuning bestKc = ncs.get(best(s25));
+
+        // Stage 4: packing policy
         List<Tuning> packs = new ArrayList<>();
         packs.add(bestKc);
         for (Tuning.Pack p : Tuning.Pack.values()) {
@@ -205,7 +219,7 @@ public final class Autotune {
                 packs.add(bestKc.with("pack=" + p.name().toLowerCase(Locale.ROOT), "autotune"));
             }
         }
-        double[] s3 = tuner.race(packs, seconds * 0.25, 3);
+        double[] s3 = tuner.race(packs, seconds * 0.2, 3);
         print("packing", packs, s3);
         Tuning winner = packs.get(best(s3));
 

@@ -336,15 +336,22 @@ public final class SimdGemm {
     /**
      * Packs rows [0, rows) of op(A) (element (r, p) at src + r*aRs + p*aCs) into MR-row micro-panels at
      * dst[d..]: panel q holds rows q*MR.. as kc groups of MR consecutive values, zero-padded past the
-     * last row. Each source row is read along its storage order.
+     * last row. The source is read along its storage order: row by row when A is untransposed, and for
+     * a transposed A (aRs == 1) its MR consecutive values per k, which is the panel's own order.
      */
     static void packA(int mr, float[] a, int src, int aRs, int aCs, int rows, int kc, float[] dst, int d) {
         for (int ir = 0; ir < rows; ir += mr) {
             int base = d + ir * kc, n = Math.min(mr, rows - ir);
-            for (int r = 0; r < n; r++) {
-                int s = src + (ir + r) * aRs;
+            if (aRs == 1) {
                 for (int p = 0; p < kc; p++) {
-                    dst[base + p * mr + r] = a[s + p * aCs];
+                    System.arraycopy(a, src + ir + p * aCs, dst, base + p * mr, n);
+                }
+            } else {
+                for (int r = 0; r < n; r++) {
+                    int s = src + (ir + r) * aRs;
+                    for (int p = 0; p < kc; p++) {
+                        dst[base + p * mr + r] = a[s + p * aCs];
+                    }
                 }
             }
             for (int r = n; r < mr; r++) {
@@ -362,7 +369,7 @@ public final class SimdGemm {
             for (int j = 0; j < nr; j++) {
                 float acc = edge[r * ld + j];
                 int o = ci + r * ldc + j;
-                c[o] = beta == 0f ? acc * alpha : Math.fma(acc, alpha, c[o] * beta);
+                c[o] = beta == 0f ? acc * alpha : Math.fma(c[o], beta, acc * alpha);
             }
         }
     }

@@ -10,16 +10,20 @@ import jdk.incubator.vector.VectorSpecies;
  * ({@link SimdAttentionTiles}): {@code kRxV} computes an R-row by V-vector (V * L columns) tile of
  *
  * <pre>
- *   C = C .* cs + A * B                  when cs != null   (attention: per-column rescale, then accumulate)
- *   C = alpha * (A * B) + beta * C       otherwise         (BLAS; beta == 0 never reads C)
+ *   C = alpha * (A * B) + s .* C    s = cs (per column) when cs != null, else the scalar beta
+ *                                   rounded as fma(c, s, alpha * acc); cs == null and beta == 0 never read C
  * </pre>
  *
- * with A[r][p] = a[ai + r*aRs + p*aCs] (packed or in place, either orientation) and B row p at
- * b[bi + p*bRs] (a packed micro-panel, bRs = V*L, or B in place). Each element of A * B is one chain of
- * fmas over p = 0..k-1 from zero, whatever the shape: the tile shape never changes the bits, only the
- * speed, so every shape may be chosen on any machine (see {@code dev.lanes.kernels.Tuning}). The
- * epilogue's special cases (alpha == 1, beta == 1) round exactly like the general formula
- * {@code fma(acc, alpha, beta * c)}.
+ * (attention: alpha = 1 and s the per-column rescale, or 0 / 1; BLAS: s = beta) with A[r][p] =
+ * a[ai + r*aRs + p*aCs] (packed or in place, either orientation) and B row p at b[bi + p*bRs] (a packed
+ * micro-panel, bRs = V*L, or B in place). Each element of A * B is one chain of fmas over p = 0..k-1
+ * from zero, whatever the shape: the tile shape never changes the bits, only the speed, so every shape
+ * may be chosen on any machine (see {@code dev.lanes.kernels.Tuning}). With alpha == 1 the stores round
+ * as the attention tiles always did (acc * 1 == acc).
+ *
+ * <p>The epilogue has two branches and no more: a third (a separate BLAS form) made the kernels too large
+ * for C1 ("out of virtual registers in linear scan"), which left them interpreted until C2 compiled them,
+ * slowing every short run (the test suite's training test 5x).
  *
  * <p>Registers: R*V accumulators + V loads of B + 1 broadcast of A must fit the vector register file (32
  * with AVX-512 and NEON, 16 with AVX2), or C2 spills accumulators: 6x4, 8x3, 12x2 and 14x2 are for 32
@@ -79,74 +83,8 @@ public final class SimdTiles {
             c50 = b0.fma(av, c50); c51 = b1.fma(av, c51); c52 = b2.fma(av, c52); c53 = b3.fma(av, c53);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
-        if (cs != null) {
-            FloatVector s0 = FloatVector.fromArray(S, cs, csi + 0 * L);
-            FloatVector s1 = FloatVector.fromArray(S, cs, csi + 1 * L);
-            FloatVector s2 = FloatVector.fromArray(S, cs, csi + 2 * L);
-            FloatVector s3 = FloatVector.fromArray(S, cs, csi + 3 * L);
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c03).intoArray(c, o + 3 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c12).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c13).intoArray(c, o + 3 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c22).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c23).intoArray(c, o + 3 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c32).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c33).intoArray(c, o + 3 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c42).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c43).intoArray(c, o + 3 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c52).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c53).intoArray(c, o + 3 * L);
-        } else if (beta == 0f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            c00.intoArray(c, o + 0 * L);
-            c01.intoArray(c, o + 1 * L);
-            c02.intoArray(c, o + 2 * L);
-            c03.intoArray(c, o + 3 * L);
-            o = ci + 1 * ldc;
-            c10.intoArray(c, o + 0 * L);
-            c11.intoArray(c, o + 1 * L);
-            c12.intoArray(c, o + 2 * L);
-            c13.intoArray(c, o + 3 * L);
-            o = ci + 2 * ldc;
-            c20.intoArray(c, o + 0 * L);
-            c21.intoArray(c, o + 1 * L);
-            c22.intoArray(c, o + 2 * L);
-            c23.intoArray(c, o + 3 * L);
-            o = ci + 3 * ldc;
-            c30.intoArray(c, o + 0 * L);
-            c31.intoArray(c, o + 1 * L);
-            c32.intoArray(c, o + 2 * L);
-            c33.intoArray(c, o + 3 * L);
-            o = ci + 4 * ldc;
-            c40.intoArray(c, o + 0 * L);
-            c41.intoArray(c, o + 1 * L);
-            c42.intoArray(c, o + 2 * L);
-            c43.intoArray(c, o + 3 * L);
-            o = ci + 5 * ldc;
-            c50.intoArray(c, o + 0 * L);
-            c51.intoArray(c, o + 1 * L);
-            c52.intoArray(c, o + 2 * L);
-            c53.intoArray(c, o + 3 * L);
-        } else if (beta == 0f) {
-            FloatVector va = FloatVector.broadcast(S, alpha);
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (cs == null && beta == 0f) {
             int o = ci + 0 * ldc;
             c00.mul(va).intoArray(c, o + 0 * L);
             c01.mul(va).intoArray(c, o + 1 * L);
@@ -177,69 +115,41 @@ public final class SimdTiles {
             c51.mul(va).intoArray(c, o + 1 * L);
             c52.mul(va).intoArray(c, o + 2 * L);
             c53.mul(va).intoArray(c, o + 3 * L);
-        } else if (beta == 1f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c02).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).add(c03).intoArray(c, o + 3 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c10).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c11).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c12).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).add(c13).intoArray(c, o + 3 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c20).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c21).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c22).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).add(c23).intoArray(c, o + 3 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c30).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c31).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c32).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).add(c33).intoArray(c, o + 3 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c40).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c41).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c42).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).add(c43).intoArray(c, o + 3 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c50).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c51).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c52).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).add(c53).intoArray(c, o + 3 * L);
         } else {
-            FloatVector va = FloatVector.broadcast(S, alpha), vb = FloatVector.broadcast(S, beta);
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            FloatVector s2 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 2 * L);
+            FloatVector s3 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 3 * L);
             int o = ci + 0 * ldc;
-            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c01.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c02.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
-            c03.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02.mul(va)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c03.mul(va)).intoArray(c, o + 3 * L);
             o = ci + 1 * ldc;
-            c10.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c11.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c12.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
-            c13.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c12.mul(va)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c13.mul(va)).intoArray(c, o + 3 * L);
             o = ci + 2 * ldc;
-            c20.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c21.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c22.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
-            c23.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c22.mul(va)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c23.mul(va)).intoArray(c, o + 3 * L);
             o = ci + 3 * ldc;
-            c30.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c31.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c32.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
-            c33.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c32.mul(va)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c33.mul(va)).intoArray(c, o + 3 * L);
             o = ci + 4 * ldc;
-            c40.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c41.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c42.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
-            c43.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c42.mul(va)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c43.mul(va)).intoArray(c, o + 3 * L);
             o = ci + 5 * ldc;
-            c50.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c51.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c52.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
-            c53.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c52.mul(va)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c53.mul(va)).intoArray(c, o + 3 * L);
         }
     }
 
@@ -279,77 +189,8 @@ public final class SimdTiles {
             c70 = b0.fma(av, c70); c71 = b1.fma(av, c71); c72 = b2.fma(av, c72);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
-        if (cs != null) {
-            FloatVector s0 = FloatVector.fromArray(S, cs, csi + 0 * L);
-            FloatVector s1 = FloatVector.fromArray(S, cs, csi + 1 * L);
-            FloatVector s2 = FloatVector.fromArray(S, cs, csi + 2 * L);
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c12).intoArray(c, o + 2 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c22).intoArray(c, o + 2 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c32).intoArray(c, o + 2 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c42).intoArray(c, o + 2 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c52).intoArray(c, o + 2 * L);
-            o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c60).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c61).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c62).intoArray(c, o + 2 * L);
-            o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c70).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c71).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c72).intoArray(c, o + 2 * L);
-        } else if (beta == 0f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            c00.intoArray(c, o + 0 * L);
-            c01.intoArray(c, o + 1 * L);
-            c02.intoArray(c, o + 2 * L);
-            o = ci + 1 * ldc;
-            c10.intoArray(c, o + 0 * L);
-            c11.intoArray(c, o + 1 * L);
-            c12.intoArray(c, o + 2 * L);
-            o = ci + 2 * ldc;
-            c20.intoArray(c, o + 0 * L);
-            c21.intoArray(c, o + 1 * L);
-            c22.intoArray(c, o + 2 * L);
-            o = ci + 3 * ldc;
-            c30.intoArray(c, o + 0 * L);
-            c31.intoArray(c, o + 1 * L);
-            c32.intoArray(c, o + 2 * L);
-            o = ci + 4 * ldc;
-            c40.intoArray(c, o + 0 * L);
-            c41.intoArray(c, o + 1 * L);
-            c42.intoArray(c, o + 2 * L);
-            o = ci + 5 * ldc;
-            c50.intoArray(c, o + 0 * L);
-            c51.intoArray(c, o + 1 * L);
-            c52.intoArray(c, o + 2 * L);
-            o = ci + 6 * ldc;
-            c60.intoArray(c, o + 0 * L);
-            c61.intoArray(c, o + 1 * L);
-            c62.intoArray(c, o + 2 * L);
-            o = ci + 7 * ldc;
-            c70.intoArray(c, o + 0 * L);
-            c71.intoArray(c, o + 1 * L);
-            c72.intoArray(c, o + 2 * L);
-        } else if (beta == 0f) {
-            FloatVector va = FloatVector.broadcast(S, alpha);
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (cs == null && beta == 0f) {
             int o = ci + 0 * ldc;
             c00.mul(va).intoArray(c, o + 0 * L);
             c01.mul(va).intoArray(c, o + 1 * L);
@@ -382,73 +223,42 @@ public final class SimdTiles {
             c70.mul(va).intoArray(c, o + 0 * L);
             c71.mul(va).intoArray(c, o + 1 * L);
             c72.mul(va).intoArray(c, o + 2 * L);
-        } else if (beta == 1f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c02).intoArray(c, o + 2 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c10).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c11).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c12).intoArray(c, o + 2 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c20).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c21).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c22).intoArray(c, o + 2 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c30).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c31).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c32).intoArray(c, o + 2 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c40).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c41).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c42).intoArray(c, o + 2 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c50).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c51).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c52).intoArray(c, o + 2 * L);
-            o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c60).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c61).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c62).intoArray(c, o + 2 * L);
-            o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c70).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c71).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c72).intoArray(c, o + 2 * L);
         } else {
-            FloatVector va = FloatVector.broadcast(S, alpha), vb = FloatVector.broadcast(S, beta);
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            FloatVector s2 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 2 * L);
             int o = ci + 0 * ldc;
-            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c01.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c02.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02.mul(va)).intoArray(c, o + 2 * L);
             o = ci + 1 * ldc;
-            c10.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c11.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c12.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c12.mul(va)).intoArray(c, o + 2 * L);
             o = ci + 2 * ldc;
-            c20.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c21.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c22.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c22.mul(va)).intoArray(c, o + 2 * L);
             o = ci + 3 * ldc;
-            c30.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c31.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c32.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c32.mul(va)).intoArray(c, o + 2 * L);
             o = ci + 4 * ldc;
-            c40.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c41.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c42.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c42.mul(va)).intoArray(c, o + 2 * L);
             o = ci + 5 * ldc;
-            c50.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c51.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c52.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c52.mul(va)).intoArray(c, o + 2 * L);
             o = ci + 6 * ldc;
-            c60.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c61.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c62.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c60.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c61.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c62.mul(va)).intoArray(c, o + 2 * L);
             o = ci + 7 * ldc;
-            c70.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c71.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c72.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c70.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c71.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c72.mul(va)).intoArray(c, o + 2 * L);
         }
     }
 
@@ -499,84 +309,8 @@ public final class SimdTiles {
             c110 = b0.fma(av, c110); c111 = b1.fma(av, c111);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
-        if (cs != null) {
-            FloatVector s0 = FloatVector.fromArray(S, cs, csi + 0 * L);
-            FloatVector s1 = FloatVector.fromArray(S, cs, csi + 1 * L);
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c000).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c001).intoArray(c, o + 1 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c010).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c011).intoArray(c, o + 1 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c020).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c021).intoArray(c, o + 1 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c030).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c031).intoArray(c, o + 1 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c040).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c041).intoArray(c, o + 1 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c050).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c051).intoArray(c, o + 1 * L);
-            o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c060).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c061).intoArray(c, o + 1 * L);
-            o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c070).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c071).intoArray(c, o + 1 * L);
-            o = ci + 8 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c080).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c081).intoArray(c, o + 1 * L);
-            o = ci + 9 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c090).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c091).intoArray(c, o + 1 * L);
-            o = ci + 10 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c100).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c101).intoArray(c, o + 1 * L);
-            o = ci + 11 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c110).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c111).intoArray(c, o + 1 * L);
-        } else if (beta == 0f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            c000.intoArray(c, o + 0 * L);
-            c001.intoArray(c, o + 1 * L);
-            o = ci + 1 * ldc;
-            c010.intoArray(c, o + 0 * L);
-            c011.intoArray(c, o + 1 * L);
-            o = ci + 2 * ldc;
-            c020.intoArray(c, o + 0 * L);
-            c021.intoArray(c, o + 1 * L);
-            o = ci + 3 * ldc;
-            c030.intoArray(c, o + 0 * L);
-            c031.intoArray(c, o + 1 * L);
-            o = ci + 4 * ldc;
-            c040.intoArray(c, o + 0 * L);
-            c041.intoArray(c, o + 1 * L);
-            o = ci + 5 * ldc;
-            c050.intoArray(c, o + 0 * L);
-            c051.intoArray(c, o + 1 * L);
-            o = ci + 6 * ldc;
-            c060.intoArray(c, o + 0 * L);
-            c061.intoArray(c, o + 1 * L);
-            o = ci + 7 * ldc;
-            c070.intoArray(c, o + 0 * L);
-            c071.intoArray(c, o + 1 * L);
-            o = ci + 8 * ldc;
-            c080.intoArray(c, o + 0 * L);
-            c081.intoArray(c, o + 1 * L);
-            o = ci + 9 * ldc;
-            c090.intoArray(c, o + 0 * L);
-            c091.intoArray(c, o + 1 * L);
-            o = ci + 10 * ldc;
-            c100.intoArray(c, o + 0 * L);
-            c101.intoArray(c, o + 1 * L);
-            o = ci + 11 * ldc;
-            c110.intoArray(c, o + 0 * L);
-            c111.intoArray(c, o + 1 * L);
-        } else if (beta == 0f) {
-            FloatVector va = FloatVector.broadcast(S, alpha);
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (cs == null && beta == 0f) {
             int o = ci + 0 * ldc;
             c000.mul(va).intoArray(c, o + 0 * L);
             c001.mul(va).intoArray(c, o + 1 * L);
@@ -613,81 +347,45 @@ public final class SimdTiles {
             o = ci + 11 * ldc;
             c110.mul(va).intoArray(c, o + 0 * L);
             c111.mul(va).intoArray(c, o + 1 * L);
-        } else if (beta == 1f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c000).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c001).intoArray(c, o + 1 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c010).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c011).intoArray(c, o + 1 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c020).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c021).intoArray(c, o + 1 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c030).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c031).intoArray(c, o + 1 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c040).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c041).intoArray(c, o + 1 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c050).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c051).intoArray(c, o + 1 * L);
-            o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c060).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c061).intoArray(c, o + 1 * L);
-            o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c070).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c071).intoArray(c, o + 1 * L);
-            o = ci + 8 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c080).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c081).intoArray(c, o + 1 * L);
-            o = ci + 9 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c090).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c091).intoArray(c, o + 1 * L);
-            o = ci + 10 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c100).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c101).intoArray(c, o + 1 * L);
-            o = ci + 11 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c110).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c111).intoArray(c, o + 1 * L);
         } else {
-            FloatVector va = FloatVector.broadcast(S, alpha), vb = FloatVector.broadcast(S, beta);
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 1 * L);
             int o = ci + 0 * ldc;
-            c000.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c001.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c000.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c001.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 1 * ldc;
-            c010.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c011.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c010.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c011.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 2 * ldc;
-            c020.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c021.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c020.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c021.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 3 * ldc;
-            c030.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c031.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c030.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c031.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 4 * ldc;
-            c040.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c041.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c040.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c041.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 5 * ldc;
-            c050.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c051.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c050.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c051.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 6 * ldc;
-            c060.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c061.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c060.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c061.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 7 * ldc;
-            c070.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c071.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c070.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c071.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 8 * ldc;
-            c080.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c081.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c080.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c081.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 9 * ldc;
-            c090.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c091.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c090.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c091.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 10 * ldc;
-            c100.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c101.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c100.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c101.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 11 * ldc;
-            c110.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c111.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c110.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c111.mul(va)).intoArray(c, o + 1 * L);
         }
     }
 
@@ -744,96 +442,8 @@ public final class SimdTiles {
             c130 = b0.fma(av, c130); c131 = b1.fma(av, c131);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
-        if (cs != null) {
-            FloatVector s0 = FloatVector.fromArray(S, cs, csi + 0 * L);
-            FloatVector s1 = FloatVector.fromArray(S, cs, csi + 1 * L);
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c000).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c001).intoArray(c, o + 1 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c010).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c011).intoArray(c, o + 1 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c020).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c021).intoArray(c, o + 1 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c030).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c031).intoArray(c, o + 1 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c040).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c041).intoArray(c, o + 1 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c050).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c051).intoArray(c, o + 1 * L);
-            o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c060).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c061).intoArray(c, o + 1 * L);
-            o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c070).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c071).intoArray(c, o + 1 * L);
-            o = ci + 8 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c080).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c081).intoArray(c, o + 1 * L);
-            o = ci + 9 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c090).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c091).intoArray(c, o + 1 * L);
-            o = ci + 10 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c100).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c101).intoArray(c, o + 1 * L);
-            o = ci + 11 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c110).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c111).intoArray(c, o + 1 * L);
-            o = ci + 12 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c120).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c121).intoArray(c, o + 1 * L);
-            o = ci + 13 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c130).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c131).intoArray(c, o + 1 * L);
-        } else if (beta == 0f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            c000.intoArray(c, o + 0 * L);
-            c001.intoArray(c, o + 1 * L);
-            o = ci + 1 * ldc;
-            c010.intoArray(c, o + 0 * L);
-            c011.intoArray(c, o + 1 * L);
-            o = ci + 2 * ldc;
-            c020.intoArray(c, o + 0 * L);
-            c021.intoArray(c, o + 1 * L);
-            o = ci + 3 * ldc;
-            c030.intoArray(c, o + 0 * L);
-            c031.intoArray(c, o + 1 * L);
-            o = ci + 4 * ldc;
-            c040.intoArray(c, o + 0 * L);
-            c041.intoArray(c, o + 1 * L);
-            o = ci + 5 * ldc;
-            c050.intoArray(c, o + 0 * L);
-            c051.intoArray(c, o + 1 * L);
-            o = ci + 6 * ldc;
-            c060.intoArray(c, o + 0 * L);
-            c061.intoArray(c, o + 1 * L);
-            o = ci + 7 * ldc;
-            c070.intoArray(c, o + 0 * L);
-            c071.intoArray(c, o + 1 * L);
-            o = ci + 8 * ldc;
-            c080.intoArray(c, o + 0 * L);
-            c081.intoArray(c, o + 1 * L);
-            o = ci + 9 * ldc;
-            c090.intoArray(c, o + 0 * L);
-            c091.intoArray(c, o + 1 * L);
-            o = ci + 10 * ldc;
-            c100.intoArray(c, o + 0 * L);
-            c101.intoArray(c, o + 1 * L);
-            o = ci + 11 * ldc;
-            c110.intoArray(c, o + 0 * L);
-            c111.intoArray(c, o + 1 * L);
-            o = ci + 12 * ldc;
-            c120.intoArray(c, o + 0 * L);
-            c121.intoArray(c, o + 1 * L);
-            o = ci + 13 * ldc;
-            c130.intoArray(c, o + 0 * L);
-            c131.intoArray(c, o + 1 * L);
-        } else if (beta == 0f) {
-            FloatVector va = FloatVector.broadcast(S, alpha);
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (cs == null && beta == 0f) {
             int o = ci + 0 * ldc;
             c000.mul(va).intoArray(c, o + 0 * L);
             c001.mul(va).intoArray(c, o + 1 * L);
@@ -876,93 +486,51 @@ public final class SimdTiles {
             o = ci + 13 * ldc;
             c130.mul(va).intoArray(c, o + 0 * L);
             c131.mul(va).intoArray(c, o + 1 * L);
-        } else if (beta == 1f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c000).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c001).intoArray(c, o + 1 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c010).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c011).intoArray(c, o + 1 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c020).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c021).intoArray(c, o + 1 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c030).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c031).intoArray(c, o + 1 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c040).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c041).intoArray(c, o + 1 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c050).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c051).intoArray(c, o + 1 * L);
-            o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c060).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c061).intoArray(c, o + 1 * L);
-            o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c070).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c071).intoArray(c, o + 1 * L);
-            o = ci + 8 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c080).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c081).intoArray(c, o + 1 * L);
-            o = ci + 9 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c090).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c091).intoArray(c, o + 1 * L);
-            o = ci + 10 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c100).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c101).intoArray(c, o + 1 * L);
-            o = ci + 11 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c110).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c111).intoArray(c, o + 1 * L);
-            o = ci + 12 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c120).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c121).intoArray(c, o + 1 * L);
-            o = ci + 13 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c130).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c131).intoArray(c, o + 1 * L);
         } else {
-            FloatVector va = FloatVector.broadcast(S, alpha), vb = FloatVector.broadcast(S, beta);
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 1 * L);
             int o = ci + 0 * ldc;
-            c000.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c001.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c000.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c001.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 1 * ldc;
-            c010.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c011.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c010.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c011.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 2 * ldc;
-            c020.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c021.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c020.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c021.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 3 * ldc;
-            c030.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c031.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c030.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c031.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 4 * ldc;
-            c040.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c041.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c040.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c041.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 5 * ldc;
-            c050.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c051.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c050.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c051.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 6 * ldc;
-            c060.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c061.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c060.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c061.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 7 * ldc;
-            c070.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c071.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c070.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c071.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 8 * ldc;
-            c080.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c081.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c080.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c081.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 9 * ldc;
-            c090.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c091.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c090.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c091.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 10 * ldc;
-            c100.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c101.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c100.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c101.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 11 * ldc;
-            c110.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c111.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c110.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c111.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 12 * ldc;
-            c120.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c121.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c120.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c121.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 13 * ldc;
-            c130.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c131.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c130.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c131.mul(va)).intoArray(c, o + 1 * L);
         }
     }
 
@@ -995,48 +563,8 @@ public final class SimdTiles {
             c50 = b0.fma(av, c50); c51 = b1.fma(av, c51);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
-        if (cs != null) {
-            FloatVector s0 = FloatVector.fromArray(S, cs, csi + 0 * L);
-            FloatVector s1 = FloatVector.fromArray(S, cs, csi + 1 * L);
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21).intoArray(c, o + 1 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31).intoArray(c, o + 1 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41).intoArray(c, o + 1 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51).intoArray(c, o + 1 * L);
-        } else if (beta == 0f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            c00.intoArray(c, o + 0 * L);
-            c01.intoArray(c, o + 1 * L);
-            o = ci + 1 * ldc;
-            c10.intoArray(c, o + 0 * L);
-            c11.intoArray(c, o + 1 * L);
-            o = ci + 2 * ldc;
-            c20.intoArray(c, o + 0 * L);
-            c21.intoArray(c, o + 1 * L);
-            o = ci + 3 * ldc;
-            c30.intoArray(c, o + 0 * L);
-            c31.intoArray(c, o + 1 * L);
-            o = ci + 4 * ldc;
-            c40.intoArray(c, o + 0 * L);
-            c41.intoArray(c, o + 1 * L);
-            o = ci + 5 * ldc;
-            c50.intoArray(c, o + 0 * L);
-            c51.intoArray(c, o + 1 * L);
-        } else if (beta == 0f) {
-            FloatVector va = FloatVector.broadcast(S, alpha);
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (cs == null && beta == 0f) {
             int o = ci + 0 * ldc;
             c00.mul(va).intoArray(c, o + 0 * L);
             c01.mul(va).intoArray(c, o + 1 * L);
@@ -1055,45 +583,27 @@ public final class SimdTiles {
             o = ci + 5 * ldc;
             c50.mul(va).intoArray(c, o + 0 * L);
             c51.mul(va).intoArray(c, o + 1 * L);
-        } else if (beta == 1f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c01).intoArray(c, o + 1 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c10).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c11).intoArray(c, o + 1 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c20).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c21).intoArray(c, o + 1 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c30).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c31).intoArray(c, o + 1 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c40).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c41).intoArray(c, o + 1 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c50).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c51).intoArray(c, o + 1 * L);
         } else {
-            FloatVector va = FloatVector.broadcast(S, alpha), vb = FloatVector.broadcast(S, beta);
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 1 * L);
             int o = ci + 0 * ldc;
-            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c01.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 1 * ldc;
-            c10.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c11.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 2 * ldc;
-            c20.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c21.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 3 * ldc;
-            c30.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c31.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 4 * ldc;
-            c40.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c41.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 5 * ldc;
-            c50.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c51.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51.mul(va)).intoArray(c, o + 1 * L);
         }
     }
 
@@ -1121,45 +631,8 @@ public final class SimdTiles {
             c30 = b0.fma(av, c30); c31 = b1.fma(av, c31); c32 = b2.fma(av, c32);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
-        if (cs != null) {
-            FloatVector s0 = FloatVector.fromArray(S, cs, csi + 0 * L);
-            FloatVector s1 = FloatVector.fromArray(S, cs, csi + 1 * L);
-            FloatVector s2 = FloatVector.fromArray(S, cs, csi + 2 * L);
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c12).intoArray(c, o + 2 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c22).intoArray(c, o + 2 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c32).intoArray(c, o + 2 * L);
-        } else if (beta == 0f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            c00.intoArray(c, o + 0 * L);
-            c01.intoArray(c, o + 1 * L);
-            c02.intoArray(c, o + 2 * L);
-            o = ci + 1 * ldc;
-            c10.intoArray(c, o + 0 * L);
-            c11.intoArray(c, o + 1 * L);
-            c12.intoArray(c, o + 2 * L);
-            o = ci + 2 * ldc;
-            c20.intoArray(c, o + 0 * L);
-            c21.intoArray(c, o + 1 * L);
-            c22.intoArray(c, o + 2 * L);
-            o = ci + 3 * ldc;
-            c30.intoArray(c, o + 0 * L);
-            c31.intoArray(c, o + 1 * L);
-            c32.intoArray(c, o + 2 * L);
-        } else if (beta == 0f) {
-            FloatVector va = FloatVector.broadcast(S, alpha);
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (cs == null && beta == 0f) {
             int o = ci + 0 * ldc;
             c00.mul(va).intoArray(c, o + 0 * L);
             c01.mul(va).intoArray(c, o + 1 * L);
@@ -1176,41 +649,26 @@ public final class SimdTiles {
             c30.mul(va).intoArray(c, o + 0 * L);
             c31.mul(va).intoArray(c, o + 1 * L);
             c32.mul(va).intoArray(c, o + 2 * L);
-        } else if (beta == 1f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c02).intoArray(c, o + 2 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c10).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c11).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c12).intoArray(c, o + 2 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c20).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c21).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c22).intoArray(c, o + 2 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c30).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c31).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c32).intoArray(c, o + 2 * L);
         } else {
-            FloatVector va = FloatVector.broadcast(S, alpha), vb = FloatVector.broadcast(S, beta);
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            FloatVector s2 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 2 * L);
             int o = ci + 0 * ldc;
-            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c01.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c02.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02.mul(va)).intoArray(c, o + 2 * L);
             o = ci + 1 * ldc;
-            c10.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c11.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c12.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c12.mul(va)).intoArray(c, o + 2 * L);
             o = ci + 2 * ldc;
-            c20.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c21.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c22.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c22.mul(va)).intoArray(c, o + 2 * L);
             o = ci + 3 * ldc;
-            c30.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c31.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c32.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c32.mul(va)).intoArray(c, o + 2 * L);
         }
     }
 
@@ -1233,34 +691,8 @@ public final class SimdTiles {
             c10 = b0.fma(av, c10); c11 = b1.fma(av, c11); c12 = b2.fma(av, c12); c13 = b3.fma(av, c13);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
-        if (cs != null) {
-            FloatVector s0 = FloatVector.fromArray(S, cs, csi + 0 * L);
-            FloatVector s1 = FloatVector.fromArray(S, cs, csi + 1 * L);
-            FloatVector s2 = FloatVector.fromArray(S, cs, csi + 2 * L);
-            FloatVector s3 = FloatVector.fromArray(S, cs, csi + 3 * L);
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c03).intoArray(c, o + 3 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c12).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c13).intoArray(c, o + 3 * L);
-        } else if (beta == 0f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            c00.intoArray(c, o + 0 * L);
-            c01.intoArray(c, o + 1 * L);
-            c02.intoArray(c, o + 2 * L);
-            c03.intoArray(c, o + 3 * L);
-            o = ci + 1 * ldc;
-            c10.intoArray(c, o + 0 * L);
-            c11.intoArray(c, o + 1 * L);
-            c12.intoArray(c, o + 2 * L);
-            c13.intoArray(c, o + 3 * L);
-        } else if (beta == 0f) {
-            FloatVector va = FloatVector.broadcast(S, alpha);
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (cs == null && beta == 0f) {
             int o = ci + 0 * ldc;
             c00.mul(va).intoArray(c, o + 0 * L);
             c01.mul(va).intoArray(c, o + 1 * L);
@@ -1271,29 +703,21 @@ public final class SimdTiles {
             c11.mul(va).intoArray(c, o + 1 * L);
             c12.mul(va).intoArray(c, o + 2 * L);
             c13.mul(va).intoArray(c, o + 3 * L);
-        } else if (beta == 1f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c02).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).add(c03).intoArray(c, o + 3 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c10).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c11).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c12).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).add(c13).intoArray(c, o + 3 * L);
         } else {
-            FloatVector va = FloatVector.broadcast(S, alpha), vb = FloatVector.broadcast(S, beta);
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            FloatVector s2 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 2 * L);
+            FloatVector s3 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 3 * L);
             int o = ci + 0 * ldc;
-            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c01.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c02.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
-            c03.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02.mul(va)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c03.mul(va)).intoArray(c, o + 3 * L);
             o = ci + 1 * ldc;
-            c10.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c11.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c12.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
-            c13.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c12.mul(va)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c13.mul(va)).intoArray(c, o + 3 * L);
         }
     }
 
@@ -1312,42 +736,23 @@ public final class SimdTiles {
             c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02); c03 = b3.fma(av, c03);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
-        if (cs != null) {
-            FloatVector s0 = FloatVector.fromArray(S, cs, csi + 0 * L);
-            FloatVector s1 = FloatVector.fromArray(S, cs, csi + 1 * L);
-            FloatVector s2 = FloatVector.fromArray(S, cs, csi + 2 * L);
-            FloatVector s3 = FloatVector.fromArray(S, cs, csi + 3 * L);
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c03).intoArray(c, o + 3 * L);
-        } else if (beta == 0f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            c00.intoArray(c, o + 0 * L);
-            c01.intoArray(c, o + 1 * L);
-            c02.intoArray(c, o + 2 * L);
-            c03.intoArray(c, o + 3 * L);
-        } else if (beta == 0f) {
-            FloatVector va = FloatVector.broadcast(S, alpha);
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (cs == null && beta == 0f) {
             int o = ci + 0 * ldc;
             c00.mul(va).intoArray(c, o + 0 * L);
             c01.mul(va).intoArray(c, o + 1 * L);
             c02.mul(va).intoArray(c, o + 2 * L);
             c03.mul(va).intoArray(c, o + 3 * L);
-        } else if (beta == 1f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c02).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).add(c03).intoArray(c, o + 3 * L);
         } else {
-            FloatVector va = FloatVector.broadcast(S, alpha), vb = FloatVector.broadcast(S, beta);
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            FloatVector s2 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 2 * L);
+            FloatVector s3 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 3 * L);
             int o = ci + 0 * ldc;
-            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c01.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c02.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
-            c03.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02.mul(va)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c03.mul(va)).intoArray(c, o + 3 * L);
         }
     }
 
@@ -1386,60 +791,8 @@ public final class SimdTiles {
             c70 = b0.fma(av, c70); c71 = b1.fma(av, c71);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
-        if (cs != null) {
-            FloatVector s0 = FloatVector.fromArray(S, cs, csi + 0 * L);
-            FloatVector s1 = FloatVector.fromArray(S, cs, csi + 1 * L);
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21).intoArray(c, o + 1 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31).intoArray(c, o + 1 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41).intoArray(c, o + 1 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51).intoArray(c, o + 1 * L);
-            o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c60).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c61).intoArray(c, o + 1 * L);
-            o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c70).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c71).intoArray(c, o + 1 * L);
-        } else if (beta == 0f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            c00.intoArray(c, o + 0 * L);
-            c01.intoArray(c, o + 1 * L);
-            o = ci + 1 * ldc;
-            c10.intoArray(c, o + 0 * L);
-            c11.intoArray(c, o + 1 * L);
-            o = ci + 2 * ldc;
-            c20.intoArray(c, o + 0 * L);
-            c21.intoArray(c, o + 1 * L);
-            o = ci + 3 * ldc;
-            c30.intoArray(c, o + 0 * L);
-            c31.intoArray(c, o + 1 * L);
-            o = ci + 4 * ldc;
-            c40.intoArray(c, o + 0 * L);
-            c41.intoArray(c, o + 1 * L);
-            o = ci + 5 * ldc;
-            c50.intoArray(c, o + 0 * L);
-            c51.intoArray(c, o + 1 * L);
-            o = ci + 6 * ldc;
-            c60.intoArray(c, o + 0 * L);
-            c61.intoArray(c, o + 1 * L);
-            o = ci + 7 * ldc;
-            c70.intoArray(c, o + 0 * L);
-            c71.intoArray(c, o + 1 * L);
-        } else if (beta == 0f) {
-            FloatVector va = FloatVector.broadcast(S, alpha);
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (cs == null && beta == 0f) {
             int o = ci + 0 * ldc;
             c00.mul(va).intoArray(c, o + 0 * L);
             c01.mul(va).intoArray(c, o + 1 * L);
@@ -1464,57 +817,33 @@ public final class SimdTiles {
             o = ci + 7 * ldc;
             c70.mul(va).intoArray(c, o + 0 * L);
             c71.mul(va).intoArray(c, o + 1 * L);
-        } else if (beta == 1f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c01).intoArray(c, o + 1 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c10).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c11).intoArray(c, o + 1 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c20).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c21).intoArray(c, o + 1 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c30).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c31).intoArray(c, o + 1 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c40).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c41).intoArray(c, o + 1 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c50).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c51).intoArray(c, o + 1 * L);
-            o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c60).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c61).intoArray(c, o + 1 * L);
-            o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c70).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c71).intoArray(c, o + 1 * L);
         } else {
-            FloatVector va = FloatVector.broadcast(S, alpha), vb = FloatVector.broadcast(S, beta);
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 1 * L);
             int o = ci + 0 * ldc;
-            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c01.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 1 * ldc;
-            c10.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c11.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 2 * ldc;
-            c20.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c21.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 3 * ldc;
-            c30.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c31.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 4 * ldc;
-            c40.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c41.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 5 * ldc;
-            c50.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c51.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 6 * ldc;
-            c60.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c61.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c60.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c61.mul(va)).intoArray(c, o + 1 * L);
             o = ci + 7 * ldc;
-            c70.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c71.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c70.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c71.mul(va)).intoArray(c, o + 1 * L);
         }
     }
 
@@ -1552,43 +881,8 @@ public final class SimdTiles {
             c70 = b0.fma(av, c70);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
-        if (cs != null) {
-            FloatVector s0 = FloatVector.fromArray(S, cs, csi + 0 * L);
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20).intoArray(c, o + 0 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30).intoArray(c, o + 0 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40).intoArray(c, o + 0 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50).intoArray(c, o + 0 * L);
-            o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c60).intoArray(c, o + 0 * L);
-            o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c70).intoArray(c, o + 0 * L);
-        } else if (beta == 0f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            c00.intoArray(c, o + 0 * L);
-            o = ci + 1 * ldc;
-            c10.intoArray(c, o + 0 * L);
-            o = ci + 2 * ldc;
-            c20.intoArray(c, o + 0 * L);
-            o = ci + 3 * ldc;
-            c30.intoArray(c, o + 0 * L);
-            o = ci + 4 * ldc;
-            c40.intoArray(c, o + 0 * L);
-            o = ci + 5 * ldc;
-            c50.intoArray(c, o + 0 * L);
-            o = ci + 6 * ldc;
-            c60.intoArray(c, o + 0 * L);
-            o = ci + 7 * ldc;
-            c70.intoArray(c, o + 0 * L);
-        } else if (beta == 0f) {
-            FloatVector va = FloatVector.broadcast(S, alpha);
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (cs == null && beta == 0f) {
             int o = ci + 0 * ldc;
             c00.mul(va).intoArray(c, o + 0 * L);
             o = ci + 1 * ldc;
@@ -1605,41 +899,24 @@ public final class SimdTiles {
             c60.mul(va).intoArray(c, o + 0 * L);
             o = ci + 7 * ldc;
             c70.mul(va).intoArray(c, o + 0 * L);
-        } else if (beta == 1f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c00).intoArray(c, o + 0 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c10).intoArray(c, o + 0 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c20).intoArray(c, o + 0 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c30).intoArray(c, o + 0 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c40).intoArray(c, o + 0 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c50).intoArray(c, o + 0 * L);
-            o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c60).intoArray(c, o + 0 * L);
-            o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c70).intoArray(c, o + 0 * L);
         } else {
-            FloatVector va = FloatVector.broadcast(S, alpha), vb = FloatVector.broadcast(S, beta);
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 0 * L);
             int o = ci + 0 * ldc;
-            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00.mul(va)).intoArray(c, o + 0 * L);
             o = ci + 1 * ldc;
-            c10.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10.mul(va)).intoArray(c, o + 0 * L);
             o = ci + 2 * ldc;
-            c20.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20.mul(va)).intoArray(c, o + 0 * L);
             o = ci + 3 * ldc;
-            c30.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30.mul(va)).intoArray(c, o + 0 * L);
             o = ci + 4 * ldc;
-            c40.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40.mul(va)).intoArray(c, o + 0 * L);
             o = ci + 5 * ldc;
-            c50.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50.mul(va)).intoArray(c, o + 0 * L);
             o = ci + 6 * ldc;
-            c60.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c60.mul(va)).intoArray(c, o + 0 * L);
             o = ci + 7 * ldc;
-            c70.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c70.mul(va)).intoArray(c, o + 0 * L);
         }
     }
 
@@ -1662,36 +939,8 @@ public final class SimdTiles {
             c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02); c03 = b3.fma(av, c03); c04 = b4.fma(av, c04); c05 = b5.fma(av, c05); c06 = b6.fma(av, c06); c07 = b7.fma(av, c07);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
-        if (cs != null) {
-            FloatVector s0 = FloatVector.fromArray(S, cs, csi + 0 * L);
-            FloatVector s1 = FloatVector.fromArray(S, cs, csi + 1 * L);
-            FloatVector s2 = FloatVector.fromArray(S, cs, csi + 2 * L);
-            FloatVector s3 = FloatVector.fromArray(S, cs, csi + 3 * L);
-            FloatVector s4 = FloatVector.fromArray(S, cs, csi + 4 * L);
-            FloatVector s5 = FloatVector.fromArray(S, cs, csi + 5 * L);
-            FloatVector s6 = FloatVector.fromArray(S, cs, csi + 6 * L);
-            FloatVector s7 = FloatVector.fromArray(S, cs, csi + 7 * L);
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c03).intoArray(c, o + 3 * L);
-            FloatVector.fromArray(S, c, o + 4 * L).fma(s4, c04).intoArray(c, o + 4 * L);
-            FloatVector.fromArray(S, c, o + 5 * L).fma(s5, c05).intoArray(c, o + 5 * L);
-            FloatVector.fromArray(S, c, o + 6 * L).fma(s6, c06).intoArray(c, o + 6 * L);
-            FloatVector.fromArray(S, c, o + 7 * L).fma(s7, c07).intoArray(c, o + 7 * L);
-        } else if (beta == 0f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            c00.intoArray(c, o + 0 * L);
-            c01.intoArray(c, o + 1 * L);
-            c02.intoArray(c, o + 2 * L);
-            c03.intoArray(c, o + 3 * L);
-            c04.intoArray(c, o + 4 * L);
-            c05.intoArray(c, o + 5 * L);
-            c06.intoArray(c, o + 6 * L);
-            c07.intoArray(c, o + 7 * L);
-        } else if (beta == 0f) {
-            FloatVector va = FloatVector.broadcast(S, alpha);
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (cs == null && beta == 0f) {
             int o = ci + 0 * ldc;
             c00.mul(va).intoArray(c, o + 0 * L);
             c01.mul(va).intoArray(c, o + 1 * L);
@@ -1701,27 +950,24 @@ public final class SimdTiles {
             c05.mul(va).intoArray(c, o + 5 * L);
             c06.mul(va).intoArray(c, o + 6 * L);
             c07.mul(va).intoArray(c, o + 7 * L);
-        } else if (beta == 1f && alpha == 1f) {
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).add(c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).add(c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).add(c02).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).add(c03).intoArray(c, o + 3 * L);
-            FloatVector.fromArray(S, c, o + 4 * L).add(c04).intoArray(c, o + 4 * L);
-            FloatVector.fromArray(S, c, o + 5 * L).add(c05).intoArray(c, o + 5 * L);
-            FloatVector.fromArray(S, c, o + 6 * L).add(c06).intoArray(c, o + 6 * L);
-            FloatVector.fromArray(S, c, o + 7 * L).add(c07).intoArray(c, o + 7 * L);
         } else {
-            FloatVector va = FloatVector.broadcast(S, alpha), vb = FloatVector.broadcast(S, beta);
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            FloatVector s2 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 2 * L);
+            FloatVector s3 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 3 * L);
+            FloatVector s4 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 4 * L);
+            FloatVector s5 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 5 * L);
+            FloatVector s6 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 6 * L);
+            FloatVector s7 = cs == null ? FloatVector.broadcast(S, beta) : FloatVector.fromArray(S, cs, csi + 7 * L);
             int o = ci + 0 * ldc;
-            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
-            c01.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
-            c02.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
-            c03.fma(va, FloatVector.fromArray(S, c, o + 3 * L).mul(vb)).intoArray(c, o + 3 * L);
-            c04.fma(va, FloatVector.fromArray(S, c, o + 4 * L).mul(vb)).intoArray(c, o + 4 * L);
-            c05.fma(va, FloatVector.fromArray(S, c, o + 5 * L).mul(vb)).intoArray(c, o + 5 * L);
-            c06.fma(va, FloatVector.fromArray(S, c, o + 6 * L).mul(vb)).intoArray(c, o + 6 * L);
-            c07.fma(va, FloatVector.fromArray(S, c, o + 7 * L).mul(vb)).intoArray(c, o + 7 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00.mul(va)).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01.mul(va)).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02.mul(va)).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c03.mul(va)).intoArray(c, o + 3 * L);
+            FloatVector.fromArray(S, c, o + 4 * L).fma(s4, c04.mul(va)).intoArray(c, o + 4 * L);
+            FloatVector.fromArray(S, c, o + 5 * L).fma(s5, c05.mul(va)).intoArray(c, o + 5 * L);
+            FloatVector.fromArray(S, c, o + 6 * L).fma(s6, c06.mul(va)).intoArray(c, o + 6 * L);
+            FloatVector.fromArray(S, c, o + 7 * L).fma(s7, c07.mul(va)).intoArray(c, o + 7 * L);
         }
     }
 }
