@@ -469,6 +469,8 @@ public final class Report {
         double estimate = jobs.stream().mapToDouble(j -> estimateSeconds(j, o)).sum();
         System.out.printf("Lanes benchmark report: JDK %s (%s), %s%n", Runtime.version(), System.getProperty("java.home"),
                 dev.lanes.kernels.Backend.describe());
+        System.out.println("GEMM tuning (this JVM; forks log theirs in jmh.log): " + dev.lanes.kernels.Tuning.current()
+                + (o.avx2 ? "; the --avx2 forks use their 256-bit row" : ""));
         System.out.printf("%d JMH runs, %d fork(s) x (%d warmup x %d ms + %d x %d ms) each, about %s%n",
                 jobs.size(), o.forks, o.warmup, o.warmupMs, o.iterations, o.measureMs, clock(estimate));
         if (o.list) {

@@ -98,17 +98,13 @@ public final class SimdAttentionTiles {
     public static void gemm(int m, int n, int k, float[] a, int aOff, int aRs, int aCs,
                             float[] b, int bOff, int ldb, boolean accumulate, float[] cs, int csOff,
                             float[] c, int cOff, int ldc) {
-        // the shared tiles' epilogue: C = C .* cs + A * B when accumulating (cs null: ones, i.e. beta = 1),
-        // else C = A * B; both round as the attention tiles always have
-        float beta = accumulate ? 1f : 0f;
-        float[] scale = accumulate ? cs : null;
         int j = 0;
         if (m == 1) {
             // one row (decoding, one query per kv head): 8L-wide, so each row of B is read once, whole and
             // in order; two passes of 4L read every other half row, which the prefetchers follow worse
             for (; n - j >= 8 * L; j += 8 * L) {
-                SimdTiles.k1x8(k, a, aOff, aRs, aCs, b, bOff + j, ldb,
-                        1f, beta, scale, csOff + j, c, cOff + j, ldc);
+                SimdTiles.a1x8(k, a, aOff, aRs, aCs, b, bOff + j, ldb,
+                        accumulate, cs, csOff + j, c, cOff + j, ldc);
             }
         }
         // 6-row x 4L tiles first (GEMM's default tile on Zen 4: 10 loads per 24 fmas), then 8-row x 3L
@@ -116,40 +112,40 @@ public final class SimdAttentionTiles {
         for (; n - j >= 4 * L; j += 4 * L) {
             int i = 0;
             for (; i + 6 <= m; i += 6) {
-                SimdTiles.k6x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
-                        1f, beta, scale, csOff + j, c, cOff + i * ldc + j, ldc);
+                SimdTiles.a6x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+                        accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
             // the last m % 6 rows two and one at a time: 8 and 4 independent chains, not rowTail's one
             for (; i + 2 <= m; i += 2) {
-                SimdTiles.k2x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
-                        1f, beta, scale, csOff + j, c, cOff + i * ldc + j, ldc);
+                SimdTiles.a2x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+                        accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
             if (i < m) {
-                SimdTiles.k1x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
-                        1f, beta, scale, csOff + j, c, cOff + i * ldc + j, ldc);
+                SimdTiles.a1x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+                        accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
         }
         for (; n - j >= 3 * L; j += 3 * L) {
             int i = 0;
             for (; i + 8 <= m; i += 8) {
-                SimdTiles.k8x3(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
-                        1f, beta, scale, csOff + j, c, cOff + i * ldc + j, ldc);
+                SimdTiles.a8x3(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+                        accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
             rowTail(i, m, 3, k, a, aOff, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + j, ldc);
         }
         for (; n - j >= 2 * L; j += 2 * L) {
             int i = 0;
             for (; i + 8 <= m; i += 8) {
-                SimdTiles.k8x2(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
-                        1f, beta, scale, csOff + j, c, cOff + i * ldc + j, ldc);
+                SimdTiles.a8x2(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+                        accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
             rowTail(i, m, 2, k, a, aOff, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + j, ldc);
         }
         if (n - j >= L) {
             int i = 0;
             for (; i + 8 <= m; i += 8) {
-                SimdTiles.k8x1(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
-                        1f, beta, scale, csOff + j, c, cOff + i * ldc + j, ldc);
+                SimdTiles.a8x1(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+                        accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
             rowTail(i, m, 1, k, a, aOff, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + j, ldc);
             j += L;

@@ -369,7 +369,7 @@ public final class SimdGemm {
             for (int j = 0; j < nr; j++) {
                 float acc = edge[r * ld + j];
                 int o = ci + r * ldc + j;
-                c[o] = beta == 0f ? acc * alpha : Math.fma(c[o], beta, acc * alpha);
+                c[o] = beta == 0f ? acc * alpha : Math.fma(acc, alpha, c[o] * beta);
             }
         }
     }
