@@ -31,7 +31,7 @@ final class CProbe {
         }
         try {
             boolean avx512 = Files.readString(Path.of("/proc/cpuinfo")).matches("(?s).*\\bavx512f\\b.*");
-            Path exe = workDir.resolve("fma_peak");
+            Path exe = Files.createTempFile(workDir, "fma_peak", ".bin"); // deleted below: results keep text only
             String isa = avx512 ? "-mavx512f" : "-mavx2";
             Process cc = new ProcessBuilder("gcc", "-O2", isa, "-mfma", src.toString(), "-o", exe.toString())
                     .redirectErrorStream(true).start();
@@ -47,6 +47,7 @@ final class CProbe {
             while (m.find()) {
                 out.put(Integer.parseInt(m.group(1)), Double.parseDouble(m.group(2)));
             }
+            Files.deleteIfExists(exe);
             System.out.println("C FMA probe (gcc -O2 " + isa + " -mfma, best of " + runs + "): " + out + " GFLOP/s");
         } catch (IOException e) {
             System.out.println("C FMA probe: skipped (" + e.getMessage() + ")");
