@@ -25,9 +25,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Why the stores are emitted into separate methods rather than chosen by a flag inside one: a vector
  * cannot go to a helper (it would be boxed if C2 did not inline the call), and the merged forms measured
- * badly. With all four store forms in one method the kernels grew past what C1 compiles ("out of
+ * badly. With all five store forms in one method the kernels grew past what C1 compiles ("out of
  * virtual registers in linear scan"), so they ran interpreted until C2 took them (the suite's training
- * test ran 5x longer); with two forms over a row of per-column factors, GEMM at k = 1024 ran at 0.72x
+ * test ran 5x longer; g14x2, the largest shape, is still past it and waits for C2); with two forms over a row of per-column factors, GEMM at k = 1024 ran at 0.72x
  * (in-JVM A/B against the separate form), and a factor chosen between a broadcast and a load ran the
  * 6x2 tile 4x slower under -XX:UseAVX=2.
  *
