@@ -46,6 +46,8 @@ public final class Report {
     static final List<String> MEMORY_IMPLS = List.of("lanes", "scalar", "plainJava");
     static final List<String> MEMORY_BENCHES = List.of("SoftmaxBench", "ResidualAddBench");
     private static final String PKG = "dev.lanes.bench.";
+    /** Float lanes of the forks' preferred species: 8 under --avx2 (-XX:UseAVX=2), else this JVM's. */
+    static int forkLanes = PeakBench.lanes();
 
     enum Kind { GEMM, MEMORY, ATTENTION, PEAK, STREAM, OTHER }
 
@@ -106,6 +108,8 @@ public final class Report {
         Long warmupMs, measureMs;
         long scalarMaxMacs = 1L << 24;
         boolean pytorch;
+        /** --avx2: the forks run with -XX:UseAVX=2 and OpenBLAS on its Haswell core. */
+        boolean avx2;
         Path out;
         final List<Path> mergePython = new ArrayList<>();
 
@@ -128,7 +132,9 @@ public final class Report {
                   --threads 1,2          GEMM thread counts (netlib and the scalar twin run at 1 only)
                   --forks N  --warmup N  --iterations N  --warmup-ms MS  --measure-ms MS
                   --scalar-max MACS      largest m*n*k the scalar GEMM twin runs (default 16777216 = 256^3)
-                  --no-probes            skip the FMA-peak and memory-bandwidth probes
+                  --no-probes            skip the FMA-peak (Java and C) and memory-bandwidth probes
+                  --avx2                 what an AVX2 machine runs: JMH forks with -XX:UseAVX=2, OpenBLAS with
+                                         OPENBLAS_CORETYPE=Haswell, "% of peak" against the 256-bit probes
                                          (GEMM runs carry JMH's GC profiler: bytes allocated per call, "B/op")
                   --pytorch              also run bench/pytorch_bench.py (Debian python3-torch) on the same shapes and merge it
                   --merge-python FILE    add rows written earlier by bench/pytorch_bench.py
@@ -161,6 +167,7 @@ public final class Report {
                     case "--no-probes" -> o.probes = false;
                     case "--list" -> o.list = true;
                     case "--pytorch" -> o.pytorch = true;
+                    case "--avx2" -> o.avx2 = true;
                     case "--help", "-h" -> o.help = true;
                     default -> {
                         if (!VALUED.contains(a)) {
@@ -263,6 +270,7 @@ public final class Report {
             m.put("measurementMs", measureMs);
             m.put("threads", threads);
             m.put("benchFilter", bench == null ? null : bench.pattern());
+            m.put("avx2", avx2);
             return m;
         }
     }
@@ -271,6 +279,7 @@ public final class Report {
         List<Job> jobs = new ArrayList<>();
         if (o.probes) {
             jobs.add(new Job("PeakBench", "fma", Map.of("rounds", "4096"), Kind.PEAK));
+            jobs.add(new Job("PeakBench", "fma12", Map.of("rounds", "4096"), Kind.PEAK));
             jobs.add(new Job("StreamBench", "copy", Map.of("length", "16777216"), Kind.STREAM));
             jobs.add(new Job("StreamBench", "triad", Map.of("length", "16777216"), Kind.STREAM));
         }
@@ -452,10 +461,16 @@ public final class Report {
             System.out.print(Options.USAGE);
             return;
         }
+        if (o.avx2 && !"Haswell".equals(System.getenv("OPENBLAS_CORETYPE")) && !o.list) {
+            System.exit(restartWithHaswellOpenBlas(args));
+        }
+        forkLanes = o.avx2 ? 8 : PeakBench.lanes();
         List<Job> jobs = plan(o);
         double estimate = jobs.stream().mapToDouble(j -> estimateSeconds(j, o)).sum();
         System.out.printf("Lanes benchmark report: JDK %s (%s), %s%n", Runtime.version(), System.getProperty("java.home"),
                 dev.lanes.kernels.Backend.describe());
+        System.out.println("GEMM tuning (this JVM; forks log theirs in jmh.log): " + dev.lanes.kernels.Tuning.current()
+                + (o.avx2 ? "; the --avx2 forks use their 256-bit row" : ""));
         System.out.printf("%d JMH runs, %d fork(s) x (%d warmup x %d ms + %d x %d ms) each, about %s%n",
                 jobs.size(), o.forks, o.warmup, o.warmupMs, o.iterations, o.measureMs, clock(estimate));
         if (o.list) {
@@ -474,6 +489,7 @@ public final class Report {
         Files.createDirectories(dir);
         System.out.println("results: " + dir.toAbsolutePath());
 
+        Map<Integer, Double> cProbe = o.probes ? CProbe.run(dir, 15) : Map.of();
         List<RunResult> all = new ArrayList<>();
         Map<RunResult, Job> jobOf = new LinkedHashMap<>();
         List<Rows.Row> failed = new ArrayList<>();
@@ -519,6 +535,8 @@ public final class Report {
             rows.add(Rows.fromJmh(e.getValue(), e.getKey()));
         }
         rows.addAll(failed);
+        // the C probe at the forks' width is a limit like the Java probe; the other width is recorded
+        cProbe.forEach((bits, g) -> rows.add(CProbe.row(bits, g, bits == forkLanes * 32)));
         List<Path> python = new ArrayList<>(o.mergePython);
         if (o.pytorch) {
             Path py = runPytorch(o, dir);
@@ -551,6 +569,10 @@ public final class Report {
         report.put("arguments", String.join(" ", args).trim());
         report.put("wallSeconds", Math.round(wall));
         report.put("machine", machine);
+        report.put("cProbeGflopsByBits", cProbe);
+        report.put("gemmTuning", o.avx2 ? dev.lanes.kernels.Tuning.defaults(dev.lanes.kernels.Tuning.CPU, 8,
+                System.getProperty("os.arch")).describe() + " (the forks' defaults at 256 bits)"
+                : dev.lanes.kernels.Tuning.current().describe());
         Map<String, Object> peers = Machine.peers();
         if (pythonMachine != null) {
             peers.put("pytorch", pythonMachine);
@@ -578,6 +600,29 @@ public final class Report {
         }
         for (String w : Summary.warnings(rows, machine)) {
             System.out.println("WARNING: " + w);
+        }
+    }
+
+    /**
+     * --avx2: OpenBLAS picks its core when the library loads, from OPENBLAS_CORETYPE, which a JVM cannot
+     * set for itself; so the report runs again as a child with it set (JMH forks inherit it).
+     */
+    private static int restartWithHaswellOpenBlas(String[] args) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Report.class.getName());
+        cmd.addAll(List.of(args));
+        System.out.println("--avx2: running the report with OPENBLAS_CORETYPE=Haswell");
+        ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+        pb.environment().put("OPENBLAS_CORETYPE", "Haswell");
+        try {
+            return pb.start().waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
         }
     }
 
@@ -638,6 +683,7 @@ public final class Report {
 
     private static org.openjdk.jmh.runner.options.Options options(Job j, Options o) {
         ChainedOptionsBuilder b = new OptionsBuilder()
+                .jvmArgsPrepend(o.avx2 ? new String[] {"-XX:UseAVX=2"} : new String[0])
                 .include("^" + Pattern.quote(PKG + j.label()) + "$")
                 .forks(o.forks)
                 .warmupIterations(warmupIterations(j, o))

@@ -161,7 +161,8 @@ final class Rows {
                 row.gbps = (row.bench.equals("SoftmaxBench") ? SoftmaxBench.bytesMoved(rows, cols)
                         : ResidualAddBench.bytesMoved(rows, cols)) / ns;
             }
-            case PEAK -> row.gflops = PeakBench.flopsPerCall(Long.parseLong(p.get("rounds"))) / ns;
+            case PEAK -> row.gflops = PeakBench.flopsPerCall(Long.parseLong(p.get("rounds")),
+                    PeakBench.accumulators(row.impl), Report.forkLanes) / ns;
             case STREAM -> row.gbps = StreamBench.bytesMoved(row.impl, Long.parseLong(p.get("length"))) / ns;
             case ATTENTION -> {
                 if (row.impl.equals("decode")) {

@@ -344,7 +344,8 @@ class ConcurrencyTest {
         Map<String, int[]> interpreted = new LinkedHashMap<>();
         for (String line : text.split("\\R")) {
             int colon = line.indexOf(':');
-            if (colon < 0 || line.startsWith("WARNING")) continue;
+            // the probe's lines only: the JVM's and Lanes' log lines (e.g. the GEMM tuning in force) are skipped
+            if (colon < 0 || !line.matches("[\\w. ]+:( [0-9a-f]+)*")) continue;
             String[] hex = line.substring(colon + 1).trim().split(" ");
             int[] bits = new int[hex.length];
             for (int i = 0; i < hex.length; i++) bits[i] = Integer.parseUnsignedInt(hex[i], 16);

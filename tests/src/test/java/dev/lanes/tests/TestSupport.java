@@ -7,6 +7,7 @@ import dev.lanes.kernels.Gemm;
 import dev.lanes.kernels.ResidualAdd;
 import dev.lanes.kernels.Softmax;
 import dev.lanes.kernels.Transpose;
+import dev.lanes.kernels.Tuning;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -49,7 +50,7 @@ final class TestSupport {
     }
 
     // ---------------------------------------------------------------------------------------------
-    // The GEMM block table, read from SimdGemm so the boundary shapes follow it when it changes.
+    // The GEMM block table, read from the Tuning in force so the boundary shapes follow it.
 
     /**
      * MR x NR register tile, KC x NC panel of B, MC x KC block of A; directBMaxM the row count up to
@@ -65,27 +66,12 @@ final class TestSupport {
         if (!Backend.simdEnabled()) {
             return DEFAULT_TILING;
         }
-        try {
-            Class<?> c = Class.forName("dev.lanes.kernels.simd.SimdGemm");
-            int direct;
-            try {
-                direct = intField(c, "DIRECT_B_MAX_M");
-            } catch (NoSuchFieldException e) {
-                direct = 256;
-            }
-            return new Tiling(intField(c, "MR"), intField(c, "NR"), intField(c, "KC"), intField(c, "MC"),
-                    intField(c, "NC"), direct);
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            System.err.println("TestSupport: SimdGemm block sizes not readable (" + e
-                    + "); boundary shapes use " + DEFAULT_TILING);
-            return DEFAULT_TILING;
-        }
+        return of(Tuning.current());
     }
 
-    private static int intField(Class<?> c, String name) throws ReflectiveOperationException {
-        var f = c.getDeclaredField(name);
-        f.setAccessible(true);
-        return f.getInt(null);
+    /** The block table of a tuning. */
+    static Tiling of(Tuning t) {
+        return new Tiling(t.mr(), t.nr(), t.kc(), t.mc(), t.nc(), t.directBMaxM());
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -13,8 +13,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The products are register-blocked tiles in the shape of BLIS micro-kernels, reading A through a
  * (row stride, column stride) pair so that K, V, P, dS and their transposes are all used in place.
- * Columns run 4L at a time on 6-row tiles (SimdGemm's register tile; the last rows 2 and 1 at a time),
- * then 3L, 2L, L on 8-row tiles (remaining rows one at a time), a last partial vector column scalar;
+ * The tiles are {@link SimdTiles}, the register-tile family GEMM uses. Columns run 4L at a time on 6-row
+ * tiles (the last rows 2 and 1 at a time), then 3L, 2L, L on 8-row tiles (remaining rows one at a time),
+ * a last partial vector column scalar;
  * a product of one row (decoding) first takes 8L at a time, so each row of B is read whole.
  * Every element of C is the same chain of fmas over k whatever tile computes it, so the tile choice
  * never changes the bits. The 6 x 4L tile measured 66.9 vs 71.4 ms for the MQA backward (B=4, Hq=8,
@@ -102,42 +103,49 @@ public final class SimdAttentionTiles {
             // one row (decoding, one query per kv head): 8L-wide, so each row of B is read once, whole and
             // in order; two passes of 4L read every other half row, which the prefetchers follow worse
             for (; n - j >= 8 * L; j += 8 * L) {
-                k1x8(k, a, aOff, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + j);
+                SimdTiles.a1x8(k, a, aOff, aRs, aCs, b, bOff + j, ldb,
+                        accumulate, cs, csOff + j, c, cOff + j, ldc);
             }
         }
-        // 6-row x 4L tiles first (SimdGemm's register tile: 10 loads per 24 fmas), then 8-row x 3L
+        // 6-row x 4L tiles first (GEMM's default tile on Zen 4: 10 loads per 24 fmas), then 8-row x 3L
         // (11 per 24); 2L and 1L tiles only for what is left
         for (; n - j >= 4 * L; j += 4 * L) {
             int i = 0;
             for (; i + 6 <= m; i += 6) {
-                k6x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
+                SimdTiles.a6x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+                        accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
             // the last m % 6 rows two and one at a time: 8 and 4 independent chains, not rowTail's one
             for (; i + 2 <= m; i += 2) {
-                k2x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
+                SimdTiles.a2x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+                        accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
             if (i < m) {
-                k1x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
+                SimdTiles.a1x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+                        accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
         }
         for (; n - j >= 3 * L; j += 3 * L) {
             int i = 0;
             for (; i + 8 <= m; i += 8) {
-                k8x3(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
+                SimdTiles.a8x3(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+                        accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
             rowTail(i, m, 3, k, a, aOff, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + j, ldc);
         }
         for (; n - j >= 2 * L; j += 2 * L) {
             int i = 0;
             for (; i + 8 <= m; i += 8) {
-                k8x2(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
+                SimdTiles.a8x2(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+                        accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
             rowTail(i, m, 2, k, a, aOff, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + j, ldc);
         }
         if (n - j >= L) {
             int i = 0;
             for (; i + 8 <= m; i += 8) {
-                k8x1(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
+                SimdTiles.a8x1(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+                        accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
             rowTail(i, m, 1, k, a, aOff, aRs, aCs, b, bOff + j, ldb, accumulate, cs, csOff + j, c, cOff + j, ldc);
             j += L;
@@ -416,490 +424,6 @@ public final class SimdAttentionTiles {
                 s[so + j] = p;
                 dp[go + j] = p * scale * (dp[go + j] - d);
             }
-        }
-    }
-
-    /** C[6 x 4L] (+)= A[6 x k] * B[k x 4L]; see {@link #gemm}. */
-    private static void k6x4(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int ldb,
-                             boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S), c23 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S), c33 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S), c43 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S), c53 = FloatVector.zero(S);
-        int a1 = 1 * aRs, a2 = 2 * aRs, a3 = 3 * aRs, a4 = 4 * aRs, a5 = 5 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * ldb;
-            int ao = ai + p * aCs;
-            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
-            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
-            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
-            FloatVector b3 = FloatVector.fromArray(S, b, bo + 3 * L);
-            FloatVector av0 = FloatVector.broadcast(S, a[ao]);
-            c00 = b0.fma(av0, c00); c01 = b1.fma(av0, c01); c02 = b2.fma(av0, c02); c03 = b3.fma(av0, c03);
-            FloatVector av1 = FloatVector.broadcast(S, a[ao + a1]);
-            c10 = b0.fma(av1, c10); c11 = b1.fma(av1, c11); c12 = b2.fma(av1, c12); c13 = b3.fma(av1, c13);
-            FloatVector av2 = FloatVector.broadcast(S, a[ao + a2]);
-            c20 = b0.fma(av2, c20); c21 = b1.fma(av2, c21); c22 = b2.fma(av2, c22); c23 = b3.fma(av2, c23);
-            FloatVector av3 = FloatVector.broadcast(S, a[ao + a3]);
-            c30 = b0.fma(av3, c30); c31 = b1.fma(av3, c31); c32 = b2.fma(av3, c32); c33 = b3.fma(av3, c33);
-            FloatVector av4 = FloatVector.broadcast(S, a[ao + a4]);
-            c40 = b0.fma(av4, c40); c41 = b1.fma(av4, c41); c42 = b2.fma(av4, c42); c43 = b3.fma(av4, c43);
-            FloatVector av5 = FloatVector.broadcast(S, a[ao + a5]);
-            c50 = b0.fma(av5, c50); c51 = b1.fma(av5, c51); c52 = b2.fma(av5, c52); c53 = b3.fma(av5, c53);
-        }
-        if (!accumulate) {
-            int o0 = ci + 0 * ldc;
-            c00.intoArray(c, o0 + 0 * L);
-            c01.intoArray(c, o0 + 1 * L);
-            c02.intoArray(c, o0 + 2 * L);
-            c03.intoArray(c, o0 + 3 * L);
-            int o1 = ci + 1 * ldc;
-            c10.intoArray(c, o1 + 0 * L);
-            c11.intoArray(c, o1 + 1 * L);
-            c12.intoArray(c, o1 + 2 * L);
-            c13.intoArray(c, o1 + 3 * L);
-            int o2 = ci + 2 * ldc;
-            c20.intoArray(c, o2 + 0 * L);
-            c21.intoArray(c, o2 + 1 * L);
-            c22.intoArray(c, o2 + 2 * L);
-            c23.intoArray(c, o2 + 3 * L);
-            int o3 = ci + 3 * ldc;
-            c30.intoArray(c, o3 + 0 * L);
-            c31.intoArray(c, o3 + 1 * L);
-            c32.intoArray(c, o3 + 2 * L);
-            c33.intoArray(c, o3 + 3 * L);
-            int o4 = ci + 4 * ldc;
-            c40.intoArray(c, o4 + 0 * L);
-            c41.intoArray(c, o4 + 1 * L);
-            c42.intoArray(c, o4 + 2 * L);
-            c43.intoArray(c, o4 + 3 * L);
-            int o5 = ci + 5 * ldc;
-            c50.intoArray(c, o5 + 0 * L);
-            c51.intoArray(c, o5 + 1 * L);
-            c52.intoArray(c, o5 + 2 * L);
-            c53.intoArray(c, o5 + 3 * L);
-        } else {
-            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
-            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
-            FloatVector s2 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 2 * L);
-            FloatVector s3 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 3 * L);
-            int o0 = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o0 + 0 * L).fma(s0, c00).intoArray(c, o0 + 0 * L);
-            FloatVector.fromArray(S, c, o0 + 1 * L).fma(s1, c01).intoArray(c, o0 + 1 * L);
-            FloatVector.fromArray(S, c, o0 + 2 * L).fma(s2, c02).intoArray(c, o0 + 2 * L);
-            FloatVector.fromArray(S, c, o0 + 3 * L).fma(s3, c03).intoArray(c, o0 + 3 * L);
-            int o1 = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o1 + 0 * L).fma(s0, c10).intoArray(c, o1 + 0 * L);
-            FloatVector.fromArray(S, c, o1 + 1 * L).fma(s1, c11).intoArray(c, o1 + 1 * L);
-            FloatVector.fromArray(S, c, o1 + 2 * L).fma(s2, c12).intoArray(c, o1 + 2 * L);
-            FloatVector.fromArray(S, c, o1 + 3 * L).fma(s3, c13).intoArray(c, o1 + 3 * L);
-            int o2 = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o2 + 0 * L).fma(s0, c20).intoArray(c, o2 + 0 * L);
-            FloatVector.fromArray(S, c, o2 + 1 * L).fma(s1, c21).intoArray(c, o2 + 1 * L);
-            FloatVector.fromArray(S, c, o2 + 2 * L).fma(s2, c22).intoArray(c, o2 + 2 * L);
-            FloatVector.fromArray(S, c, o2 + 3 * L).fma(s3, c23).intoArray(c, o2 + 3 * L);
-            int o3 = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o3 + 0 * L).fma(s0, c30).intoArray(c, o3 + 0 * L);
-            FloatVector.fromArray(S, c, o3 + 1 * L).fma(s1, c31).intoArray(c, o3 + 1 * L);
-            FloatVector.fromArray(S, c, o3 + 2 * L).fma(s2, c32).intoArray(c, o3 + 2 * L);
-            FloatVector.fromArray(S, c, o3 + 3 * L).fma(s3, c33).intoArray(c, o3 + 3 * L);
-            int o4 = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o4 + 0 * L).fma(s0, c40).intoArray(c, o4 + 0 * L);
-            FloatVector.fromArray(S, c, o4 + 1 * L).fma(s1, c41).intoArray(c, o4 + 1 * L);
-            FloatVector.fromArray(S, c, o4 + 2 * L).fma(s2, c42).intoArray(c, o4 + 2 * L);
-            FloatVector.fromArray(S, c, o4 + 3 * L).fma(s3, c43).intoArray(c, o4 + 3 * L);
-            int o5 = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o5 + 0 * L).fma(s0, c50).intoArray(c, o5 + 0 * L);
-            FloatVector.fromArray(S, c, o5 + 1 * L).fma(s1, c51).intoArray(c, o5 + 1 * L);
-            FloatVector.fromArray(S, c, o5 + 2 * L).fma(s2, c52).intoArray(c, o5 + 2 * L);
-            FloatVector.fromArray(S, c, o5 + 3 * L).fma(s3, c53).intoArray(c, o5 + 3 * L);
-        }
-    }
-
-    /** C[2 x 4L] (+)= A[2 x k] * B[k x 4L]; see {@link #gemm}. */
-    private static void k2x4(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int ldb,
-                             boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
-        int a1 = 1 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * ldb;
-            int ao = ai + p * aCs;
-            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
-            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
-            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
-            FloatVector b3 = FloatVector.fromArray(S, b, bo + 3 * L);
-            FloatVector av0 = FloatVector.broadcast(S, a[ao]);
-            c00 = b0.fma(av0, c00); c01 = b1.fma(av0, c01); c02 = b2.fma(av0, c02); c03 = b3.fma(av0, c03);
-            FloatVector av1 = FloatVector.broadcast(S, a[ao + a1]);
-            c10 = b0.fma(av1, c10); c11 = b1.fma(av1, c11); c12 = b2.fma(av1, c12); c13 = b3.fma(av1, c13);
-        }
-        if (!accumulate) {
-            int o0 = ci + 0 * ldc;
-            c00.intoArray(c, o0 + 0 * L);
-            c01.intoArray(c, o0 + 1 * L);
-            c02.intoArray(c, o0 + 2 * L);
-            c03.intoArray(c, o0 + 3 * L);
-            int o1 = ci + 1 * ldc;
-            c10.intoArray(c, o1 + 0 * L);
-            c11.intoArray(c, o1 + 1 * L);
-            c12.intoArray(c, o1 + 2 * L);
-            c13.intoArray(c, o1 + 3 * L);
-        } else {
-            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
-            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
-            FloatVector s2 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 2 * L);
-            FloatVector s3 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 3 * L);
-            int o0 = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o0 + 0 * L).fma(s0, c00).intoArray(c, o0 + 0 * L);
-            FloatVector.fromArray(S, c, o0 + 1 * L).fma(s1, c01).intoArray(c, o0 + 1 * L);
-            FloatVector.fromArray(S, c, o0 + 2 * L).fma(s2, c02).intoArray(c, o0 + 2 * L);
-            FloatVector.fromArray(S, c, o0 + 3 * L).fma(s3, c03).intoArray(c, o0 + 3 * L);
-            int o1 = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o1 + 0 * L).fma(s0, c10).intoArray(c, o1 + 0 * L);
-            FloatVector.fromArray(S, c, o1 + 1 * L).fma(s1, c11).intoArray(c, o1 + 1 * L);
-            FloatVector.fromArray(S, c, o1 + 2 * L).fma(s2, c12).intoArray(c, o1 + 2 * L);
-            FloatVector.fromArray(S, c, o1 + 3 * L).fma(s3, c13).intoArray(c, o1 + 3 * L);
-        }
-    }
-
-    /** C[1 x 4L] (+)= A[1 x k] * B[k x 4L]; see {@link #gemm}. */
-    private static void k1x4(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int ldb,
-                             boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * ldb;
-            int ao = ai + p * aCs;
-            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
-            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
-            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
-            FloatVector b3 = FloatVector.fromArray(S, b, bo + 3 * L);
-            FloatVector av0 = FloatVector.broadcast(S, a[ao]);
-            c00 = b0.fma(av0, c00); c01 = b1.fma(av0, c01); c02 = b2.fma(av0, c02); c03 = b3.fma(av0, c03);
-        }
-        if (!accumulate) {
-            int o0 = ci + 0 * ldc;
-            c00.intoArray(c, o0 + 0 * L);
-            c01.intoArray(c, o0 + 1 * L);
-            c02.intoArray(c, o0 + 2 * L);
-            c03.intoArray(c, o0 + 3 * L);
-        } else {
-            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
-            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
-            FloatVector s2 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 2 * L);
-            FloatVector s3 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 3 * L);
-            int o0 = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o0 + 0 * L).fma(s0, c00).intoArray(c, o0 + 0 * L);
-            FloatVector.fromArray(S, c, o0 + 1 * L).fma(s1, c01).intoArray(c, o0 + 1 * L);
-            FloatVector.fromArray(S, c, o0 + 2 * L).fma(s2, c02).intoArray(c, o0 + 2 * L);
-            FloatVector.fromArray(S, c, o0 + 3 * L).fma(s3, c03).intoArray(c, o0 + 3 * L);
-        }
-    }
-
-    /** C[1 x 8L] (+)= A[1 x k] * B[k x 8L]; see {@link #gemm}. */
-    private static void k1x8(int k, float[] a, int ai, int aCs, float[] b, int bi, int ldb,
-                             boolean accumulate, float[] cs, int csi, float[] c, int ci) {
-        FloatVector c0 = FloatVector.zero(S), c1 = FloatVector.zero(S), c2 = FloatVector.zero(S), c3 = FloatVector.zero(S);
-        FloatVector c4 = FloatVector.zero(S), c5 = FloatVector.zero(S), c6 = FloatVector.zero(S), c7 = FloatVector.zero(S);
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * ldb;
-            FloatVector av = FloatVector.broadcast(S, a[ai + p * aCs]);
-            c0 = FloatVector.fromArray(S, b, bo + 0 * L).fma(av, c0);
-            c1 = FloatVector.fromArray(S, b, bo + 1 * L).fma(av, c1);
-            c2 = FloatVector.fromArray(S, b, bo + 2 * L).fma(av, c2);
-            c3 = FloatVector.fromArray(S, b, bo + 3 * L).fma(av, c3);
-            c4 = FloatVector.fromArray(S, b, bo + 4 * L).fma(av, c4);
-            c5 = FloatVector.fromArray(S, b, bo + 5 * L).fma(av, c5);
-            c6 = FloatVector.fromArray(S, b, bo + 6 * L).fma(av, c6);
-            c7 = FloatVector.fromArray(S, b, bo + 7 * L).fma(av, c7);
-        }
-        if (accumulate) {
-            FloatVector one = FloatVector.broadcast(S, 1f);
-            c0 = FloatVector.fromArray(S, c, ci + 0 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 0 * L), c0);
-            c1 = FloatVector.fromArray(S, c, ci + 1 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 1 * L), c1);
-            c2 = FloatVector.fromArray(S, c, ci + 2 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 2 * L), c2);
-            c3 = FloatVector.fromArray(S, c, ci + 3 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 3 * L), c3);
-            c4 = FloatVector.fromArray(S, c, ci + 4 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 4 * L), c4);
-            c5 = FloatVector.fromArray(S, c, ci + 5 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 5 * L), c5);
-            c6 = FloatVector.fromArray(S, c, ci + 6 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 6 * L), c6);
-            c7 = FloatVector.fromArray(S, c, ci + 7 * L).fma(cs == null ? one : FloatVector.fromArray(S, cs, csi + 7 * L), c7);
-        }
-        c0.intoArray(c, ci + 0 * L);
-        c1.intoArray(c, ci + 1 * L);
-        c2.intoArray(c, ci + 2 * L);
-        c3.intoArray(c, ci + 3 * L);
-        c4.intoArray(c, ci + 4 * L);
-        c5.intoArray(c, ci + 5 * L);
-        c6.intoArray(c, ci + 6 * L);
-        c7.intoArray(c, ci + 7 * L);
-    }
-
-    /** C[8 x 3L] (+)= A[8 x k] * B[k x 3L]; see {@link #gemm}. */
-    private static void k8x3(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int ldb,
-                            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S);
-        FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S), c62 = FloatVector.zero(S);
-        FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S), c72 = FloatVector.zero(S);
-        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * ldb;
-            int ao = ai + p * aCs;
-            FloatVector b0 = FloatVector.fromArray(S, b, bo);
-            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
-            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
-            FloatVector av0 = FloatVector.broadcast(S, a[ao]);
-            c00 = b0.fma(av0, c00); c01 = b1.fma(av0, c01); c02 = b2.fma(av0, c02);
-            FloatVector av1 = FloatVector.broadcast(S, a[ao + a1]);
-            c10 = b0.fma(av1, c10); c11 = b1.fma(av1, c11); c12 = b2.fma(av1, c12);
-            FloatVector av2 = FloatVector.broadcast(S, a[ao + a2]);
-            c20 = b0.fma(av2, c20); c21 = b1.fma(av2, c21); c22 = b2.fma(av2, c22);
-            FloatVector av3 = FloatVector.broadcast(S, a[ao + a3]);
-            c30 = b0.fma(av3, c30); c31 = b1.fma(av3, c31); c32 = b2.fma(av3, c32);
-            FloatVector av4 = FloatVector.broadcast(S, a[ao + a4]);
-            c40 = b0.fma(av4, c40); c41 = b1.fma(av4, c41); c42 = b2.fma(av4, c42);
-            FloatVector av5 = FloatVector.broadcast(S, a[ao + a5]);
-            c50 = b0.fma(av5, c50); c51 = b1.fma(av5, c51); c52 = b2.fma(av5, c52);
-            FloatVector av6 = FloatVector.broadcast(S, a[ao + a6]);
-            c60 = b0.fma(av6, c60); c61 = b1.fma(av6, c61); c62 = b2.fma(av6, c62);
-            FloatVector av7 = FloatVector.broadcast(S, a[ao + a7]);
-            c70 = b0.fma(av7, c70); c71 = b1.fma(av7, c71); c72 = b2.fma(av7, c72);
-        }
-        if (!accumulate) {
-            int o = ci;
-            c00.intoArray(c, o);
-            c01.intoArray(c, o + 1 * L);
-            c02.intoArray(c, o + 2 * L);
-            o = ci + 1 * ldc;
-            c10.intoArray(c, o);
-            c11.intoArray(c, o + 1 * L);
-            c12.intoArray(c, o + 2 * L);
-            o = ci + 2 * ldc;
-            c20.intoArray(c, o);
-            c21.intoArray(c, o + 1 * L);
-            c22.intoArray(c, o + 2 * L);
-            o = ci + 3 * ldc;
-            c30.intoArray(c, o);
-            c31.intoArray(c, o + 1 * L);
-            c32.intoArray(c, o + 2 * L);
-            o = ci + 4 * ldc;
-            c40.intoArray(c, o);
-            c41.intoArray(c, o + 1 * L);
-            c42.intoArray(c, o + 2 * L);
-            o = ci + 5 * ldc;
-            c50.intoArray(c, o);
-            c51.intoArray(c, o + 1 * L);
-            c52.intoArray(c, o + 2 * L);
-            o = ci + 6 * ldc;
-            c60.intoArray(c, o);
-            c61.intoArray(c, o + 1 * L);
-            c62.intoArray(c, o + 2 * L);
-            o = ci + 7 * ldc;
-            c70.intoArray(c, o);
-            c71.intoArray(c, o + 1 * L);
-            c72.intoArray(c, o + 2 * L);
-        } else {
-            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi);
-            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
-            FloatVector s2 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 2 * L);
-            int o = ci;
-            FloatVector.fromArray(S, c, o).fma(s0, c00).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c10).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c12).intoArray(c, o + 2 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c20).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c22).intoArray(c, o + 2 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c30).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c32).intoArray(c, o + 2 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c40).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c42).intoArray(c, o + 2 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c50).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c52).intoArray(c, o + 2 * L);
-            o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c60).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c61).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c62).intoArray(c, o + 2 * L);
-            o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c70).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c71).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c72).intoArray(c, o + 2 * L);
-        }
-    }
-
-    /** C[8 x 2L] (+)= A[8 x k] * B[k x 2L]; see {@link #gemm}. */
-    private static void k8x2(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int ldb,
-                            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
-        FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S);
-        FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
-        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * ldb;
-            int ao = ai + p * aCs;
-            FloatVector b0 = FloatVector.fromArray(S, b, bo);
-            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
-            FloatVector av0 = FloatVector.broadcast(S, a[ao]);
-            c00 = b0.fma(av0, c00); c01 = b1.fma(av0, c01);
-            FloatVector av1 = FloatVector.broadcast(S, a[ao + a1]);
-            c10 = b0.fma(av1, c10); c11 = b1.fma(av1, c11);
-            FloatVector av2 = FloatVector.broadcast(S, a[ao + a2]);
-            c20 = b0.fma(av2, c20); c21 = b1.fma(av2, c21);
-            FloatVector av3 = FloatVector.broadcast(S, a[ao + a3]);
-            c30 = b0.fma(av3, c30); c31 = b1.fma(av3, c31);
-            FloatVector av4 = FloatVector.broadcast(S, a[ao + a4]);
-            c40 = b0.fma(av4, c40); c41 = b1.fma(av4, c41);
-            FloatVector av5 = FloatVector.broadcast(S, a[ao + a5]);
-            c50 = b0.fma(av5, c50); c51 = b1.fma(av5, c51);
-            FloatVector av6 = FloatVector.broadcast(S, a[ao + a6]);
-            c60 = b0.fma(av6, c60); c61 = b1.fma(av6, c61);
-            FloatVector av7 = FloatVector.broadcast(S, a[ao + a7]);
-            c70 = b0.fma(av7, c70); c71 = b1.fma(av7, c71);
-        }
-        if (!accumulate) {
-            int o = ci;
-            c00.intoArray(c, o);
-            c01.intoArray(c, o + 1 * L);
-            o = ci + 1 * ldc;
-            c10.intoArray(c, o);
-            c11.intoArray(c, o + 1 * L);
-            o = ci + 2 * ldc;
-            c20.intoArray(c, o);
-            c21.intoArray(c, o + 1 * L);
-            o = ci + 3 * ldc;
-            c30.intoArray(c, o);
-            c31.intoArray(c, o + 1 * L);
-            o = ci + 4 * ldc;
-            c40.intoArray(c, o);
-            c41.intoArray(c, o + 1 * L);
-            o = ci + 5 * ldc;
-            c50.intoArray(c, o);
-            c51.intoArray(c, o + 1 * L);
-            o = ci + 6 * ldc;
-            c60.intoArray(c, o);
-            c61.intoArray(c, o + 1 * L);
-            o = ci + 7 * ldc;
-            c70.intoArray(c, o);
-            c71.intoArray(c, o + 1 * L);
-        } else {
-            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi);
-            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
-            int o = ci;
-            FloatVector.fromArray(S, c, o).fma(s0, c00).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c10).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c20).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21).intoArray(c, o + 1 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c30).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31).intoArray(c, o + 1 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c40).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41).intoArray(c, o + 1 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c50).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51).intoArray(c, o + 1 * L);
-            o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c60).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c61).intoArray(c, o + 1 * L);
-            o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c70).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c71).intoArray(c, o + 1 * L);
-        }
-    }
-
-    /** C[8 x 1L] (+)= A[8 x k] * B[k x 1L]; see {@link #gemm}. */
-    private static void k8x1(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int ldb,
-                            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
-        FloatVector c00 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S);
-        FloatVector c60 = FloatVector.zero(S);
-        FloatVector c70 = FloatVector.zero(S);
-        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * ldb;
-            int ao = ai + p * aCs;
-            FloatVector b0 = FloatVector.fromArray(S, b, bo);
-            FloatVector av0 = FloatVector.broadcast(S, a[ao]);
-            c00 = b0.fma(av0, c00);
-            FloatVector av1 = FloatVector.broadcast(S, a[ao + a1]);
-            c10 = b0.fma(av1, c10);
-            FloatVector av2 = FloatVector.broadcast(S, a[ao + a2]);
-            c20 = b0.fma(av2, c20);
-            FloatVector av3 = FloatVector.broadcast(S, a[ao + a3]);
-            c30 = b0.fma(av3, c30);
-            FloatVector av4 = FloatVector.broadcast(S, a[ao + a4]);
-            c40 = b0.fma(av4, c40);
-            FloatVector av5 = FloatVector.broadcast(S, a[ao + a5]);
-            c50 = b0.fma(av5, c50);
-            FloatVector av6 = FloatVector.broadcast(S, a[ao + a6]);
-            c60 = b0.fma(av6, c60);
-            FloatVector av7 = FloatVector.broadcast(S, a[ao + a7]);
-            c70 = b0.fma(av7, c70);
-        }
-        if (!accumulate) {
-            int o = ci;
-            c00.intoArray(c, o);
-            o = ci + 1 * ldc;
-            c10.intoArray(c, o);
-            o = ci + 2 * ldc;
-            c20.intoArray(c, o);
-            o = ci + 3 * ldc;
-            c30.intoArray(c, o);
-            o = ci + 4 * ldc;
-            c40.intoArray(c, o);
-            o = ci + 5 * ldc;
-            c50.intoArray(c, o);
-            o = ci + 6 * ldc;
-            c60.intoArray(c, o);
-            o = ci + 7 * ldc;
-            c70.intoArray(c, o);
-        } else {
-            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi);
-            int o = ci;
-            FloatVector.fromArray(S, c, o).fma(s0, c00).intoArray(c, o);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c10).intoArray(c, o);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c20).intoArray(c, o);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c30).intoArray(c, o);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c40).intoArray(c, o);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c50).intoArray(c, o);
-            o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c60).intoArray(c, o);
-            o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o).fma(s0, c70).intoArray(c, o);
         }
     }
 }

@@ -1,0 +1,284 @@
+package dev.lanes.kernels;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * The GEMM autotuner (after FFTW's wisdom): times candidate {@link Tuning}s on this machine, one
+ * thread, in about two minutes, and writes the winner to the tuning file Lanes loads at start-up
+ * ({@link Tuning#defaultFile()}, or {@code --out PATH}). It never keeps a tuning slower than the
+ * defaults: the winner is re-measured against the defaults, alternating, and kept only when it is
+ * faster in most rounds and by more than the noise margin; otherwise no file is written (and a stale
+ * one for this machine is removed).
+ *
+ * <pre>
+ *   mvn -q -pl bench -am -Ptune compile
+ *   java --add-modules=jdk.incubator.vector -cp lanes-kernels.jar dev.lanes.kernels.Autotune [options]
+ *     --seconds S    time budget for the search, default 100 (the final check adds about a fifth)
+ *     --out PATH     where to write the tuning file (default ~/.config/lanes/gemm-KEY.properties)
+ *     --dry-run      measure and print, write nothing
+ * </pre>
+ *
+ * <p>Workload: square products N = 1024 (NN, NT, TN: the power-of-two strides where aliasing
+ * shows) and N = 1000 NN, scored by the geometric mean of their rates. Search in stages, candidates
+ * alternating round by round so that drift on a shared machine hits them all alike: the tile shapes
+ * that fit the register file at the default blocks, then KC for the best shape, then NC (the packed B
+ * block: all of the L2, half, a quarter), then the packing policy.
+ */
+public final class Autotune {
+    /** The winner must beat the defaults by this factor (median of paired rounds) to be kept. */
+    static final double MARGIN = 1.02;
+
+    private record Shape(int n, boolean ta, boolean tb) {
+        String label() {
+            return n + (ta ? "T" : "N") + (tb ? "T" : "N");
+        }
+    }
+
+    private static final List<Shape> WORKLOAD = List.of(new Shape(1024, false, false), new Shape(1024, false, true),
+            new Shape(1024, true, false), new Shape(1000, false, false));
+
+    private final float[] a, b, c;
+    private final double deadline;
+
+    private Autotune(double seconds) {
+        int max = 1024 * 1024;
+        a = new float[max];
+        b = new float[max];
+        c = new float[max];
+        SplittableRandom rnd = new SplittableRandom(7);
+        for (int i = 0; i < max; i++) {
+            a[i] = (float) (rnd.nextDouble() - 0.5);
+            b[i] = (float) (rnd.nextDouble() - 0.5);
+        }
+        deadline = System.nanoTime() / 1e9 + seconds;
+    }
+
+    /** GFLOP/s of one call of shape s under tuning t (already in force). */
+    private double once(Shape s) {
+        int n = s.n;
+        long t0 = System.nanoTime();
+        Gemm.sgemm(Parallelism.serial(), s.ta ? Transpose.T : Transpose.N, s.tb ? Transpose.T : Transpose.N,
+                n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n);
+        double sec = (System.nanoTime() - t0) / 1e9;
+        return 2.0 * n * n * n / sec / 1e9;
+    }
+
+    /** The geometric mean of the workload's rates under t, after one untimed call per shape. */
+    private double score(Tuning t, int warm) {
+        Tuning.use(t);
+        double logSum = 0;
+        for (Shape s : WORKLOAD) {
+            for (int w = 0; w < warm; w++) {
+                once(s);
+            }
+            logSum += Math.log(once(s));
+        }
+        return Math.exp(logSum / WORKLOAD.size());
+    }
+
+    /**
+     * Candidates measured round-robin until this stage's share of the budget is spent (at least three
+     * rounds); returns each candidate's median score.
+     */
+    private double[] race(List<Tuning> cands, double seconds, int minRounds) {
+        List<List<Double>> scores = new ArrayList<>();
+        for (Tuning t : cands) {
+            score(t, 3); // compile this shape's kernel and warm its paths
+            scores.add(new ArrayList<>());
+        }
+        double end = Math.min(deadline, System.nanoTime() / 1e9 + seconds);
+        for (int round = 0; round < minRounds || System.nanoTime() / 1e9 < end; round++) {
+            for (int i = 0; i < cands.size(); i++) {
+                scores.get(i).add(score(cands.get(i), 0));
+            }
+        }
+        double[] med = new double[cands.size()];
+        for (int i = 0; i < med.length; i++) {
+            med[i] = median(scores.get(i));
+        }
+        return med;
+    }
+
+    private static double median(List<Double> xs) {
+        double[] v = xs.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    private static int best(double[] s) {
+        int b = 0;
+        for (int i = 1; i < s.length; i++) {
+            if (s[i] > s[b]) {
+                b = i;
+            }
+        }
+        return b;
+    }
+
+    /** Vector registers the JIT can use at this width: 16 with AVX2 (x86 at 256 bits or less), else 32. */
+    static int registers(int lanes) {
+        boolean x86 = System.getProperty("os.arch", "").matches("amd64|x86_64");
+        return x86 && lanes < 16 ? 16 : 32;
+    }
+
+    private static void print(String stage, List<Tuning> cands, double[] s) {
+        System.out.println(stage + ":");
+        for (int i = 0; i < cands.size(); i++) {
+            System.out.printf(Locale.ROOT, "  %-60s %7.1f GFLOP/s%n", cands.get(i).spec(), s[i]);
+        }
+    }
+
+    public static void main(String[] args) throws IOException {
+        double seconds = 100;
+        Path out = null;
+        boolean dryRun = false;
+        // Maven passes -Dtune.args="--seconds 60" as one argument
+        args = String.join(" ", args).trim().isEmpty() ? new String[0] : String.join(" ", args).trim().split("\\s+");
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--seconds" -> seconds = Double.parseDouble(args[++i]);
+                case "--out" -> out = Path.of(args[++i]);
+                case "--dry-run" -> dryRun = true;
+                case "--help", "-h" -> {
+                    System.out.println("usage: Autotune [--seconds S] [--out PATH] [--dry-run]; see the class comment");
+                    return;
+                }
+                default -> {
+                    System.err.println("unknown option " + args[i] + " (--seconds S, --out PATH, --dry-run)");
+                    System.exit(2);
+                }
+            }
+        }
+        if (!Backend.SIMD) {
+            System.err.println("Autotune: the SIMD kernels are off (" + Backend.describe() + "); nothing to tune");
+            System.exit(1);
+        }
+        if (out == null) {
+            out = Tuning.defaultFile();
+        }
+        long start = System.nanoTime();
+        Tuning def = Tuning.defaults();
+        System.out.println("Autotune on " + Tuning.CPU.describe() + ", JDK " + Runtime.version() + ", "
+                + def.lanes() * 32 + "-bit vectors; key " + Tuning.machineKey());
+        System.out.println("defaults: " + def.describe());
+        System.out.println("workload: " + String.join(", ", WORKLOAD.stream().map(Shape::label).toList())
+                + " (one thread), score = geometric mean GFLOP/s");
+        Autotune tuner = new Autotune(seconds);
+
+        // Stage 1: tile shapes that fit the register file, at the default blocks
+        List<Tuning> tiles = new ArrayList<>();
+        tiles.add(def);
+        for (Tuning.Tile t : Tuning.Tile.values()) {
+            if (t != def.tile() && t.registers() <= registers(def.lanes())) {
+                tiles.add(def.with("tile=" + t.label() + ",mc=" + t.rows * Math.max(1, (96 + t.rows - 1) / t.rows),
+                        "autotune"));
+            }
+        }
+        double[] s1 = tuner.race(tiles, seconds * 0.35, 3);
+        print("tile shapes", tiles, s1);
+        Tuning bestTile = tiles.get(best(s1));
+
+        // Stage 2: KC for that shape (NC follows the L2)
+        List<Tuning> kcs = new ArrayList<>();
+        kcs.add(bestTile);
+        for (int kc : new int[] {128, 192, 384}) {
+            if (kc != bestTile.kc()) {
+                kcs.add(bestTile.with("kc=" + kc, "autotune"));
+            }
+        }
+        double[] s2 = tuner.race(kcs, seconds * 0.2, 3);
+        print("KC", kcs, s2);
+        Tuning bestKcOnly = kcs.get(best(s2));
+
+        // Stage 3: NC, the packed B block: the whole L2 (default), half or a quarter of it
+        List<Tuning> ncs = new ArrayList<>();
+        ncs.add(bestKcOnly);
+        for (int div : new int[] {2, 4}) {
+            int nc = bestKcOnly.nc() / div / bestKcOnly.nr() * bestKcOnly.nr();
+            if (nc >= bestKcOnly.nr()) {
+                ncs.add(bestKcOnly.with("nc=" + nc, "autotune"));
+            }
+        }
+        double[] s25 = tuner.race(ncs, seconds * 0.15, 3);
+        print("NC", ncs, s25);
+        Tuning bestKc = ncs.get(best(s25));
+
+        // Stage 4: packing policy
+        List<Tuning> packs = new ArrayList<>();
+        packs.add(bestKc);
+        for (Tuning.Pack p : Tuning.Pack.values()) {
+            if (p != bestKc.pack()) {
+                packs.add(bestKc.with("pack=" + p.name().toLowerCase(Locale.ROOT), "autotune"));
+            }
+        }
+        double[] s3 = tuner.race(packs, seconds * 0.2, 3);
+        print("packing", packs, s3);
+        Tuning winner = packs.get(best(s3));
+
+        // Final check: the winner against the defaults, paired rounds alternating which goes first
+        double ratio = 1;
+        int wins = 0, rounds = 0;
+        if (!winner.spec().equals(def.spec())) {
+            double end = System.nanoTime() / 1e9 + Math.max(10, seconds * 0.2);
+            List<Double> ratios = new ArrayList<>();
+            tuner.score(winner, 2);
+            tuner.score(def, 2);
+            for (int r = 0; r < 6 || System.nanoTime() / 1e9 < end; r++) {
+                double w, d;
+                if (r % 2 == 0) {
+                    w = tuner.score(winner, 0);
+                    d = tuner.score(def, 0);
+                } else {
+                    d = tuner.score(def, 0);
+                    w = tuner.score(winner, 0);
+                }
+                ratios.add(w / d);
+                wins += w > d ? 1 : 0;
+            }
+            rounds = ratios.size();
+            ratio = median(ratios);
+        }
+        Tuning.use(def);
+        double took = (System.nanoTime() - start) / 1e9;
+        boolean keep = ratio >= MARGIN && wins * 4 >= rounds * 3;
+        System.out.println();
+        if (winner.spec().equals(def.spec())) {
+            System.out.printf(Locale.ROOT, "chose the defaults: no candidate beat them (%.0f s)%n", took);
+        } else if (!keep) {
+            System.out.printf(Locale.ROOT, "chose the defaults: best candidate %s was %.3fx the defaults (median of %d "
+                    + "paired rounds, faster in %d), not beyond the %.2fx noise margin (%.0f s)%n",
+                    winner.spec(), ratio, rounds, wins, MARGIN, took);
+        } else {
+            System.out.printf(Locale.ROOT, "chose %s: %.3fx the defaults (median of %d paired rounds, faster in %d) (%.0f s)%n",
+                    winner.spec(), ratio, rounds, wins, took);
+        }
+        if (dryRun) {
+            return;
+        }
+        if (keep) {
+            Map<String, String> notes = new LinkedHashMap<>();
+            notes.put("written", java.time.LocalDateTime.now().withNano(0) + " by dev.lanes.kernels.Autotune in "
+                    + Math.round(took) + " s");
+            notes.put("cpu", Tuning.CPU.describe());
+            notes.put("jdk", Runtime.version().toString());
+            notes.put("defaults", def.spec());
+            notes.put("gain", String.format(Locale.ROOT, "%.3fx the defaults on %s (median of %d paired rounds)",
+                    ratio, Arrays.toString(WORKLOAD.stream().map(Shape::label).toArray()), rounds));
+            Files.createDirectories(out.toAbsolutePath().getParent());
+            Files.writeString(out, winner.toFile(notes));
+            System.out.println("wrote " + out + "; Lanes loads it at start-up (-Dlanes.tuning=none ignores it)");
+        } else if (Files.deleteIfExists(out)) {
+            System.out.println("removed " + out + ": the defaults are at least as fast on this machine now");
+        } else {
+            System.out.println("no tuning file written: Lanes uses its defaults here");
+        }
+    }
+}
