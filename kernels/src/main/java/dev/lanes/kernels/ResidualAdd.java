@@ -90,6 +90,12 @@ public final class ResidualAdd {
         if (rows == 0 || cols == 0) {
             return;
         }
+        if (Backend.SIMD) {
+            // One pass, reading and writing the segments in place (staging would add two passes).
+            SimdResidualAdd.forward(rows, cols, alpha, x, xOff, ldx, f, fOff, ldf, bias, biasOff, y, yOff, ldy);
+            return;
+        }
+        // The scalar twin, on rows staged through heap buffers.
         Segments.Stage st = Segments.STAGE.get();
         int chunk = Segments.chunkRows(rows, cols);
         st.v = Segments.Stage.atLeast(st.v, (long) chunk * cols);

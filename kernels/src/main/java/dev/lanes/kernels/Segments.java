@@ -18,15 +18,17 @@ import java.lang.foreign.ValueLayout;
  * residual add, norms) or every element of C (GEMM, whose k dimension is never split here) by the
  * same sequence of float operations whatever the block they sit in, so the segment overloads give the
  * same bits as the array ones. The buffers are kept per thread and grow to the largest shape seen, so
- * steady-state calls allocate nothing.
+ * steady-state calls allocate nothing. The exception is the SIMD residual add, a single pass over
+ * memory that staging would triple: its vector loop reads and writes the segments in place, the
+ * array loop's operations in the same order.
  */
 final class Segments {
     private Segments() {}
 
     /** Floats of any alignment, native byte order. */
     static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
-    /** Row-wise kernels stage about this many floats of each operand at a time (L2-resident). */
-    static final int ROW_CHUNK_FLOATS = 1 << 15;
+    /** Row-wise kernels stage about this many floats of each operand at a time (16 KiB: L1-resident). */
+    static final int ROW_CHUNK_FLOATS = 1 << 12;
     /** GEMM stages a (k, nc) block of op(B) of about this many floats, and (mc, k) rows of op(A). */
     static final int GEMM_B_FLOATS = 1 << 20;
     static final int GEMM_A_FLOATS = 1 << 18;

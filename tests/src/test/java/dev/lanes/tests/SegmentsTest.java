@@ -186,8 +186,8 @@ class SegmentsTest {
 
     @Test
     void softmaxHasTheArrayBitsWithMaskCausalAndChunks() {
-        // 5000 columns stage 6 rows at a time: 20 rows are 4 chunks, each with its own causal offset.
-        for (int cols : new int[] {1, 17, 5000}) {
+        // 700 columns stage 5 rows at a time: 20 rows are 4 chunks, each with its own causal offset.
+        for (int cols : new int[] {1, 17, 700, 5000}) {
             int rows = 20, ld = cols + 5;
             SplittableRandom rnd = new SplittableRandom(cols);
             float[] x = padded(rnd, rows, cols, ld, 3), mask = padded(rnd, rows, cols, cols, 0);
