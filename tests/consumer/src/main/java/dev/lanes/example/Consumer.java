@@ -11,6 +11,9 @@ import dev.lanes.core.nn.GptConfig;
 import dev.lanes.kernels.Gemm;
 import dev.lanes.kernels.Parallelism;
 import dev.lanes.kernels.Transpose;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 
 /**
@@ -46,6 +49,15 @@ public final class Consumer {
         SplittableRandom rnd = new SplittableRandom(1);
         float[] a = random(rnd, m * k), b = random(rnd, n * k), c = random(rnd, m * n), c0 = c.clone();
         Gemm.sgemm(Transpose.N, Transpose.T, m, n, k, 0.5f, a, 0, k, b, 0, k, 2f, c, 0, n);
+        // The same product on off-heap operands: no extra JVM flag, the same bits as the arrays.
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment as = arena.allocateFrom(ValueLayout.JAVA_FLOAT, a);
+            MemorySegment bs = arena.allocateFrom(ValueLayout.JAVA_FLOAT, b);
+            MemorySegment cs = arena.allocateFrom(ValueLayout.JAVA_FLOAT, c0);
+            Gemm.sgemm(Transpose.N, Transpose.T, m, n, k, 0.5f, as, 0, k, bs, 0, k, 2f, cs, 0, n);
+            check(java.util.Arrays.equals(cs.toArray(ValueLayout.JAVA_FLOAT), c),
+                    "GEMM on MemorySegments gives the array overload's bits");
+        }
         double worst = 0;
         for (int i = 0; i < m; i++) {
             for (int j = 0; j < n; j++) {
