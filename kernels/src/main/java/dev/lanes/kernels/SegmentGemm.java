@@ -21,10 +21,11 @@ final class SegmentGemm {
         if (m == 0 || n == 0) {
             return;
         }
-        int nc = blockColumns(n, k), mc = blockRows(m, k);
         // A team only when every segment may be touched by its threads (a confined arena's may not).
-        int parts = par.threads() > 1 && Segments.shareable(a, b, c) && (long) m * n * k >= (1L << 20)
-                ? Math.min(par.threads(), m >= n ? (m + mc - 1) / mc : (n + nc - 1) / nc) : 1;
+        int team = par.threads() > 1 && Segments.shareable(a, b, c) && (long) m * n * k >= (1L << 20)
+                ? par.threads() : 1;
+        int nc = blockColumns(n, k, m >= n ? 1 : team), mc = blockRows(m, k, m >= n ? team : 1);
+        int parts = team == 1 ? 1 : Math.min(team, m >= n ? (m + mc - 1) / mc : (n + nc - 1) / nc);
         Job job = JOB.get();
         job.set(transA == Transpose.T, transB == Transpose.T, m, n, k, alpha, a, aOff, lda, b, bOff, ldb,
                 beta, c, cOff, ldc, mc, nc, parts);
@@ -39,16 +40,26 @@ final class SegmentGemm {
         }
     }
 
-    /** Columns of op(B) staged at a time: a multiple of 64 holding about GEMM_B_FLOATS floats. */
-    static int blockColumns(int n, int k) {
+    /**
+     * Columns of op(B) staged at a time: a multiple of 64 holding about GEMM_B_FLOATS floats, and no more
+     * than a part's share when the team splits the columns.
+     */
+    static int blockColumns(int n, int k, int parts) {
         long cols = Segments.GEMM_B_FLOATS / Math.max(1, k) / 64 * 64;
-        return (int) Math.min(n, Math.max(64, cols));
+        long share = ((n + parts - 1L) / parts + 63) / 64 * 64;
+        return (int) Math.min(n, Math.max(64, Math.min(cols, share)));
     }
 
-    /** Rows of op(A) staged at a time: a multiple of 6 (the micro-tile's rows), at most 192. */
-    static int blockRows(int m, int k) {
+    /**
+     * Rows of op(A) staged at a time: as many as GEMM_A_FLOATS floats hold (a multiple of 6, the
+     * micro-tile's rows), and no more than a part's share when the team splits the rows. Large blocks
+     * matter: a block of more than 256 rows lets the array GEMM pack its B panels once and reuse them
+     * down the block, where a small block would stream B from memory again for every block.
+     */
+    static int blockRows(int m, int k, int parts) {
         long rows = Segments.GEMM_A_FLOATS / Math.max(1, k) / 6 * 6;
-        return (int) Math.min(m, Math.max(6, Math.min(192, rows)));
+        long share = ((m + parts - 1L) / parts + 5) / 6 * 6;
+        return (int) Math.min(m, Math.max(6, Math.min(rows, share)));
     }
 
     private static final class Job implements Parallelism.PartTask {

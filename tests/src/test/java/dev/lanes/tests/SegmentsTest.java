@@ -105,11 +105,12 @@ class SegmentsTest {
 
     @Test
     void gemmHasTheArrayBitsAcrossStagedBlocksAndTeams() {
-        // k = 3000 stages op(B) 320 columns and op(A) 84 rows at a time: several blocks each way.
+        // k = 3000 stages op(B) 320 columns and op(A) 348 rows at a time: several blocks each way.
         try (Arena arena = Arena.ofShared(); Parallelism team = Parallelism.fixed(2)) {
-            gemmCase(team, arena, Transpose.N, Transpose.N, 200, 700, 3000, 1f, 0f, 1);
+            gemmCase(team, arena, Transpose.N, Transpose.N, 800, 700, 3000, 1f, 0f, 1);
             gemmCase(team, arena, Transpose.T, Transpose.T, 130, 90, 3000, -0.5f, 0.25f, 2);
-            gemmCase(Parallelism.serial(), arena, Transpose.N, Transpose.T, 200, 700, 3000, 1f, 1f, 3);
+            gemmCase(team, arena, Transpose.N, Transpose.T, 90, 900, 3000, 1f, 0f, 5); // columns split
+            gemmCase(Parallelism.serial(), arena, Transpose.N, Transpose.T, 700, 700, 3000, 1f, 1f, 3);
         }
         // A confined arena's segments are worked on by the calling thread only, whatever the team.
         try (Arena arena = Arena.ofConfined(); Parallelism team = Parallelism.fixed(2)) {
