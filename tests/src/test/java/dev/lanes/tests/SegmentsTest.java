@@ -118,6 +118,13 @@ class SegmentsTest {
         }
     }
 
+    /** An (m, n, 3000) product: op(A) staged 348 rows and op(B) 320 columns at a time, on 2 threads. */
+    static void stagedBlocks(int m, int n) {
+        try (Arena arena = Arena.ofShared(); Parallelism team = Parallelism.fixed(2)) {
+            gemmCase(team, arena, Transpose.N, Transpose.N, m, n, 3000, 1f, 0f, 6);
+        }
+    }
+
     @Test
     void gemmReadsWeightsMappedReadOnly(@TempDir Path dir) throws IOException {
         int m = 33, n = 100, k = 70;
