@@ -118,6 +118,10 @@ public final class Softmax {
             return;
         }
         Segments.Stage st = Segments.STAGE.get();
+        if (Backend.SIMD && mask == null) {
+            segmentRows(rows, cols, scale, causal, causalOffset, x, xOff, ldx, y, yOff, ldy, st);
+            return;
+        }
         int chunk = Segments.chunkRows(rows, cols);
         st.v = Segments.Stage.atLeast(st.v, (long) chunk * cols);
         if (mask != null) {
@@ -133,6 +137,29 @@ public final class Softmax {
             int offset = (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, (long) causalOffset + r0));
             forward(n, cols, scale, causal, offset, mask == null ? null : st.w, 0, cols, st.v, 0, cols, st.v, 0, cols);
             Segments.store(st.v, n, cols, y, yOff + r0 * ldy, ldy);
+        }
+    }
+
+    /**
+     * Without a mask the SIMD rows read and write the segments in place: staging would add two passes to
+     * a kernel that makes three. Rows whose maximum is not finite go through the array kernel.
+     */
+    private static void segmentRows(int rows, int cols, float scale, boolean causal, int causalOffset,
+                                     MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy,
+                                     Segments.Stage st) {
+        st.w = Segments.Stage.atLeast(st.w, 64);
+        for (int i = 0; i < rows; i++) {
+            int visible = causal ? (int) Math.max(0, Math.min(cols, (long) i + causalOffset + 1)) : cols;
+            long xr = (xOff + i * ldx) * Float.BYTES, yr = (yOff + i * ldy) * Float.BYTES;
+            if (SimdSoftmax.rowPlain(visible, scale, x, xr, y, yr, st.w)) {
+                y.asSlice(yr + (long) visible * Float.BYTES, (long) (cols - visible) * Float.BYTES).fill((byte) 0);
+            } else {
+                st.v = Segments.Stage.atLeast(st.v, cols);
+                Segments.load(x, xOff + i * ldx, ldx, 1, cols, st.v);
+                int offset = (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, (long) causalOffset + i));
+                forward(1, cols, scale, causal, offset, null, 0, cols, st.v, 0, cols, st.v, 0, cols);
+                Segments.store(st.v, 1, cols, y, yOff + i * ldy, ldy);
+            }
         }
     }
 

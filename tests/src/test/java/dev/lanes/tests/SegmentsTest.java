@@ -208,6 +208,21 @@ class SegmentsTest {
                 Softmax.forward(rows, cols, 1.25f, x, 3, ld, x, 3, ld);
                 Softmax.forward(rows, cols, 1.25f, xs, 3, ld, xs, 3, ld);
                 assertSameBits(x, xs, "softmax in place cols=" + cols);
+                // Without a mask (the SIMD rows read the segments in place): causal with rows that see
+                // nothing, and edge rows: +inf logits, all -inf, a NaN.
+                float[] z = padded(rnd, rows, cols, ld, 3);
+                z[3 + ld] = Float.POSITIVE_INFINITY;
+                z[3 + ld + cols - 1] = Float.POSITIVE_INFINITY;
+                java.util.Arrays.fill(z, 3 + 2 * ld, 3 + 2 * ld + cols, Float.NEGATIVE_INFINITY);
+                z[3 + 3 * ld] = Float.NaN;
+                float[] out = padded(rnd, rows, cols, ld + 1, 2);
+                MemorySegment zs = copy(arena, z), outs = copy(arena, out);
+                Softmax.forward(rows, cols, 0.9f, true, -3, null, 0, 0, z, 3, ld, out, 2, ld + 1);
+                Softmax.forward(rows, cols, 0.9f, true, -3, null, 0, 0, zs, 3, ld, outs, 2, ld + 1);
+                assertSameBits(out, outs, "causal softmax with edge rows cols=" + cols);
+                Softmax.forward(rows, cols, 0.9f, false, 0, null, 0, 0, z, 3, ld, out, 2, ld + 1);
+                Softmax.forward(rows, cols, 0.9f, false, 0, null, 0, 0, zs, 3, ld, outs, 2, ld + 1);
+                assertSameBits(out, outs, "softmax with edge rows cols=" + cols);
             }
         }
     }
