@@ -99,11 +99,10 @@ final class Segments {
         if (rows == 0 || cols == 0) {
             return;
         }
-        MemorySegment o = extent(out, outOff, rows, cols, ldOut), i = extent(in, inOff, rows, cols, ldIn);
-        if (o.asOverlappingSlice(i).isEmpty()) {
+        if (!overlap(out, outOff, rows, cols, ldOut, in, inOff, rows, cols, ldIn)) {
             return;
         }
-        if (ldOut == ldIn && o.address() == i.address()) {
+        if (ldOut == ldIn && out.address() + outOff * Float.BYTES == in.address() + inOff * Float.BYTES) {
             return; // the very same view (overlapping segments share a base, so addresses compare)
         }
         throw new IllegalArgumentException(outName + " overlaps " + inName + " in the same memory (" + outName
@@ -117,15 +116,24 @@ final class Segments {
         if (outRows == 0 || outCols == 0 || inRows == 0 || inCols == 0) {
             return;
         }
-        MemorySegment o = extent(out, outOff, outRows, outCols, ldOut), i = extent(in, inOff, inRows, inCols, ldIn);
-        if (o.asOverlappingSlice(i).isPresent()) {
+        if (overlap(out, outOff, outRows, outCols, ldOut, in, inOff, inRows, inCols, ldIn)) {
             throw new IllegalArgumentException(outName + " shares storage with " + inName + ": their extents ("
                     + outName + "Off=" + outOff + ", " + inName + "Off=" + inOff + ") overlap in the same memory");
         }
     }
 
-    private static MemorySegment extent(MemorySegment x, long off, long rows, long cols, long ld) {
-        return x.asSlice(off * Float.BYTES, ((rows - 1) * ld + cols) * Float.BYTES);
+    /**
+     * Whether two blocks' extents share memory. Native segments compare absolute addresses (no
+     * allocation on the hot path); heap segments ask the segments themselves.
+     */
+    private static boolean overlap(MemorySegment x, long xOff, long xRows, long xCols, long ldx,
+                                   MemorySegment y, long yOff, long yRows, long yCols, long ldy) {
+        long xLen = ((xRows - 1) * ldx + xCols) * Float.BYTES, yLen = ((yRows - 1) * ldy + yCols) * Float.BYTES;
+        if (x.isNative() && y.isNative()) {
+            long x0 = x.address() + xOff * Float.BYTES, y0 = y.address() + yOff * Float.BYTES;
+            return x0 < y0 + yLen && y0 < x0 + xLen;
+        }
+        return x.asSlice(xOff * Float.BYTES, xLen).asOverlappingSlice(y.asSlice(yOff * Float.BYTES, yLen)).isPresent();
     }
 
     /** Whether every segment may be read by threads other than the caller (not a confined arena's). */
