@@ -70,8 +70,17 @@ final class Segments {
         }
     }
 
+    /** len contiguous floats at element off of x. */
     static void vector(String name, MemorySegment x, long off, long len) {
-        matrix(name, x, off, Math.max(1, len), "ld" + name, 1, len, "len");
+        Checks.notNull(x, name);
+        if (off < 0) {
+            throw new IllegalArgumentException(name + "Off=" + off + " < 0");
+        }
+        long length = elements(x);
+        if (off > length - len) {
+            throw new IllegalArgumentException(name + " too short: " + name + "Off=" + off + " + " + len + " = "
+                    + (off + len) + " > " + name + " length=" + length + " floats");
+        }
     }
 
     /** One past the last element of a (rows, cols) block, rows and cols > 0. */

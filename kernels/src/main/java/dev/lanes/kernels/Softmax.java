@@ -152,7 +152,9 @@ public final class Softmax {
             int visible = causal ? (int) Math.max(0, Math.min(cols, (long) i + causalOffset + 1)) : cols;
             long xr = (xOff + i * ldx) * Float.BYTES, yr = (yOff + i * ldy) * Float.BYTES;
             if (SimdSoftmax.rowPlain(visible, scale, x, xr, y, yr, st.w)) {
-                y.asSlice(yr + (long) visible * Float.BYTES, (long) (cols - visible) * Float.BYTES).fill((byte) 0);
+                for (int j = visible; j < cols; j++) {
+                    y.set(Segments.FLOAT, yr + (long) j * Float.BYTES, 0f);
+                }
             } else {
                 st.v = Segments.Stage.atLeast(st.v, cols);
                 Segments.load(x, xOff + i * ldx, ldx, 1, cols, st.v);
