@@ -20,7 +20,8 @@ import java.util.SplittableRandom;
  * Calls Lanes the way a downstream program does and checks every result against plain double loops
  * written here: a GEMM, a causal GQA attention forward and backward (the gradients against central
  * differences of the double forward), and training steps of a small GPT. Exits non-zero on any mismatch.
- * The argument says which path the JVM was started with (module-path or class-path), and is checked.
+ * The first argument says which path the JVM was started with (module-path or class-path), and is
+ * checked; the second, when given, is the Lanes version the build depends on.
  */
 public final class Consumer {
     private static int failures;
@@ -32,6 +33,10 @@ public final class Consumer {
                 "on the " + path + ": this class in " + Consumer.class.getModule() + ", Lanes in "
                         + Gemm.class.getModule());
         check(Lanes.backend().startsWith("SIMD"), "Lanes runs its SIMD kernels: " + Lanes.backend());
+        if (args.length > 1) { // the version the build depends on: the module's or the jar manifest's
+            check(Lanes.version().equals(args[1]), "Lanes.version() = " + Lanes.version() + ", the dependency's "
+                    + args[1]);
+        }
         gemm();
         attention();
         training();
