@@ -3,12 +3,14 @@ package dev.lanes.kernels;
 import java.lang.foreign.MemorySegment;
 
 /**
- * GEMM on {@link MemorySegment} operands (see {@link Segments}): C is cut into blocks of (mc, nc); for
- * each block the rows of op(A) and the columns of op(B) it needs, over the whole k, are copied into
- * per-thread heap buffers, C's block too when beta reads it, and the array GEMM computes the block on
- * them; the block of C is then copied back. op(B)'s (k, nc) block is copied once per column block and
- * serves every row block under it. k is never split, so each element of C is the array GEMM's own
- * sequence of operations and the bits equal the array overload's.
+ * GEMM on {@link MemorySegment} operands (see {@link Segments}): C is cut into blocks of (mc, nc); the
+ * rows of op(A) a row block needs, over the whole k, are copied once into a per-thread heap buffer, then
+ * for each column block under it the columns of op(B), and C's block when beta reads it; the array GEMM
+ * computes the block on them and C's block is copied back. Row blocks are large (up to
+ * GEMM_A_FLOATS floats of op(A): all of A for most shapes), so A is copied once and B once per row
+ * block, and the array GEMM packs each B panel once per row block, as it does for arrays. k is never
+ * split, so each element of C is the array GEMM's own sequence of operations and the bits equal the
+ * array overload's.
  */
 final class SegmentGemm {
     private SegmentGemm() {}
@@ -41,25 +43,28 @@ final class SegmentGemm {
     }
 
     /**
-     * Columns of op(B) staged at a time: a multiple of 64 holding about GEMM_B_FLOATS floats, and no more
-     * than a part's share when the team splits the columns.
+     * Columns of op(B) staged at a time: at most about GEMM_B_FLOATS floats and a part's share when the
+     * team splits the columns, cut into equal blocks rounded up to 64 (the micro-tile's width).
      */
     static int blockColumns(int n, int k, int parts) {
-        long cols = Segments.GEMM_B_FLOATS / Math.max(1, k) / 64 * 64;
-        long share = ((n + parts - 1L) / parts + 63) / 64 * 64;
-        return (int) Math.min(n, Math.max(64, Math.min(cols, share)));
+        return block(n, Math.max(64, Segments.GEMM_B_FLOATS / Math.max(1, k)), parts, 64);
     }
 
     /**
-     * Rows of op(A) staged at a time: as many as GEMM_A_FLOATS floats hold (a multiple of 6, the
-     * micro-tile's rows), and no more than a part's share when the team splits the rows. Large blocks
-     * matter: a block of more than 256 rows lets the array GEMM pack its B panels once and reuse them
-     * down the block, where a small block would stream B from memory again for every block.
+     * Rows of op(A) staged at a time: at most about GEMM_A_FLOATS floats and a part's share when the team
+     * splits the rows, cut into equal blocks rounded up to 6 (the micro-tile's rows).
      */
     static int blockRows(int m, int k, int parts) {
-        long rows = Segments.GEMM_A_FLOATS / Math.max(1, k) / 6 * 6;
-        long share = ((m + parts - 1L) / parts + 5) / 6 * 6;
-        return (int) Math.min(m, Math.max(6, Math.min(rows, share)));
+        return block(m, Math.max(6, Segments.GEMM_A_FLOATS / Math.max(1, k)), parts, 6);
+    }
+
+    /** Equal blocks of at most max (and of a part's share), rounded up to a multiple of unit. */
+    private static int block(int extent, long max, int parts, int unit) {
+        long share = (extent + parts - 1L) / parts;
+        long limit = Math.min(max, share);
+        long blocks = (extent + limit - 1) / limit;
+        long size = ((extent + blocks - 1) / blocks + unit - 1) / unit * unit;
+        return (int) Math.max(1, Math.min(extent, size));
     }
 
     private static final class Job implements Parallelism.PartTask {
@@ -102,26 +107,26 @@ final class SegmentGemm {
         private void blocks(int i0, int i1, int j0, int j1) {
             Segments.Stage st = Segments.STAGE.get();
             boolean readsAB = alpha != 0f && k > 0;
-            for (int jc = j0; jc < j1; jc += nc) {
-                int ncb = Math.min(nc, j1 - jc);
-                int ldbs = tb ? k : ncb;
+            for (int ic = i0; ic < i1; ic += mc) {
+                int mcb = Math.min(mc, i1 - ic);
+                int ldas = ta ? mcb : k;
                 if (readsAB) {
-                    st.b = Segments.Stage.atLeast(st.b, (long) k * ncb);
-                    if (tb) {
-                        Segments.load(b, bOff + jc * ldb, ldb, ncb, k, st.b);   // (ncb, k) stored rows
+                    st.a = Segments.Stage.atLeast(st.a, (long) mcb * k);
+                    if (ta) {
+                        Segments.load(a, aOff + ic, lda, k, mcb, st.a);     // (k, mcb) stored rows
                     } else {
-                        Segments.load(b, bOff + jc, ldb, k, ncb, st.b);         // (k, ncb)
+                        Segments.load(a, aOff + ic * lda, lda, mcb, k, st.a);
                     }
                 }
-                for (int ic = i0; ic < i1; ic += mc) {
-                    int mcb = Math.min(mc, i1 - ic);
-                    int ldas = ta ? mcb : k;
+                for (int jc = j0; jc < j1; jc += nc) {
+                    int ncb = Math.min(nc, j1 - jc);
+                    int ldbs = tb ? k : ncb;
                     if (readsAB) {
-                        st.a = Segments.Stage.atLeast(st.a, (long) mcb * k);
-                        if (ta) {
-                            Segments.load(a, aOff + ic, lda, k, mcb, st.a);     // (k, mcb) stored rows
+                        st.b = Segments.Stage.atLeast(st.b, (long) k * ncb);
+                        if (tb) {
+                            Segments.load(b, bOff + jc * ldb, ldb, ncb, k, st.b);   // (ncb, k) stored rows
                         } else {
-                            Segments.load(a, aOff + ic * lda, lda, mcb, k, st.a);
+                            Segments.load(b, bOff + jc, ldb, k, ncb, st.b);         // (k, ncb)
                         }
                     }
                     st.c = Segments.Stage.atLeast(st.c, (long) mcb * ncb);

@@ -31,7 +31,7 @@ final class Segments {
     static final int ROW_CHUNK_FLOATS = 1 << 12;
     /** GEMM stages a (k, nc) block of op(B) of about this many floats, and (mc, k) rows of op(A). */
     static final int GEMM_B_FLOATS = 1 << 20;
-    static final int GEMM_A_FLOATS = 1 << 20;
+    static final int GEMM_A_FLOATS = 1 << 22;
 
     /** A thread that never runs: a segment accessible by it is not confined to the calling thread. */
     private static final Thread NOT_THE_OWNER = new Thread(() -> { });

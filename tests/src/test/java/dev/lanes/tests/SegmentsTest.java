@@ -105,12 +105,12 @@ class SegmentsTest {
 
     @Test
     void gemmHasTheArrayBitsAcrossStagedBlocksAndTeams() {
-        // k = 3000 stages op(B) 320 columns and op(A) 348 rows at a time: several blocks each way.
+        // k = 20000 stages op(A) at most 209 rows and op(B) 64 columns at a time: several blocks each way.
+        stagedBlocks(250, 140);
         try (Arena arena = Arena.ofShared(); Parallelism team = Parallelism.fixed(2)) {
-            gemmCase(team, arena, Transpose.N, Transpose.N, 800, 700, 3000, 1f, 0f, 1);
-            gemmCase(team, arena, Transpose.T, Transpose.T, 130, 90, 3000, -0.5f, 0.25f, 2);
-            gemmCase(team, arena, Transpose.N, Transpose.T, 90, 900, 3000, 1f, 0f, 5); // columns split
-            gemmCase(Parallelism.serial(), arena, Transpose.N, Transpose.T, 700, 700, 3000, 1f, 1f, 3);
+            gemmCase(team, arena, Transpose.T, Transpose.T, 130, 90, 20000, -0.5f, 0.25f, 2);
+            gemmCase(team, arena, Transpose.N, Transpose.T, 90, 300, 20000, 1f, 0f, 5); // columns split
+            gemmCase(Parallelism.serial(), arena, Transpose.N, Transpose.T, 250, 140, 20000, 1f, 1f, 3);
         }
         // A confined arena's segments are worked on by the calling thread only, whatever the team.
         try (Arena arena = Arena.ofConfined(); Parallelism team = Parallelism.fixed(2)) {
@@ -118,10 +118,10 @@ class SegmentsTest {
         }
     }
 
-    /** An (m, n, 3000) product: op(A) staged 348 rows and op(B) 320 columns at a time, on 2 threads. */
+    /** An (m, n, 20000) product on 2 threads: op(A) staged at most 209 rows, op(B) 64 columns at a time. */
     static void stagedBlocks(int m, int n) {
         try (Arena arena = Arena.ofShared(); Parallelism team = Parallelism.fixed(2)) {
-            gemmCase(team, arena, Transpose.N, Transpose.N, m, n, 3000, 1f, 0f, 6);
+            gemmCase(team, arena, Transpose.N, Transpose.N, m, n, 20000, 1f, 0f, 6);
         }
     }
 
