@@ -3,6 +3,7 @@ package dev.lanes.bench;
 import dev.lanes.core.attention.Attention;
 import dev.lanes.core.attention.AttentionConfig;
 import dev.lanes.core.attention.AttentionScalar;
+import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.CausalMask;
 import dev.lanes.core.attention.HeadLayout;
 import dev.lanes.core.attention.KVCache;
@@ -11,6 +12,9 @@ import dev.lanes.kernels.Gemm;
 import dev.lanes.kernels.Parallelism;
 import dev.lanes.kernels.Softmax;
 import dev.lanes.kernels.Transpose;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -84,6 +88,10 @@ public class AttentionBench {
         float[] q, k, v, o, lse, dO, dq, dk, dv;
         // naive: one head's scores and probabilities [T, S], its dP, and per-head outputs
         float[] scores, probs, dprobs;
+        // lanesSegment: the same tensors in native memory, as AttentionViews
+        Arena arena;
+        MemorySegment oSeg, lseSeg, dqSeg, dkSeg, dvSeg;
+        AttentionView qv, kv, vv, ov, lv, dOv, dqv, dkv, dvv;
 
         @Setup(Level.Trial)
         public void setup(BenchmarkParams params) {
@@ -104,12 +112,33 @@ public class AttentionBench {
             scores = new float[T * T];
             probs = new float[T * T];
             dprobs = new float[T * T];
-            check(BenchSupport.implementation(params));
+            String impl = BenchSupport.implementation(params);
+            if (impl.equals("lanesSegment")) {
+                arena = Arena.ofShared();
+                qv = AttentionView.of(BenchSupport.offHeap(arena, q), 0, qs);
+                kv = AttentionView.of(BenchSupport.offHeap(arena, k), 0, ks);
+                vv = AttentionView.of(BenchSupport.offHeap(arena, v), 0, ks);
+                dOv = AttentionView.of(BenchSupport.offHeap(arena, dO), 0, qs);
+                ov = AttentionView.of(oSeg = BenchSupport.offHeap(arena, o), 0, qs);
+                lv = AttentionView.flat(lseSeg = BenchSupport.offHeap(arena, lse), 0);
+                dqv = AttentionView.of(dqSeg = BenchSupport.offHeap(arena, dq), 0, qs);
+                dkv = AttentionView.of(dkSeg = BenchSupport.offHeap(arena, dk), 0, ks);
+                dvv = AttentionView.of(dvSeg = BenchSupport.offHeap(arena, dv), 0, ks);
+                float[][] arrays = runOnce("lanes"), segments = runOnce("lanesSegment");
+                for (int i = 0; i < arrays.length; i++) {
+                    BenchSupport.checkSameBits("attention lanesSegment (" + cfg + ") output " + i, arrays[i],
+                            BenchSupport.offHeap(arena, segments[i]));
+                }
+            }
+            check(impl);
         }
 
         @TearDown(Level.Trial)
         public void tearDown() {
             par.close();
+            if (arena != null) {
+                arena.close();
+            }
         }
 
         boolean backward() {
@@ -123,6 +152,16 @@ public class AttentionBench {
             Arrays.fill(dv, 0f);
             switch (impl) {
                 case "lanes" -> runLanes(this);
+                case "lanesSegment" -> {
+                    dqSeg.fill((byte) 0);
+                    dkSeg.fill((byte) 0);
+                    dvSeg.fill((byte) 0);
+                    runLanesSegment(this);
+                    MemorySegment.copy(oSeg, ValueLayout.JAVA_FLOAT, 0, o, 0, o.length);
+                    MemorySegment.copy(dqSeg, ValueLayout.JAVA_FLOAT, 0, dq, 0, dq.length);
+                    MemorySegment.copy(dkSeg, ValueLayout.JAVA_FLOAT, 0, dk, 0, dk.length);
+                    MemorySegment.copy(dvSeg, ValueLayout.JAVA_FLOAT, 0, dv, 0, dv.length);
+                }
                 case "naive" -> runNaive(this);
                 case "scalar" -> runScalar(this);
                 default -> throw new IllegalArgumentException(impl);
@@ -154,6 +193,13 @@ public class AttentionBench {
         return s.backward() ? s.dq : s.o;
     }
 
+    /** Lanes on native segments through AttentionViews (staged into heap buffers, the same kernels). */
+    @Benchmark
+    public Object lanesSegment(Shape s) {
+        runLanesSegment(s);
+        return s.backward() ? s.dqSeg : s.oSeg;
+    }
+
     @Benchmark
     public float[] naive(Shape s) {
         runNaive(s);
@@ -171,6 +217,13 @@ public class AttentionBench {
         if (s.backward()) {
             Attention.backward(s.par, s.cfg, s.dO, 0, s.qs, s.q, 0, s.qs, s.k, 0, s.ks, s.v, 0, s.ks, null, 0,
                     s.o, 0, s.qs, s.lse, 0, s.dq, 0, s.qs, s.dk, 0, s.ks, s.dv, 0, s.ks);
+        }
+    }
+
+    private static void runLanesSegment(Shape s) {
+        Attention.forward(s.par, s.cfg, s.qv, s.kv, s.vv, null, s.ov, s.lv);
+        if (s.backward()) {
+            Attention.backward(s.par, s.cfg, s.dOv, s.qv, s.kv, s.vv, null, s.ov, s.lv, s.dqv, s.dkv, s.dvv);
         }
     }
 

@@ -1,5 +1,8 @@
 package dev.lanes.bench;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Random;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
@@ -61,5 +64,23 @@ final class BenchSupport {
     @FunctionalInterface
     interface Bound {
         double at(int index);
+    }
+
+    /** A native copy of x in the arena, floats in native byte order: the operand of a lanesSegment row. */
+    static MemorySegment offHeap(Arena arena, float[] x) {
+        MemorySegment s = arena.allocate((long) x.length * Float.BYTES, 64);
+        MemorySegment.copy(x, 0, s, ValueLayout.JAVA_FLOAT, 0, x.length);
+        return s;
+    }
+
+    /** Throws unless the segment holds exactly expected's bits (the segment overloads promise the array's). */
+    static void checkSameBits(String what, float[] expected, MemorySegment actual) {
+        float[] got = actual.toArray(ValueLayout.JAVA_FLOAT);
+        for (int i = 0; i < expected.length; i++) {
+            if (Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(expected[i])) {
+                throw new IllegalStateException(what + " differs from the array overload at index " + i + ": "
+                        + got[i] + " vs " + expected[i]);
+            }
+        }
     }
 }

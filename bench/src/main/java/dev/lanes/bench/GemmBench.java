@@ -6,6 +6,8 @@ import dev.lanes.kernels.GemmScalar;
 import dev.lanes.kernels.Parallelism;
 import dev.lanes.kernels.Transpose;
 import dev.ludovic.netlib.blas.BLAS;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -128,6 +130,15 @@ public class GemmBench {
         return p.lanes();
     }
 
+    /**
+     * Lanes on native {@link MemorySegment} operands (the same values, in a shared arena): the segment
+     * overload stages op(A) and op(B) blocks into heap buffers and runs the same kernel, same bits.
+     */
+    @Benchmark
+    public MemorySegment lanesSegment(Problem p) {
+        return p.lanesSegment();
+    }
+
     @Benchmark
     public float[] scalar(SmallProblem p) {
         return p.scalar();
@@ -185,6 +196,8 @@ public class GemmBench {
         BLAS netlib;
         FMatrixRMaj ea, eb, ec;
         OpenBlasPeer.OffHeap offHeap;
+        Arena arena;
+        MemorySegment aSeg, bSeg, cSeg;
 
         final void init(String impl, int m, int n, int k, String trans, int threads, int batch) {
             if (trans == null || !trans.matches("[NT][NT]")) {
@@ -223,6 +236,9 @@ public class GemmBench {
             if (offHeap != null) {
                 offHeap.close();
             }
+            if (arena != null) {
+                arena.close();
+            }
         }
 
         private void prepare() {
@@ -231,6 +247,15 @@ public class GemmBench {
             }
             switch (impl) {
                 case "lanes" -> { }
+                case "lanesSegment" -> {
+                    if (batch != 1) {
+                        throw new IllegalArgumentException("lanesSegment runs single products only, not batch=" + batch);
+                    }
+                    arena = Arena.ofShared();
+                    aSeg = BenchSupport.offHeap(arena, a);
+                    bSeg = BenchSupport.offHeap(arena, b);
+                    cSeg = BenchSupport.offHeap(arena, c);
+                }
                 case "scalar" -> requireSingleThread("the scalar twin");
                 case "openblas" -> {
                     OpenBlasPeer.setThreads(threads);
@@ -318,6 +343,11 @@ public class GemmBench {
             }
             float[] out = switch (which) {
                 case "lanes" -> lanes();
+                case "lanesSegment" -> {
+                    float[] arrays = lanes().clone();
+                    BenchSupport.checkSameBits("GEMM lanesSegment (" + shape() + ")", arrays, lanesSegment());
+                    yield arrays;
+                }
                 case "scalar" -> scalar();
                 case "openblas" -> {
                     openblas();
@@ -394,6 +424,11 @@ public class GemmBench {
                         b, 0, ldb, strideB, 0f, c, 0, cols, strideC);
             }
             return c;
+        }
+
+        final MemorySegment lanesSegment() {
+            Gemm.sgemm(team, opA, opB, rows, cols, depth, 1f, aSeg, 0, lda, bSeg, 0, ldb, 0f, cSeg, 0, cols);
+            return cSeg;
         }
 
         final float[] scalar() {

@@ -3,6 +3,8 @@ package dev.lanes.bench;
 import dev.lanes.kernels.Backend;
 import dev.lanes.kernels.ResidualAdd;
 import dev.lanes.kernels.ResidualAddScalar;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -17,6 +19,7 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
@@ -48,6 +51,9 @@ public class ResidualAddBench {
 
     /** x, f, y: (rows, cols); bias: (cols). */
     private float[] x, f, bias, y;
+    /** The same operands in native memory (lanesSegment only). */
+    private Arena arena;
+    private MemorySegment xSeg, fSeg, biasSeg, ySeg;
 
     /** Bytes the fused op must move: x and f read, y written, the bias row read once; float32. */
     public static double bytesMoved(long rows, long cols) {
@@ -68,7 +74,14 @@ public class ResidualAddBench {
         BenchSupport.Bound bound = i -> 4 * BenchSupport.U
                 * (Math.abs(x[i]) + ALPHA * (Math.abs(f[i]) + Math.abs(bias[i % cols]))) + Float.MIN_NORMAL;
         BenchSupport.checkAgreement("residual-add lanes vs scalar twin (" + rows + "x" + cols + ")", ref, lanesY, bound);
-        if (!impl.equals("lanes")) {
+        if (impl.equals("lanesSegment")) {
+            arena = Arena.ofShared();
+            xSeg = BenchSupport.offHeap(arena, x);
+            fSeg = BenchSupport.offHeap(arena, f);
+            biasSeg = BenchSupport.offHeap(arena, bias);
+            ySeg = BenchSupport.offHeap(arena, y);
+            BenchSupport.checkSameBits("residual-add lanesSegment (" + rows + "x" + cols + ")", lanesY, lanesSegment());
+        } else if (!impl.equals("lanes")) {
             float[] got = run(impl);
             BenchSupport.checkAgreement("residual-add " + impl + " vs lanes (" + rows + "x" + cols + ")", lanesY, got,
                     i -> 2 * bound.at(i));
@@ -90,6 +103,20 @@ public class ResidualAddBench {
     public float[] lanes() {
         ResidualAdd.forward(rows, cols, ALPHA, x, 0, cols, f, 0, cols, bias, 0, y, 0, cols);
         return y;
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        if (arena != null) {
+            arena.close();
+        }
+    }
+
+    /** Lanes on native segments: rows staged through the same kernel, same bits. */
+    @Benchmark
+    public MemorySegment lanesSegment() {
+        ResidualAdd.forward(rows, cols, ALPHA, xSeg, 0, cols, fSeg, 0, cols, biasSeg, 0, ySeg, 0, cols);
+        return ySeg;
     }
 
     @Benchmark

@@ -3,6 +3,8 @@ package dev.lanes.bench;
 import dev.lanes.kernels.Backend;
 import dev.lanes.kernels.Softmax;
 import dev.lanes.kernels.SoftmaxScalar;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -17,6 +19,7 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
@@ -48,6 +51,9 @@ public class SoftmaxBench {
 
     /** x, y: (rows, cols). */
     private float[] x, y;
+    /** The same x, and y, in native memory (lanesSegment only). */
+    private Arena arena;
+    private MemorySegment xSeg, ySeg;
 
     /** Bytes a softmax of this shape must move: x read and y written, float32. */
     public static double bytesMoved(long rows, long cols) {
@@ -68,7 +74,12 @@ public class SoftmaxBench {
         double rel = 2 * BenchSupport.gamma(cols) + 16 * BenchSupport.U;
         BenchSupport.checkAgreement("softmax lanes vs scalar twin (" + rows + "x" + cols + ")", ref, lanesY,
                 i -> rel * ref[i] + Float.MIN_NORMAL);
-        if (!impl.equals("lanes")) {
+        if (impl.equals("lanesSegment")) {
+            arena = Arena.ofShared();
+            xSeg = BenchSupport.offHeap(arena, x);
+            ySeg = BenchSupport.offHeap(arena, y);
+            BenchSupport.checkSameBits("softmax lanesSegment (" + rows + "x" + cols + ")", lanesY, lanesSegment());
+        } else if (!impl.equals("lanes")) {
             float[] got = run(impl);
             BenchSupport.checkAgreement("softmax " + impl + " vs lanes (" + rows + "x" + cols + ")", lanesY, got,
                     i -> 2 * rel * ref[i] + Float.MIN_NORMAL);
@@ -90,6 +101,20 @@ public class SoftmaxBench {
     public float[] lanes() {
         Softmax.forward(rows, cols, x, 0, cols, y, 0, cols);
         return y;
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        if (arena != null) {
+            arena.close();
+        }
+    }
+
+    /** Lanes on native segments: rows staged through the same kernel, same bits. */
+    @Benchmark
+    public MemorySegment lanesSegment() {
+        Softmax.forward(rows, cols, 1f, xSeg, 0, cols, ySeg, 0, cols);
+        return ySeg;
     }
 
     @Benchmark

@@ -6,8 +6,15 @@ import dev.lanes.kernels.Backend;
 public final class Lanes {
     private Lanes() {}
 
-    /** The implementation version from the jar manifest, or "dev" when run from classes. */
+    /**
+     * The version of this build: the module's version on the module path, the jar manifest's
+     * Implementation-Version on the class path, or "dev" when run from classes.
+     */
     public static String version() {
+        Module module = Lanes.class.getModule();
+        if (module.isNamed() && module.getDescriptor().rawVersion().isPresent()) {
+            return module.getDescriptor().rawVersion().get();
+        }
         String v = Lanes.class.getPackage().getImplementationVersion();
         return v == null ? "dev" : v;
     }

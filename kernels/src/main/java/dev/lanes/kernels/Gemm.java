@@ -1,6 +1,7 @@
 package dev.lanes.kernels;
 
 import dev.lanes.kernels.simd.SimdGemm;
+import java.lang.foreign.MemorySegment;
 
 /**
  * Single-precision general matrix multiply with BLAS semantics on row-major {@code float[]} operands:
@@ -24,6 +25,11 @@ import dev.lanes.kernels.simd.SimdGemm;
  *
  * <p>With the Vector API available the product runs on packed panels through a register-blocked
  * micro-kernel; otherwise on {@link GemmScalar}. See {@link Backend}.
+ *
+ * <p>Off-heap operands: every operand may instead be a {@link MemorySegment} of floats, with
+ * {@code long} offsets and leading dimensions (so a matrix may extend past element 2^31), for example
+ * weights mapped read-only from a file. The same rules apply and the result has the same bits as the
+ * array overload; C must be writable. See the segment overload.
  */
 public final class Gemm {
     private Gemm() {}
@@ -137,6 +143,60 @@ public final class Gemm {
         } else {
             GemmScalar.sgemmStridedBatchedUnchecked(batch, transA, transB, m, n, k, alpha, a, aOff, lda, strideA,
                     b, bOff, ldb, strideB, beta, c, cOff, ldc, strideC);
+        }
+    }
+
+    /**
+     * {@code C = alpha * op(A) * op(B) + beta * C} on {@link MemorySegment} operands, on the process default
+     * team; see {@link #sgemm(Parallelism, Transpose, Transpose, int, int, int, float, MemorySegment, long, long, MemorySegment, long, long, float, MemorySegment, long, long)}.
+     */
+    public static void sgemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha,
+                             MemorySegment a, long aOff, long lda, MemorySegment b, long bOff, long ldb,
+                             float beta, MemorySegment c, long cOff, long ldc) {
+        sgemm(Parallelism.defaultParallelism(), transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb,
+                beta, c, cOff, ldc);
+    }
+
+    /**
+     * {@code C = alpha * op(A) * op(B) + beta * C} on {@link MemorySegment} operands, on the given team:
+     *
+     * <pre>
+     *   a, b, c: floats in native byte order, element i at byte 4*i, any alignment
+     *   offsets and leading dimensions count floats, in long: a view may reach past element 2^31
+     * </pre>
+     *
+     * The same validation as the array overload, computed in {@code long}, plus: C must not be a
+     * read-only segment (A and B may be, e.g. mapped {@code READ_ONLY}) and must not overlap A or B.
+     * The same bits as the array overload for the same values, whatever the team. Segments of a confined
+     * arena are only touched by the calling thread, which then does all the work.
+     */
+    public static void sgemm(Parallelism par, Transpose transA, Transpose transB, int m, int n, int k, float alpha,
+                             MemorySegment a, long aOff, long lda, MemorySegment b, long bOff, long ldb,
+                             float beta, MemorySegment c, long cOff, long ldc) {
+        Checks.notNull(par, "par");
+        checkSegments(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
+        SegmentGemm.sgemm(par, transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+    }
+
+    static void checkSegments(Transpose transA, Transpose transB, int m, int n, int k,
+                              MemorySegment a, long aOff, long lda, MemorySegment b, long bOff, long ldb,
+                              MemorySegment c, long cOff, long ldc) {
+        Checks.notNull(transA, "transA");
+        Checks.notNull(transB, "transB");
+        Checks.nonNegative("m", m);
+        Checks.nonNegative("n", n);
+        Checks.nonNegative("k", k);
+        boolean ta = transA == Transpose.T;
+        boolean tb = transB == Transpose.T;
+        int aRows = ta ? k : m, aCols = ta ? m : k;
+        int bRows = tb ? n : k, bCols = tb ? k : n;
+        Segments.matrix("a", a, aOff, lda, "lda", aRows, aCols, ta ? "m" : "k");
+        Segments.matrix("b", b, bOff, ldb, "ldb", bRows, bCols, tb ? "k" : "n");
+        Segments.matrix("c", c, cOff, ldc, "ldc", m, n, "n");
+        Segments.writable("c", c);
+        if (m > 0 && n > 0 && k > 0) {
+            Segments.disjoint("c", c, cOff, m, n, ldc, "a", a, aOff, aRows, aCols, lda);
+            Segments.disjoint("c", c, cOff, m, n, ldc, "b", b, bOff, bRows, bCols, ldb);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.lanes.kernels;
 
 import dev.lanes.kernels.simd.SimdNorms;
+import java.lang.foreign.MemorySegment;
 
 /**
  * Layer normalisation (Ba, Kiros and Hinton 2016) and RMS normalisation (Zhang and Sennrich 2019) over
@@ -137,6 +138,88 @@ public final class Norms {
         job.set(RMS_BWD, rows, cols, 0f, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, null, 0, dx, dxOff, lddx,
                 null, 0, rstd, rstdOff, dgamma, dgOff, null, 0);
         backward(par, job, Backend.SIMD);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Off-heap operands
+
+    /**
+     * Layer norm forward on {@link MemorySegment} operands (floats in native byte order, offsets and
+     * strides counting floats, in {@code long}), on the calling thread: the same rules and the same bits
+     * as the array overload. y, mean and rstd must be writable; y may be x itself.
+     */
+    public static void layerNormForward(int rows, int cols, float eps, MemorySegment x, long xOff, long ldx,
+                                        MemorySegment gamma, long gOff, MemorySegment beta, long bOff,
+                                        MemorySegment y, long yOff, long ldy,
+                                        MemorySegment mean, long meanOff, MemorySegment rstd, long rstdOff) {
+        checkSegmentsForward(rows, cols, eps, x, xOff, ldx, gamma, gOff, y, yOff, ldy, rstd, rstdOff);
+        Segments.vector("mean", mean, meanOff, rows);
+        Segments.writable("mean", mean);
+        Segments.vector("beta", beta, bOff, cols);
+        segmentsForward(true, rows, cols, eps, x, xOff, ldx, gamma, gOff, beta, bOff, y, yOff, ldy,
+                mean, meanOff, rstd, rstdOff);
+    }
+
+    /**
+     * RMS norm forward on {@link MemorySegment} operands, on the calling thread: the same rules and the
+     * same bits as the array overload. y and rstd must be writable; y may be x itself.
+     */
+    public static void rmsNormForward(int rows, int cols, float eps, MemorySegment x, long xOff, long ldx,
+                                      MemorySegment gamma, long gOff, MemorySegment y, long yOff, long ldy,
+                                      MemorySegment rstd, long rstdOff) {
+        checkSegmentsForward(rows, cols, eps, x, xOff, ldx, gamma, gOff, y, yOff, ldy, rstd, rstdOff);
+        segmentsForward(false, rows, cols, eps, x, xOff, ldx, gamma, gOff, null, 0, y, yOff, ldy,
+                null, 0, rstd, rstdOff);
+    }
+
+    private static void checkSegmentsForward(int rows, int cols, float eps, MemorySegment x, long xOff, long ldx,
+                                             MemorySegment gamma, long gOff, MemorySegment y, long yOff, long ldy,
+                                             MemorySegment rstd, long rstdOff) {
+        Checks.nonNegative("rows", rows);
+        Checks.nonNegative("cols", cols);
+        Segments.matrix("x", x, xOff, ldx, "ldx", rows, cols, "cols");
+        Segments.vector("gamma", gamma, gOff, cols);
+        Segments.vector("rstd", rstd, rstdOff, rows);
+        Segments.writable("rstd", rstd);
+        checkEps(eps);
+        Segments.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
+        Segments.writable("y", y);
+        Segments.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
+    }
+
+    /** Rows staged a chunk at a time through the array forward (beta and mean null for RMS norm). */
+    private static void segmentsForward(boolean layer, int rows, int cols, float eps, MemorySegment x, long xOff,
+                                        long ldx, MemorySegment gamma, long gOff, MemorySegment beta, long bOff,
+                                        MemorySegment y, long yOff, long ldy, MemorySegment mean, long meanOff,
+                                        MemorySegment rstd, long rstdOff) {
+        if (rows == 0) {
+            return;
+        }
+        Segments.Stage st = Segments.STAGE.get();
+        int chunk = Segments.chunkRows(rows, cols);
+        st.v = Segments.Stage.atLeast(st.v, (long) chunk * cols);
+        st.a = Segments.Stage.atLeast(st.a, cols);
+        st.b = Segments.Stage.atLeast(st.b, cols);
+        st.c = Segments.Stage.atLeast(st.c, chunk);
+        st.u = Segments.Stage.atLeast(st.u, chunk);
+        Segments.load(gamma, gOff, cols, 1, cols, st.a);
+        if (layer) {
+            Segments.load(beta, bOff, cols, 1, cols, st.b);
+        }
+        for (int r0 = 0; r0 < rows; r0 += chunk) {
+            int n = Math.min(chunk, rows - r0);
+            Segments.load(x, xOff + r0 * ldx, ldx, n, cols, st.v);
+            if (layer) {
+                layerNormForward(Parallelism.serial(), n, cols, eps, st.v, 0, Math.max(1, cols), st.a, 0, st.b, 0,
+                        st.v, 0, Math.max(1, cols), st.c, 0, st.u, 0);
+                Segments.store(st.c, 1, n, mean, meanOff + r0, n);
+            } else {
+                rmsNormForward(Parallelism.serial(), n, cols, eps, st.v, 0, Math.max(1, cols), st.a, 0,
+                        st.v, 0, Math.max(1, cols), st.u, 0);
+            }
+            Segments.store(st.v, n, cols, y, yOff + r0 * ldy, ldy);
+            Segments.store(st.u, 1, n, rstd, rstdOff + r0, n);
+        }
     }
 
     // ---------------------------------------------------------------------------------------------

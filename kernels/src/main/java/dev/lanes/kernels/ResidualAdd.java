@@ -1,6 +1,7 @@
 package dev.lanes.kernels;
 
 import dev.lanes.kernels.simd.SimdResidualAdd;
+import java.lang.foreign.MemorySegment;
 
 /**
  * Fused residual add {@code y = x + alpha * (f + bias)} in one pass over memory, and its backward.
@@ -61,6 +62,54 @@ public final class ResidualAdd {
         } else {
             ResidualAddScalar.backwardUnchecked(rows, cols, alpha, dy, dyOff, lddy, dx, dxOff, lddx, df, dfOff, lddf,
                     dbias, dbiasOff);
+        }
+    }
+
+    /**
+     * {@code y = x + alpha * (f + bias)} on {@link MemorySegment} operands (floats in native byte order,
+     * offsets and strides counting floats, in {@code long}); the same rules and the same bits as the
+     * array overload. bias may be null; y must be writable and may be x or f itself.
+     */
+    public static void forward(int rows, int cols, float alpha, MemorySegment x, long xOff, long ldx,
+                               MemorySegment f, long fOff, long ldf, MemorySegment bias, long biasOff,
+                               MemorySegment y, long yOff, long ldy) {
+        Checks.nonNegative("rows", rows);
+        Checks.nonNegative("cols", cols);
+        Segments.matrix("x", x, xOff, ldx, "ldx", rows, cols, "cols");
+        Segments.matrix("f", f, fOff, ldf, "ldf", rows, cols, "cols");
+        if (bias != null) {
+            Segments.vector("bias", bias, biasOff, cols);
+        }
+        Segments.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
+        Segments.writable("y", y);
+        Segments.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
+        Segments.noPartialOverlap("y", y, yOff, ldy, "f", f, fOff, ldf, rows, cols);
+        if (bias != null) {
+            Segments.disjoint("y", y, yOff, rows, cols, ldy, "bias", bias, biasOff, 1, cols, cols);
+        }
+        if (rows == 0 || cols == 0) {
+            return;
+        }
+        if (Backend.SIMD) {
+            // One pass, reading and writing the segments in place (staging would add two passes).
+            SimdResidualAdd.forward(rows, cols, alpha, x, xOff, ldx, f, fOff, ldf, bias, biasOff, y, yOff, ldy);
+            return;
+        }
+        // The scalar twin, on rows staged through heap buffers.
+        Segments.Stage st = Segments.STAGE.get();
+        int chunk = Segments.chunkRows(rows, cols);
+        st.v = Segments.Stage.atLeast(st.v, (long) chunk * cols);
+        st.w = Segments.Stage.atLeast(st.w, (long) chunk * cols);
+        if (bias != null) {
+            st.a = Segments.Stage.atLeast(st.a, cols);
+            Segments.load(bias, biasOff, cols, 1, cols, st.a);
+        }
+        for (int r0 = 0; r0 < rows; r0 += chunk) {
+            int n = Math.min(chunk, rows - r0);
+            Segments.load(x, xOff + r0 * ldx, ldx, n, cols, st.v);
+            Segments.load(f, fOff + r0 * ldf, ldf, n, cols, st.w);
+            forward(n, cols, alpha, st.v, 0, cols, st.w, 0, cols, bias == null ? null : st.a, 0, st.v, 0, cols);
+            Segments.store(st.v, n, cols, y, yOff + r0 * ldy, ldy);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.lanes.kernels;
 
 import dev.lanes.kernels.simd.SimdSoftmax;
+import java.lang.foreign.MemorySegment;
 
 /**
  * Row-wise, numerically stable softmax of a row-major {@code (rows, cols)} block, and its backward pass.
@@ -90,6 +91,84 @@ public final class Softmax {
             return Float.NEGATIVE_INFINITY;
         }
         return s + mask;
+    }
+
+    /**
+     * {@code y = softmax(scale * x + mask)} on {@link MemorySegment} operands (floats in native byte
+     * order, offsets and strides counting floats, in {@code long}); the same rules and the same bits as
+     * the array overload, y must be writable and may be x itself. mask may be null.
+     */
+    public static void forward(int rows, int cols, float scale, boolean causal, int causalOffset,
+                               MemorySegment mask, long maskOff, long ldmask,
+                               MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy) {
+        Checks.nonNegative("rows", rows);
+        Checks.nonNegative("cols", cols);
+        checkScale(scale);
+        Segments.matrix("x", x, xOff, ldx, "ldx", rows, cols, "cols");
+        if (mask != null) {
+            Segments.matrix("mask", mask, maskOff, ldmask, "ldmask", rows, cols, "cols");
+        }
+        Segments.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
+        Segments.writable("y", y);
+        Segments.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
+        if (mask != null) {
+            Segments.noPartialOverlap("y", y, yOff, ldy, "mask", mask, maskOff, ldmask, rows, cols);
+        }
+        if (rows == 0 || cols == 0) {
+            return;
+        }
+        Segments.Stage st = Segments.STAGE.get();
+        if (Backend.SIMD && mask == null) {
+            segmentRows(rows, cols, scale, causal, causalOffset, x, xOff, ldx, y, yOff, ldy, st);
+            return;
+        }
+        int chunk = Segments.chunkRows(rows, cols);
+        st.v = Segments.Stage.atLeast(st.v, (long) chunk * cols);
+        if (mask != null) {
+            st.w = Segments.Stage.atLeast(st.w, (long) chunk * cols);
+        }
+        for (int r0 = 0; r0 < rows; r0 += chunk) {
+            int n = Math.min(chunk, rows - r0);
+            Segments.load(x, xOff + r0 * ldx, ldx, n, cols, st.v);
+            if (mask != null) {
+                Segments.load(mask, maskOff + r0 * ldmask, ldmask, n, cols, st.w);
+            }
+            // Row r0 + i of the whole keeps columns j <= r0 + i + causalOffset.
+            int offset = (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, (long) causalOffset + r0));
+            forward(n, cols, scale, causal, offset, mask == null ? null : st.w, 0, cols, st.v, 0, cols, st.v, 0, cols);
+            Segments.store(st.v, n, cols, y, yOff + r0 * ldy, ldy);
+        }
+    }
+
+    /**
+     * Without a mask the SIMD rows read and write the segments in place: staging would add two passes to
+     * a kernel that makes three. Rows whose maximum is not finite go through the array kernel.
+     */
+    private static void segmentRows(int rows, int cols, float scale, boolean causal, int causalOffset,
+                                     MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy,
+                                     Segments.Stage st) {
+        st.w = Segments.Stage.atLeast(st.w, 64);
+        for (int i = 0; i < rows; i++) {
+            int visible = causal ? (int) Math.max(0, Math.min(cols, (long) i + causalOffset + 1)) : cols;
+            long xr = (xOff + i * ldx) * Float.BYTES, yr = (yOff + i * ldy) * Float.BYTES;
+            if (SimdSoftmax.rowPlain(visible, scale, x, xr, y, yr, st.w)) {
+                for (int j = visible; j < cols; j++) {
+                    y.set(Segments.FLOAT, yr + (long) j * Float.BYTES, 0f);
+                }
+            } else {
+                st.v = Segments.Stage.atLeast(st.v, cols);
+                Segments.load(x, xOff + i * ldx, ldx, 1, cols, st.v);
+                int offset = (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, (long) causalOffset + i));
+                forward(1, cols, scale, causal, offset, null, 0, cols, st.v, 0, cols, st.v, 0, cols);
+                Segments.store(st.v, 1, cols, y, yOff + i * ldy, ldy);
+            }
+        }
+    }
+
+    /** {@code y = softmax(scale * x)} row by row on {@link MemorySegment} operands. */
+    public static void forward(int rows, int cols, float scale, MemorySegment x, long xOff, long ldx,
+                               MemorySegment y, long yOff, long ldy) {
+        forward(rows, cols, scale, false, 0, null, 0, 0, x, xOff, ldx, y, yOff, ldy);
     }
 
     static void checkForward(int rows, int cols, float scale, float[] mask, int maskOff, int ldmask,

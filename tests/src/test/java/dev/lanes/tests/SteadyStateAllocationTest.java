@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lanes.core.attention.Attention;
 import dev.lanes.core.attention.AttentionConfig;
+import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.CausalMask;
 import dev.lanes.core.attention.HeadLayout;
@@ -12,8 +13,14 @@ import dev.lanes.core.nn.Gpt;
 import dev.lanes.core.nn.GptConfig;
 import dev.lanes.core.nn.GptSampler;
 import dev.lanes.kernels.Gemm;
+import dev.lanes.kernels.Norms;
 import dev.lanes.kernels.Parallelism;
+import dev.lanes.kernels.ResidualAdd;
+import dev.lanes.kernels.Softmax;
 import dev.lanes.kernels.Transpose;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.lang.management.ManagementFactory;
 import java.util.Random;
 import java.util.SplittableRandom;
@@ -74,6 +81,39 @@ class SteadyStateAllocationTest {
             x[i] = (float) rnd.nextGaussian();
         }
         return x;
+    }
+
+    /** The off-heap overloads: staging buffers and jobs are per thread, the overlap checks compare addresses. */
+    @Test
+    void segmentOverloadsAllocateNothing() {
+        Random rnd = new Random(11);
+        int m = 96, n = 200, k = 130;
+        AttentionConfig cfg = AttentionConfig.builder(2, 4, 1, 64, 64, 32).causal(CausalMask.TOP_LEFT).build();
+        HeadLayout ql = HeadLayout.contiguous(4, 64, 32), kl = HeadLayout.contiguous(1, 64, 32);
+        try (Arena arena = Arena.ofShared(); Parallelism team = Parallelism.fixed(2)) {
+            MemorySegment a = arena.allocateFrom(ValueLayout.JAVA_FLOAT, gaussian(rnd, m * k));
+            MemorySegment b = arena.allocateFrom(ValueLayout.JAVA_FLOAT, gaussian(rnd, n * k));
+            MemorySegment c = arena.allocateFrom(ValueLayout.JAVA_FLOAT, gaussian(rnd, m * n));
+            MemorySegment y = arena.allocateFrom(ValueLayout.JAVA_FLOAT, gaussian(rnd, m * n));
+            MemorySegment g = arena.allocateFrom(ValueLayout.JAVA_FLOAT, gaussian(rnd, n));
+            MemorySegment stats = arena.allocateFrom(ValueLayout.JAVA_FLOAT, gaussian(rnd, 2 * m));
+            assertEventuallyAllocationFree("segment sgemm NT", () -> Gemm.sgemm(team, Transpose.N, Transpose.T, m, n, k,
+                    1f, a, 0, k, b, 0, k, 0.5f, c, 0, n));
+            assertEventuallyAllocationFree("segment softmax, causal", () -> Softmax.forward(m, n, 0.5f, true, 3,
+                    null, 0, 0, c, 0, n, y, 0, n));
+            assertEventuallyAllocationFree("segment residual add", () -> ResidualAdd.forward(m, n, 0.5f, c, 0, n,
+                    y, 0, n, g, 0, y, 0, n));
+            assertEventuallyAllocationFree("segment layer norm", () -> Norms.layerNormForward(m, n, 1e-5f, c, 0, n,
+                    g, 0, g, 0, y, 0, n, stats, 0, stats, m));
+            MemorySegment q = arena.allocateFrom(ValueLayout.JAVA_FLOAT, gaussian(rnd, 2 * 4 * 64 * 32));
+            MemorySegment kv = arena.allocateFrom(ValueLayout.JAVA_FLOAT, gaussian(rnd, 2 * 2 * 64 * 32));
+            MemorySegment o = arena.allocate(2L * 4 * 64 * 32 * Float.BYTES), lse = arena.allocate(2L * 4 * 64 * 4);
+            AttentionView qv = AttentionView.of(q, 0, ql), kv0 = AttentionView.of(kv, 0, kl);
+            AttentionView vv = AttentionView.of(kv, 2 * 64 * 32, kl), ov = AttentionView.of(o, 0, ql);
+            AttentionView lv = AttentionView.flat(lse, 0);
+            assertEventuallyAllocationFree("attention forward on segment views",
+                    () -> Attention.forward(team, cfg, qv, kv0, vv, null, ov, lv));
+        }
     }
 
     @Test

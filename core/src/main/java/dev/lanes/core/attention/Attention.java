@@ -143,6 +143,28 @@ public final class Attention {
         job.runBackward(par);
     }
 
+    /**
+     * {@link #forward(Parallelism, AttentionConfig, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, float[], int, HeadLayout, float[], int)}
+     * on {@link AttentionView}s: each operand a {@code float[]} or a {@link java.lang.foreign.MemorySegment}
+     * (weights or a KV store mapped from a file, tensors of FFM code). bias may be null when the config
+     * has none. The same validation (segment views in {@code long}) and the same bits as the arrays
+     * holding the same values; o and lse must be writable.
+     */
+    public static void forward(Parallelism par, AttentionConfig cfg, AttentionView q, AttentionView k,
+                               AttentionView v, AttentionView bias, AttentionView o, AttentionView lse) {
+        ViewStaging.forward(par, cfg, q, k, v, bias, o, lse);
+    }
+
+    /**
+     * {@link #backward(Parallelism, AttentionConfig, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, float[], int, HeadLayout, float[], int, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout)}
+     * on {@link AttentionView}s, ACCUMULATING into dq, dk and dv; see the view forward.
+     */
+    public static void backward(Parallelism par, AttentionConfig cfg, AttentionView dO, AttentionView q,
+                                AttentionView k, AttentionView v, AttentionView bias, AttentionView o,
+                                AttentionView lse, AttentionView dq, AttentionView dk, AttentionView dv) {
+        ViewStaging.backward(par, cfg, dO, q, k, v, bias, o, lse, dq, dk, dv);
+    }
+
     /** Drops the calling thread's backward workspace (the packed blocks of the largest shape seen). */
     public static void releaseWorkspace() {
         JOB.get().big = new float[0];

@@ -12,7 +12,7 @@ import java.util.Arrays;
  *   query head h reads key/value head h / G (contiguous groups: MHA when G = 1, MQA when Hkv = 1)
  *
  *   logit[b,h,i,j] = scale * q[b,h,i,:] . k[b,h/G,j,:] + bias[..., i, j]    where visible, else -inf
- *   visible(b,i,j) = j < keyLength[b]  and  (causal: j <= i + offset)
+ *   visible(b,i,j) = j {@literal <} keyLength[b]  and  (causal: j {@literal <=} i + offset)
  *   offset         = 0 (TOP_LEFT, PyTorch's is_causal) or S - T (BOTTOM_RIGHT, decoding after a cache)
  * </pre>
  *

@@ -95,9 +95,9 @@ public final class KVCache {
      * {@code o = attention(q, cached k, cached v)} for the n newest positions:
      *
      * <pre>
-     *   q, o: [B, Hq, n, D] views; Hq % Hkv == 0, n <= length()
+     *   q, o: [B, Hq, n, D] views; Hq % Hkv == 0, n {@literal <=} length()
      *   lse:  [B, Hq, n] contiguous, or null when not wanted
-     *   query i sees cached positions j <= length() - n + i
+     *   query i sees cached positions j {@literal <=} length() - n + i
      * </pre>
      */
     public void attend(Parallelism par, int heads, int n, float scale, float[] q, int qOff, HeadLayout qs,

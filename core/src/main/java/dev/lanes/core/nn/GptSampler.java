@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
  * The logits equal those of a full forward over the same prefix up to rounding.
  *
  * <pre>
- *   one sequence (B = 1); n new tokens per feed, n <= chunk; positions [0, maxLen), maxLen <= maxSeq
+ *   one sequence (B = 1); n new tokens per feed, n {@literal <=} chunk; positions [0, maxLen), maxLen {@literal <=} maxSeq
  *   per layer: the same lines as Gpt's forward on (n, .) rows; K, V appended to the layer's cache
  *   logits of the last new position only: (1, V)
  * </pre>

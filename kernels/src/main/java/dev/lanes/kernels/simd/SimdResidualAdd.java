@@ -1,5 +1,8 @@
 package dev.lanes.kernels.simd;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -37,6 +40,49 @@ public final class SimdResidualAdd {
                 }
                 for (; j < cols; j++) {
                     y[yr + j] = Math.fma(alpha, f[fr + j] + bias[biasOff + j], x[xr + j]);
+                }
+            }
+        }
+    }
+
+    /**
+     * {@link #forward(int, int, float, float[], int, int, float[], int, int, float[], int, float[], int, int)}
+     * reading and writing segments in place (offsets and strides count floats): the same operations in
+     * the same order, so the same bits. One pass over memory, as for arrays; staging through heap
+     * buffers would add two.
+     */
+    public static void forward(int rows, int cols, float alpha, MemorySegment x, long xOff, long ldx,
+                               MemorySegment f, long fOff, long ldf, MemorySegment bias, long biasOff,
+                               MemorySegment y, long yOff, long ldy) {
+        int vecEnd = S.loopBound(cols);
+        FloatVector av = FloatVector.broadcast(S, alpha);
+        ByteOrder order = ByteOrder.nativeOrder();
+        ValueLayout.OfFloat fl = ValueLayout.JAVA_FLOAT_UNALIGNED;
+        long bb = biasOff * Float.BYTES;
+        for (int i = 0; i < rows; i++) {
+            long xr = (xOff + i * ldx) * Float.BYTES, fr = (fOff + i * ldf) * Float.BYTES;
+            long yr = (yOff + i * ldy) * Float.BYTES;
+            int j = 0;
+            if (bias == null) {
+                for (; j < vecEnd; j += L) {
+                    long o = (long) j * Float.BYTES;
+                    FloatVector fv = FloatVector.fromMemorySegment(S, f, fr + o, order);
+                    fv.fma(av, FloatVector.fromMemorySegment(S, x, xr + o, order)).intoMemorySegment(y, yr + o, order);
+                }
+                for (; j < cols; j++) {
+                    long o = (long) j * Float.BYTES;
+                    y.set(fl, yr + o, Math.fma(alpha, f.get(fl, fr + o), x.get(fl, xr + o)));
+                }
+            } else {
+                for (; j < vecEnd; j += L) {
+                    long o = (long) j * Float.BYTES;
+                    FloatVector fv = FloatVector.fromMemorySegment(S, f, fr + o, order)
+                            .add(FloatVector.fromMemorySegment(S, bias, bb + o, order));
+                    fv.fma(av, FloatVector.fromMemorySegment(S, x, xr + o, order)).intoMemorySegment(y, yr + o, order);
+                }
+                for (; j < cols; j++) {
+                    long o = (long) j * Float.BYTES;
+                    y.set(fl, yr + o, Math.fma(alpha, f.get(fl, fr + o) + bias.get(fl, bb + o), x.get(fl, xr + o)));
                 }
             }
         }

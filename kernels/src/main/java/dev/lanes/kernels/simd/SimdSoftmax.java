@@ -1,5 +1,8 @@
 package dev.lanes.kernels.simd;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -35,6 +38,65 @@ public final class SimdSoftmax {
                 y[yr + j] = 0f;
             }
         }
+    }
+
+    /**
+     * One row of {@link #rowPlain} read from and written to segments (byte offsets xr and yr): the same
+     * operations in the same order, so the same bits, with exp taken through a one-vector heap scratch
+     * ({@link VectorMath#expInPlace} works on arrays, so that no vector crosses a call). Returns false,
+     * having written nothing, when the row's scaled maximum is not finite; the caller runs those rare
+     * rows (empty, all -inf, +inf or NaN) through the array kernel.
+     */
+    public static boolean rowPlain(int n, float scale, MemorySegment x, long xr, MemorySegment y, long yr,
+                                   float[] scratch) {
+        ByteOrder order = ByteOrder.nativeOrder();
+        ValueLayout.OfFloat fl = ValueLayout.JAVA_FLOAT_UNALIGNED;
+        int vecEnd = S.loopBound(n);
+        FloatVector vmax = FloatVector.broadcast(S, NEG_INF);
+        int j = 0;
+        for (; j < vecEnd; j += L) {
+            vmax = vmax.max(FloatVector.fromMemorySegment(S, x, xr + (long) j * Float.BYTES, order));
+        }
+        float max = vmax.reduceLanes(VectorOperators.MAX);
+        for (; j < n; j++) {
+            max = Math.max(max, x.get(fl, xr + (long) j * Float.BYTES));
+        }
+        float zmax = scale * max;
+        if (!Float.isFinite(zmax)) {
+            return false;
+        }
+        FloatVector vs = FloatVector.broadcast(S, scale);
+        FloatVector vm = FloatVector.broadcast(S, zmax);
+        FloatVector vsum = FloatVector.zero(S);
+        for (j = 0; j < vecEnd; j += L) {
+            long o = (long) j * Float.BYTES;
+            FloatVector.fromMemorySegment(S, x, xr + o, order).mul(vs).sub(vm).intoArray(scratch, 0);
+            VectorMath.expInPlace(scratch, 0);
+            FloatVector e = FloatVector.fromArray(S, scratch, 0);
+            e.intoMemorySegment(y, yr + o, order);
+            vsum = vsum.add(e);
+        }
+        float sum = vsum.lane(0); // lanes in order, as rowPlain
+        for (int l = 1; l < L; l++) {
+            sum += vsum.lane(l);
+        }
+        for (; j < n; j++) {
+            long o = (long) j * Float.BYTES;
+            float e = VectorMath.exp(scale * x.get(fl, xr + o) - zmax);
+            y.set(fl, yr + o, e);
+            sum += e;
+        }
+        float inv = 1f / sum;
+        FloatVector vi = FloatVector.broadcast(S, inv);
+        for (j = 0; j < vecEnd; j += L) {
+            long o = (long) j * Float.BYTES;
+            FloatVector.fromMemorySegment(S, y, yr + o, order).mul(vi).intoMemorySegment(y, yr + o, order);
+        }
+        for (; j < n; j++) {
+            long o = (long) j * Float.BYTES;
+            y.set(fl, yr + o, y.get(fl, yr + o) * inv);
+        }
+        return true;
     }
 
     /** z = scale * x: since scale > 0, max(fl(scale * x)) = fl(scale * max(x)). */

@@ -1,0 +1,186 @@
+package dev.lanes.kernels;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Off-heap operands: validation of {@link MemorySegment} views and the staging that runs the array
+ * kernels on them.
+ *
+ * <p>A segment operand is read as floats in the platform's byte order, element {@code i} at byte
+ * {@code 4 * i}, with no alignment required. Offsets and leading dimensions count floats and are
+ * {@code long}, so a view may reach past element 2^31; extents are computed in {@code long} with
+ * overflow checks. Outputs must be writable segments (a read-only one, such as a file mapped
+ * {@code READ_ONLY}, is refused before anything is written).
+ *
+ * <p>Staging: the segment overloads copy the rows they need into per-thread heap buffers, call the
+ * array kernel on them and copy the results back. The array kernels compute every row (softmax,
+ * residual add, norms) or every element of C (GEMM, whose k dimension is never split here) by the
+ * same sequence of float operations whatever the block they sit in, so the segment overloads give the
+ * same bits as the array ones. The buffers are kept per thread and grow to the largest shape seen, so
+ * steady-state calls allocate nothing. The exception is the SIMD residual add, a single pass over
+ * memory that staging would triple: its vector loop reads and writes the segments in place, the
+ * array loop's operations in the same order.
+ */
+final class Segments {
+    private Segments() {}
+
+    /** Floats of any alignment, native byte order. */
+    static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    /** Row-wise kernels stage about this many floats of each operand at a time (16 KiB: L1-resident). */
+    static final int ROW_CHUNK_FLOATS = 1 << 12;
+    /** GEMM stages a (k, nc) block of op(B) of about this many floats, and (mc, k) rows of op(A). */
+    static final int GEMM_B_FLOATS = 1 << 20;
+    static final int GEMM_A_FLOATS = 1 << 22;
+
+    /** A thread that never runs: a segment accessible by it is not confined to the calling thread. */
+    private static final Thread NOT_THE_OWNER = new Thread(() -> { });
+
+    // ---------------------------------------------------------------------------------------------
+    // Validation, in long
+
+    static long elements(MemorySegment x) {
+        return x.byteSize() / Float.BYTES;
+    }
+
+    /** A row-major (rows, cols) block with row stride ld at element off of x. */
+    static void matrix(String name, MemorySegment x, long off, long ld, String ldName, long rows, long cols,
+                       String colsName) {
+        Checks.notNull(x, name);
+        if (off < 0) {
+            throw new IllegalArgumentException(name + "Off=" + off + " < 0");
+        }
+        if (ld < Math.max(1, cols)) {
+            throw new IllegalArgumentException(ldName + "=" + ld + " < " + colsName + "=" + cols
+                    + (cols == 0 ? " (and must be >= 1)" : ""));
+        }
+        long length = elements(x);
+        if (rows == 0 || cols == 0) {
+            if (off > length) {
+                throw new IllegalArgumentException(name + "Off=" + off + " > " + name + " length=" + length
+                        + " floats");
+            }
+            return;
+        }
+        long end = extentEnd(name, off, rows, cols, ld);
+        if (end > length) {
+            throw new IllegalArgumentException(name + " too short: " + name + "Off=" + off + " + (" + rows + "-1)*"
+                    + ldName + "=" + ld + " + " + cols + " = " + end + " > " + name + " length=" + length
+                    + " floats (byteSize=" + x.byteSize() + ")");
+        }
+    }
+
+    /** len contiguous floats at element off of x. */
+    static void vector(String name, MemorySegment x, long off, long len) {
+        Checks.notNull(x, name);
+        if (off < 0) {
+            throw new IllegalArgumentException(name + "Off=" + off + " < 0");
+        }
+        long length = elements(x);
+        if (off > length - len) {
+            throw new IllegalArgumentException(name + " too short: " + name + "Off=" + off + " + " + len + " = "
+                    + (off + len) + " > " + name + " length=" + length + " floats");
+        }
+    }
+
+    /** One past the last element of a (rows, cols) block, rows and cols > 0. */
+    static long extentEnd(String name, long off, long rows, long cols, long ld) {
+        try {
+            return Math.addExact(Math.addExact(off, Math.multiplyExact(rows - 1, ld)), cols);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException(name + "'s extent overflows a long: " + name + "Off=" + off
+                    + ", rows=" + rows + ", ld=" + ld + ", cols=" + cols);
+        }
+    }
+
+    static void writable(String name, MemorySegment x) {
+        if (x.isReadOnly()) {
+            throw new IllegalArgumentException(name + " is a read-only segment and is written by this call");
+        }
+    }
+
+    /**
+     * out may be in itself (same first element, same stride); any other overlap of the two blocks'
+     * extents is refused, as for arrays.
+     */
+    static void noPartialOverlap(String outName, MemorySegment out, long outOff, long ldOut,
+                                 String inName, MemorySegment in, long inOff, long ldIn, long rows, long cols) {
+        if (rows == 0 || cols == 0) {
+            return;
+        }
+        if (!overlap(out, outOff, rows, cols, ldOut, in, inOff, rows, cols, ldIn)) {
+            return;
+        }
+        if (ldOut == ldIn && out.address() + outOff * Float.BYTES == in.address() + inOff * Float.BYTES) {
+            return; // the very same view (overlapping segments share a base, so addresses compare)
+        }
+        throw new IllegalArgumentException(outName + " overlaps " + inName + " in the same memory (" + outName
+                + "Off=" + outOff + ", ld=" + ldOut + "; " + inName + "Off=" + inOff + ", ld=" + ldIn
+                + "): only the identical view is allowed");
+    }
+
+    /** out's and in's extents must not overlap at all. */
+    static void disjoint(String outName, MemorySegment out, long outOff, long outRows, long outCols, long ldOut,
+                         String inName, MemorySegment in, long inOff, long inRows, long inCols, long ldIn) {
+        if (outRows == 0 || outCols == 0 || inRows == 0 || inCols == 0) {
+            return;
+        }
+        if (overlap(out, outOff, outRows, outCols, ldOut, in, inOff, inRows, inCols, ldIn)) {
+            throw new IllegalArgumentException(outName + " shares storage with " + inName + ": their extents ("
+                    + outName + "Off=" + outOff + ", " + inName + "Off=" + inOff + ") overlap in the same memory");
+        }
+    }
+
+    /**
+     * Whether two blocks' extents share memory. Native segments compare absolute addresses (no
+     * allocation on the hot path); heap segments ask the segments themselves.
+     */
+    private static boolean overlap(MemorySegment x, long xOff, long xRows, long xCols, long ldx,
+                                   MemorySegment y, long yOff, long yRows, long yCols, long ldy) {
+        long xLen = ((xRows - 1) * ldx + xCols) * Float.BYTES, yLen = ((yRows - 1) * ldy + yCols) * Float.BYTES;
+        if (x.isNative() && y.isNative()) {
+            long x0 = x.address() + xOff * Float.BYTES, y0 = y.address() + yOff * Float.BYTES;
+            return x0 < y0 + yLen && y0 < x0 + xLen;
+        }
+        return x.asSlice(xOff * Float.BYTES, xLen).asOverlappingSlice(y.asSlice(yOff * Float.BYTES, yLen)).isPresent();
+    }
+
+    /** Whether every segment may be read by threads other than the caller (not a confined arena's). */
+    static boolean shareable(MemorySegment a, MemorySegment b, MemorySegment c) {
+        return a.isAccessibleBy(NOT_THE_OWNER) && b.isAccessibleBy(NOT_THE_OWNER) && c.isAccessibleBy(NOT_THE_OWNER);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Staging
+
+    /** Per-thread staging buffers, grown to the largest shape seen. */
+    static final class Stage {
+        float[] a = new float[0], b = new float[0], c = new float[0], u = new float[0], v = new float[0],
+                w = new float[0];
+
+        static float[] atLeast(float[] buf, long floats) {
+            return buf.length >= floats ? buf : new float[Math.toIntExact(floats)];
+        }
+    }
+
+    static final ThreadLocal<Stage> STAGE = ThreadLocal.withInitial(Stage::new);
+
+    /** Copies rows x cols floats from x (element off, row stride ld) into dst (row stride cols). */
+    static void load(MemorySegment x, long off, long ld, int rows, int cols, float[] dst) {
+        for (int r = 0; r < rows; r++) {
+            MemorySegment.copy(x, FLOAT, (off + r * ld) * Float.BYTES, dst, r * cols, cols);
+        }
+    }
+
+    /** Copies rows x cols floats from src (row stride cols) into x (element off, row stride ld). */
+    static void store(float[] src, int rows, int cols, MemorySegment x, long off, long ld) {
+        for (int r = 0; r < rows; r++) {
+            MemorySegment.copy(src, r * cols, x, FLOAT, (off + r * ld) * Float.BYTES, cols);
+        }
+    }
+
+    /** Rows per staged chunk of a row-wise kernel over rows of cols floats. */
+    static int chunkRows(int rows, int cols) {
+        return Math.max(1, Math.min(rows, ROW_CHUNK_FLOATS / Math.max(1, cols)));
+    }
+}
