@@ -35,15 +35,16 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  * log and charts. Run {@code --help} for the options.
  */
 public final class Report {
-    static final List<String> GEMM_IMPLS = List.of("lanes", "openblas", "netlibVector", "netlibJava", "ejml", "scalar");
+    static final List<String> GEMM_IMPLS = List.of("lanes", "openblas", "pytorch", "netlibVector", "netlibJava", "ejml",
+            "scalar");
     /** --full adds OpenBLAS on off-heap operands: its kernel without the JNI copies of float[]. */
-    static final List<String> GEMM_IMPLS_FULL = List.of("lanes", "openblas", "openblasOffHeap", "netlibVector",
+    static final List<String> GEMM_IMPLS_FULL = List.of("lanes", "openblas", "openblasOffHeap", "pytorch", "netlibVector",
             "netlibJava", "ejml", "scalar");
     /** --full's strided batch and attention shapes: Lanes and the peers of the GEMM issue's ratios only. */
-    static final List<String> GEMM_IMPLS_TARGETS = List.of("lanes", "openblas", "openblasOffHeap", "netlibVector");
+    static final List<String> GEMM_IMPLS_TARGETS = List.of("lanes", "openblas", "openblasOffHeap", "pytorch", "netlibVector");
     /** Above this m*n*k (512^3) --full skips netlibJava and EJML: seconds per call, and no target names them. */
     static final long SLOW_PEER_MAX_MACS = 1L << 27;
-    static final List<String> MEMORY_IMPLS = List.of("lanes", "scalar", "plainJava");
+    static final List<String> MEMORY_IMPLS = List.of("lanes", "pytorch", "scalar", "plainJava");
     static final List<String> MEMORY_BENCHES = List.of("SoftmaxBench", "ResidualAddBench");
     private static final String PKG = "dev.lanes.bench.";
 
@@ -106,6 +107,8 @@ public final class Report {
         Long warmupMs, measureMs;
         long scalarMaxMacs = 1L << 24;
         boolean pytorch;
+        /** The environment of PyTorch 2.x's forks (--torch-env); {@link TorchEnv#BEST} unless given. */
+        Map<String, String> torchEnv = TorchEnv.BEST;
         Path out;
         final List<Path> mergePython = new ArrayList<>();
 
@@ -130,6 +133,8 @@ public final class Report {
                   --scalar-max MACS      largest m*n*k the scalar GEMM twin runs (default 16777216 = 256^3)
                   --no-probes            skip the FMA-peak and memory-bandwidth probes
                                          (GEMM runs carry JMH's GC profiler: bytes allocated per call, "B/op")
+                  --torch-env K=V,...    environment of the pytorch (libtorch 2.x) forks instead of the tuned one
+                                         (OMP_WAIT_POLICY, GOMP_SPINCOUNT, MALLOC_*...); "none" for the defaults
                   --pytorch              also run bench/pytorch_bench.py (Debian python3-torch) on the same shapes and merge it
                   --merge-python FILE    add rows written earlier by bench/pytorch_bench.py
                   --out DIR              results root (default bench/results)
@@ -137,7 +142,8 @@ public final class Report {
                 """;
 
         private static final List<String> VALUED = List.of("--bench", "--sizes", "--shapes", "--memory", "--threads",
-                "--forks", "--warmup", "--iterations", "--warmup-ms", "--measure-ms", "--scalar-max", "--merge-python", "--out");
+                "--forks", "--warmup", "--iterations", "--warmup-ms", "--measure-ms", "--scalar-max", "--merge-python", "--out",
+                "--torch-env");
 
         static Options parse(String[] rawArgs) {
             List<String> args = new ArrayList<>();
@@ -191,6 +197,7 @@ public final class Report {
                             case "--scalar-max" -> o.scalarMaxMacs = Long.parseLong(value);
                             case "--merge-python" -> o.mergePython.add(Path.of(value));
                             case "--out" -> o.out = Path.of(value);
+                            case "--torch-env" -> o.torchEnv = TorchEnv.parse(value);
                             default -> throw new IllegalArgumentException("unknown option " + a + "\n" + USAGE);
                         }
                     }
@@ -263,6 +270,7 @@ public final class Report {
             m.put("measurementMs", measureMs);
             m.put("threads", threads);
             m.put("benchFilter", bench == null ? null : bench.pattern());
+            m.put("pytorchForkEnv", torchEnv);
             return m;
         }
     }
@@ -307,9 +315,12 @@ public final class Report {
         // twin and the thread counts. Decoding is in --full and --bench only.
         for (String causal : o.full ? List.of("NONE", "TOP_LEFT") : List.of("NONE")) {
             for (String pass : List.of("fwd", "fwdbwd")) {
-                for (int t : o.full ? o.threads : List.of(1)) {
-                    for (String impl : o.full ? List.of("lanes", "naive", "scalar") : List.of("lanes", "naive")) {
-                        if (impl.equals("scalar") && (t > 1 || pass.equals("fwdbwd"))) {
+                for (int t : o.threads) {
+                    for (String impl : o.full ? List.of("lanes", "pytorch", "pytorchExpandedKv", "naive", "scalar")
+                            : List.of("lanes", "pytorch", "pytorchExpandedKv", "naive")) {
+                        // the default runs Lanes and PyTorch 2.x at every thread count, the others at one
+                        boolean headline = impl.equals("lanes") || impl.startsWith("pytorch");
+                        if (impl.equals("scalar") && (t > 1 || pass.equals("fwdbwd")) || t > 1 && !o.full && !headline) {
                             continue;
                         }
                         Map<String, String> p = new LinkedHashMap<>();
@@ -350,6 +361,9 @@ public final class Report {
                 p.put("pass", pass);
                 p.put("threads", "" + t);
                 jobs.add(new Job("StackTrainBench", "lanes", p, Kind.OTHER));
+                if (pass.equals("step") || o.full || o.bench != null) { // the default: the whole step only
+                    jobs.add(new Job("StackTrainBench", "pytorch", p, Kind.OTHER));
+                }
             }
         }
         if (o.bench != null) {
@@ -381,7 +395,7 @@ public final class Report {
             return !(impl.equals("netlibJava") || impl.equals("ejml")) || s.macs() <= SLOW_PEER_MAX_MACS;
         }
         if (s.square() && s.batch() == 1) {
-            return impl.equals("lanes") || impl.equals("openblas") || impl.equals("netlibVector");
+            return impl.equals("lanes") || impl.equals("openblas") || impl.equals("pytorch") || impl.equals("netlibVector");
         }
         return GEMM_IMPLS_TARGETS.contains(impl);
     }
@@ -405,7 +419,7 @@ public final class Report {
      * estimate only: the run corrects the estimate as it goes.
      */
     private static final Map<String, Double> GEMM_GFLOPS_GUESS = Map.of("lanes", 80.0, "openblas", 80.0,
-            "openblasOffHeap", 80.0, "netlibVector", 20.0, "netlibJava", 10.0, "ejml", 5.0, "scalar", 2.0);
+            "openblasOffHeap", 80.0, "pytorch", 80.0, "netlibVector", 20.0, "netlibJava", 10.0, "ejml", 5.0, "scalar", 2.0);
 
     /** Seconds one GEMM call should take; 0 for other jobs. */
     static double callSeconds(Job j) {
@@ -473,6 +487,7 @@ public final class Report {
         Path dir = o.out.resolve(stamp);
         Files.createDirectories(dir);
         System.out.println("results: " + dir.toAbsolutePath());
+        TorchEnv forkEnv = TorchEnv.forRun(o.torchEnv, dir);
 
         List<RunResult> all = new ArrayList<>();
         Map<RunResult, Job> jobOf = new LinkedHashMap<>();
@@ -494,7 +509,7 @@ public final class Report {
                 long t0 = System.nanoTime();
                 long logStart = Files.size(logFile);
                 try {
-                    Collection<RunResult> rr = new Runner(options(j, o), format).run();
+                    Collection<RunResult> rr = new Runner(options(j, o, forkEnv), format).run();
                     for (RunResult r : rr) {
                         all.add(r);
                         jobOf.put(r, j);
@@ -540,7 +555,10 @@ public final class Report {
         sort(rows);
         Rows.Limits limits = Rows.derive(rows);
 
+        forkEnv.labelRows(rows, pythonMachine);
         Map<String, Object> machine = Machine.describe();
+        machine.put("pytorch", TorchEnv.libtorchVersion());
+        machine.put("openblas", forkEnv.openBlasCores(pythonMachine));
         machine.put("peakGflopsPerCore", limits.peakGflopsPerCore());
         machine.put("streamGBs", limits.streamGBs());
         machine.put("otherCpuCoresBefore", busyBefore);
@@ -552,8 +570,9 @@ public final class Report {
         report.put("wallSeconds", Math.round(wall));
         report.put("machine", machine);
         Map<String, Object> peers = Machine.peers();
+        peers.put("libtorch", TorchEnv.libtorchPeer(forkEnv));
         if (pythonMachine != null) {
-            peers.put("pytorch", pythonMachine);
+            peers.put("pytorchPython", pythonMachine);
         }
         report.put("peers", peers);
         report.put("settings", o.toJson());
@@ -595,7 +614,7 @@ public final class Report {
         Map<String, Integer> benchRank = new LinkedHashMap<>();
         Map<String, Integer> groupRank = new LinkedHashMap<>();
         for (String b : List.of("PeakBench", "StreamBench", "GemmBench", "SoftmaxBench", "ResidualAddBench",
-                "AttentionBench")) {
+                "AttentionBench", "StackTrainBench")) {
             benchRank.put(b, benchRank.size());
         }
         for (Rows.Row r : rows) {
@@ -636,7 +655,7 @@ public final class Report {
         }
     }
 
-    private static org.openjdk.jmh.runner.options.Options options(Job j, Options o) {
+    private static org.openjdk.jmh.runner.options.Options options(Job j, Options o, TorchEnv forkEnv) {
         ChainedOptionsBuilder b = new OptionsBuilder()
                 .include("^" + Pattern.quote(PKG + j.label()) + "$")
                 .forks(o.forks)
@@ -647,6 +666,10 @@ public final class Report {
                 .shouldFailOnError(true);
         for (Map.Entry<String, String> p : j.params().entrySet()) {
             b = b.param(p.getKey(), p.getValue());
+        }
+        String jvm = forkEnv.jvmFor(j.method());
+        if (jvm != null) { // a forked JVM inherits the report's environment: a wrapper adds to it
+            b = b.jvm(jvm);
         }
         if (j.kind() == Kind.GEMM || j.kind() == Kind.ATTENTION || j.kind() == Kind.OTHER) {
             // allocation per call (gc.alloc.rate.norm): reads allocated-bytes counters around each iteration,

@@ -6,6 +6,10 @@ import dev.lanes.kernels.ResidualAddScalar;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -48,6 +52,9 @@ public class ResidualAddBench {
 
     /** x, f, y: (rows, cols); bias: (cols). */
     private float[] x, f, bias, y;
+    /** pytorch: the same as tensors, and f + bias between its two adds. */
+    private Tensor tx, tf, tBias, tTmp, ty;
+    private final Scalar alpha = new Scalar(ALPHA);
 
     /** Bytes the fused op must move: x and f read, y written, the bias row read once; float32. */
     public static double bytesMoved(long rows, long cols) {
@@ -63,6 +70,14 @@ public class ResidualAddBench {
         bias = BenchSupport.uniform(rnd, cols);
         y = new float[size];
         String impl = BenchSupport.implementation(params);
+        if (impl.equals("pytorch")) {
+            TorchPeer.setThreads(1);
+            tx = TorchPeer.tensor(x, rows, cols);
+            tf = TorchPeer.tensor(f, rows, cols);
+            tBias = TorchPeer.tensor(bias, cols);
+            tTmp = TorchPeer.tensor(y, rows, cols);
+            ty = TorchPeer.tensor(y, rows, cols);
+        }
         float[] ref = run("scalar");
         float[] lanesY = run("lanes");
         BenchSupport.Bound bound = i -> 4 * BenchSupport.U
@@ -81,6 +96,11 @@ public class ResidualAddBench {
             case "lanes" -> lanes();
             case "scalar" -> scalar();
             case "plainJava" -> plainJava();
+            case "pytorch" -> {
+                ty.data_ptr_float().put(y);
+                pytorch();
+                yield TorchPeer.toArray(ty);
+            }
             default -> throw new IllegalArgumentException("unknown residual-add implementation " + impl);
         };
         return out.clone();
@@ -96,6 +116,19 @@ public class ResidualAddBench {
     public float[] scalar() {
         ResidualAddScalar.forward(rows, cols, ALPHA, x, 0, cols, f, 0, cols, bias, 0, y, 0, cols);
         return y;
+    }
+
+    /**
+     * PyTorch 2.x in this JVM, one thread, as a user writes it without a fused kernel: two out= adds into
+     * preallocated tensors, {@code tmp = f + bias} (broadcast over rows), then {@code y = x + 0.5 * tmp}.
+     */
+    @Benchmark
+    public Object pytorch() {
+        try (PointerScope scope = new PointerScope()) {
+            torch.add_out(tTmp, tf, tBias);
+            torch.add_out(ty, tx, tTmp, alpha);
+        }
+        return ty;
     }
 
     /** What one would write without a library. */
