@@ -185,6 +185,11 @@ final class OpenBlasPeer {
         return null;
     }
 
+    /** Whether {@code core} runs AVX2 or AVX-512 kernels. */
+    static boolean isVectorCore(String core) {
+        return core != null && AVX2_CORES.contains(core.trim().toLowerCase(java.util.Locale.ROOT));
+    }
+
     /** In a fork started with OPENBLAS_CORETYPE, every loaded OpenBLAS must run that core, or the rows would lie. */
     private static void checkForcedCore() {
         String want = System.getenv("OPENBLAS_CORETYPE");

@@ -570,6 +570,11 @@ public final class Report {
         report.put("wallSeconds", Math.round(wall));
         report.put("machine", machine);
         Map<String, Object> peers = Machine.peers();
+        if (peers.get("openblas") instanceof Map<?, ?> ob) { // the core its forks ran, which the report may have forced
+            @SuppressWarnings("unchecked")
+            Map<String, Object> obm = (Map<String, Object>) ob;
+            obm.put("core", forkEnv.bytedecoCore());
+        }
         peers.put("libtorch", TorchEnv.libtorchPeer(forkEnv));
         if (pythonMachine != null) {
             peers.put("pytorchPython", pythonMachine);

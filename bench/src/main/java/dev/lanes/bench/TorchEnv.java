@@ -21,7 +21,8 @@ import java.util.Map;
  *   <li>When the bundled OpenBLAS falls back to a generic core on a CPU with AVX-512 or AVX2 (it did, to
  *       {@code Prescott}, on an Intel model its build did not know), the forks of every OpenBLAS-backed
  *       row get {@code OPENBLAS_CORETYPE} set to the best core the CPU supports, and the report says so.
- *       A core the caller set in the environment is kept.
+ *       An AVX2 or AVX-512 core the caller set in the environment is kept (a deliberate narrower run);
+ *       a generic one is not.
  * </ul>
  */
 final class TorchEnv {
@@ -82,15 +83,16 @@ final class TorchEnv {
             detected = "unknown (" + e + ")";
         }
         String callerCore = System.getenv("OPENBLAS_CORETYPE");
-        String forced = null;
-        if (callerCore == null || callerCore.isBlank()) {
-            forced = OpenBlasPeer.betterCore(detected, Machine.cpuFlags());
-            if (forced != null) {
-                System.out.printf("OpenBLAS (org.bytedeco) chose its %s core on a CPU with %s: its rows and PyTorch's run"
-                        + " with OPENBLAS_CORETYPE=%s%n", detected, Machine.cpuFlags().contains(" avx512f ") ? "AVX-512" : "AVX2",
-                        forced);
-            }
-        } else {
+        boolean callerSet = callerCore != null && !callerCore.isBlank();
+        String forced = OpenBlasPeer.betterCore(detected, Machine.cpuFlags());
+        if (forced != null && callerSet && OpenBlasPeer.isVectorCore(detected)) {
+            forced = null; // a narrower vector core the caller chose on purpose (e.g. --avx2's Haswell)
+        }
+        if (forced != null) {
+            System.out.printf("OpenBLAS (org.bytedeco) chose its %s core on a CPU with %s: its rows and PyTorch's run"
+                    + " with OPENBLAS_CORETYPE=%s%n", detected, Machine.cpuFlags().contains(" avx512f ") ? "AVX-512" : "AVX2",
+                    forced);
+        } else if (callerSet) {
             System.out.printf("OpenBLAS: OPENBLAS_CORETYPE=%s set by the caller (core %s)%n", callerCore, detected);
         }
         System.out.println("PyTorch 2.x forks' environment: " + (torchEnv.isEmpty() ? "as inherited" : torchEnv));
