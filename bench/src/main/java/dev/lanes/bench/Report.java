@@ -104,6 +104,7 @@ public final class Report {
         List<int[]> memoryShapes;
         List<Integer> threads;
         Integer forks, warmup, iterations;
+        boolean forksGiven;
         Long warmupMs, measureMs;
         long scalarMaxMacs = 1L << 24;
         boolean pytorch;
@@ -130,6 +131,8 @@ public final class Report {
                   --memory RxC,...       softmax / residual-add shapes, e.g. 512x512,4096x4096
                   --threads 1,2          GEMM thread counts (netlib and the scalar twin run at 1 only)
                   --forks N  --warmup N  --iterations N  --warmup-ms MS  --measure-ms MS
+                                         (default 2 forks; the default report runs attention and the training
+                                         step in 1; PyTorch 2.x (libtorch in the JVM) is the 'pytorch' row)
                   --scalar-max MACS      largest m*n*k the scalar GEMM twin runs (default 16777216 = 256^3)
                   --no-probes            skip the FMA-peak and memory-bandwidth probes
                                          (GEMM runs carry JMH's GC profiler: bytes allocated per call, "B/op")
@@ -189,7 +192,10 @@ public final class Report {
                             case "--shapes" -> o.extraShapes = csv(value).stream().map(GemmShape::parse).toList();
                             case "--memory" -> o.memoryShapes = csv(value).stream().map(Options::rowsCols).toList();
                             case "--threads" -> o.threads = csv(value).stream().map(Integer::parseInt).toList();
-                            case "--forks" -> o.forks = Integer.parseInt(value);
+                            case "--forks" -> {
+                                o.forks = Integer.parseInt(value);
+                                o.forksGiven = true;
+                            }
                             case "--warmup" -> o.warmup = Integer.parseInt(value);
                             case "--iterations" -> o.iterations = Integer.parseInt(value);
                             case "--warmup-ms" -> o.warmupMs = Long.parseLong(value);
@@ -304,6 +310,9 @@ public final class Report {
         for (int[] rc : o.memoryShapes) {
             for (String bench : MEMORY_BENCHES) {
                 for (String impl : MEMORY_IMPLS) {
+                    if (impl.equals("scalar") && !o.full && o.bench == null) {
+                        continue; // the scalar twin is the tests' oracle, not a peer: --full and --bench only
+                    }
                     Map<String, String> p = new LinkedHashMap<>();
                     p.put("rows", "" + rc[0]);
                     p.put("cols", "" + rc[1]);
@@ -316,8 +325,9 @@ public final class Report {
         for (String causal : o.full ? List.of("NONE", "TOP_LEFT") : List.of("NONE")) {
             for (String pass : List.of("fwd", "fwdbwd")) {
                 for (int t : o.threads) {
+                    // PyTorch with K/V expanded ran as fast as with enable_gqa, not faster: --full only
                     for (String impl : o.full ? List.of("lanes", "pytorch", "pytorchExpandedKv", "naive", "scalar")
-                            : List.of("lanes", "pytorch", "pytorchExpandedKv", "naive")) {
+                            : List.of("lanes", "pytorch", "naive")) {
                         // the default runs Lanes and PyTorch 2.x at every thread count, the others at one
                         boolean headline = impl.equals("lanes") || impl.startsWith("pytorch");
                         if (impl.equals("scalar") && (t > 1 || pass.equals("fwdbwd")) || t > 1 && !o.full && !headline) {
@@ -355,15 +365,15 @@ public final class Report {
             }
         }
         // The residual-stack issue's training step: L=4, C=512, Hq=8, Hkv=1, B=4, T=256 (StackTrainBench defaults).
-        for (String pass : List.of("fwdbwd", "step")) {
+        // The default runs the whole step only (each row takes most of a minute); --full and --bench add
+        // forward + backward.
+        for (String pass : o.full || o.bench != null ? List.of("fwdbwd", "step") : List.of("step")) {
             for (int t : o.threads) {
                 Map<String, String> p = new LinkedHashMap<>();
                 p.put("pass", pass);
                 p.put("threads", "" + t);
                 jobs.add(new Job("StackTrainBench", "lanes", p, Kind.OTHER));
-                if (pass.equals("step") || o.full || o.bench != null) { // the default: the whole step only
-                    jobs.add(new Job("StackTrainBench", "pytorch", p, Kind.OTHER));
-                }
+                jobs.add(new Job("StackTrainBench", "pytorch", p, Kind.OTHER));
             }
         }
         if (o.bench != null) {
@@ -389,7 +399,7 @@ public final class Report {
             return false;
         }
         if (!o.full) {
-            return true;
+            return !(impl.equals("ejml") && threads > 1) || o.bench != null; // the default: EJML at one thread
         }
         if (s.square() && s.batch() == 1 && s.trans().equals("NN")) {
             return !(impl.equals("netlibJava") || impl.equals("ejml")) || s.macs() <= SLOW_PEER_MAX_MACS;
@@ -414,6 +424,16 @@ public final class Report {
     }
 
     /**
+     * Forks of one job: --forks (default 2), except that the default report runs attention and the training
+     * step, whose calls take tens of milliseconds to a second, in one fork each (their classes' own
+     * {@code @Fork}) to stay under ten minutes; --full, --bench and an explicit --forks keep the count.
+     */
+    static int forks(Job j, Options o) {
+        boolean longCalls = j.bench().equals("AttentionBench") || j.bench().equals("StackTrainBench");
+        return longCalls && !o.full && o.bench == null && !o.forksGiven ? 1 : o.forks;
+    }
+
+    /**
      * Rough single-thread GFLOP/s of each GEMM implementation on the reference machine (2 Zen 4 cores,
      * report 20261127-022028; netlib VectorBLAS' transposed products are slower than its NN), for the time
      * estimate only: the run corrects the estimate as it goes.
@@ -423,10 +443,20 @@ public final class Report {
 
     /** Seconds one GEMM call should take; 0 for other jobs. */
     static double callSeconds(Job j) {
+        Map<String, String> p = j.params();
+        int threads = Integer.parseInt(p.getOrDefault("threads", "1"));
+        if (j.bench().equals("StackTrainBench")) { // the default model, near 70 GFLOP/s per thread for either peer
+            return StackTrainBench.flops(4, 512, 8, 1, 4, 256, 256) / (70e9 * threads);
+        }
+        if (j.kind() == Kind.ATTENTION && p.containsKey("pass")) {
+            int t = Integer.parseInt(p.get("T"));
+            return AttentionBench.flops(Integer.parseInt(p.get("B")), Integer.parseInt(p.get("Hq")), t, t,
+                    Integer.parseInt(p.get("D")), !p.get("causal").equals("NONE"), p.get("pass").equals("fwdbwd"))
+                    / ((j.method().equals("scalar") ? 1e9 : 60e9) * threads);
+        }
         if (j.kind() != Kind.GEMM) {
             return 0;
         }
-        Map<String, String> p = j.params();
         double flops = 2.0 * Long.parseLong(p.get("m")) * Long.parseLong(p.get("n")) * Long.parseLong(p.get("k"))
                 * Long.parseLong(p.getOrDefault("batch", "1"));
         double gflops = GEMM_GFLOPS_GUESS.getOrDefault(j.method(), 5.0) * Integer.parseInt(p.getOrDefault("threads", "1"));
@@ -440,12 +470,15 @@ public final class Report {
      */
     static double estimateSeconds(Job j, Options o) {
         double call = callSeconds(j);
-        double perFork = 1.5 + 3 * call + warmupIterations(j, o) * iterationSeconds(o.warmupMs, call)
+        // PyTorch's training check runs three steps of each model; libtorch takes a second to load
+        double setupCalls = j.bench().equals("StackTrainBench") && TorchEnv.isTorch(j.method()) ? 6 : 3;
+        double perFork = 1.5 + (TorchEnv.isTorch(j.method()) ? 1 : 0) + setupCalls * call
+                + warmupIterations(j, o) * iterationSeconds(o.warmupMs, call)
                 + o.iterations * iterationSeconds(o.measureMs, call);
         if (j.kind() == Kind.STREAM) {
             perFork += 1.0; // three 64 MiB arrays to allocate and fill
         }
-        return o.forks * perFork;
+        return forks(j, o) * perFork;
     }
 
     private static double iterationSeconds(long ms, double call) {
@@ -470,8 +503,8 @@ public final class Report {
         double estimate = jobs.stream().mapToDouble(j -> estimateSeconds(j, o)).sum();
         System.out.printf("Lanes benchmark report: JDK %s (%s), %s%n", Runtime.version(), System.getProperty("java.home"),
                 dev.lanes.kernels.Backend.describe());
-        System.out.printf("%d JMH runs, %d fork(s) x (%d warmup x %d ms + %d x %d ms) each, about %s%n",
-                jobs.size(), o.forks, o.warmup, o.warmupMs, o.iterations, o.measureMs, clock(estimate));
+        System.out.printf("%d JMH runs, %d fork(s) (attention and training: %d) x (%d warmup x %d ms + %d x %d ms) each,"
+                + " about %s%n", jobs.size(), o.forks, forks(new Job("StackTrainBench", "lanes", Map.of(), Kind.OTHER), o), o.warmup, o.warmupMs, o.iterations, o.measureMs, clock(estimate));
         if (o.list) {
             for (Job j : jobs) {
                 System.out.printf("  %-28s %s%n", j.label(), j.paramText());
@@ -663,7 +696,7 @@ public final class Report {
     private static org.openjdk.jmh.runner.options.Options options(Job j, Options o, TorchEnv forkEnv) {
         ChainedOptionsBuilder b = new OptionsBuilder()
                 .include("^" + Pattern.quote(PKG + j.label()) + "$")
-                .forks(o.forks)
+                .forks(forks(j, o))
                 .warmupIterations(warmupIterations(j, o))
                 .warmupTime(TimeValue.milliseconds(o.warmupMs))
                 .measurementIterations(o.iterations)
