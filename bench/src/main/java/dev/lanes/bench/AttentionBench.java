@@ -53,7 +53,8 @@ import org.bytedeco.pytorch.global.torch;
  *       {@code TOP_LEFT} (PyTorch's alignment); forward under {@code NoGradGuard}, forward + backward
  *       through autograd from the same upstream gradient, the gradients set to none before each call
  *       (what {@code zero_grad()} does). {@code pytorchExpandedKv}: the same with K and V expanded to Hq
- *       heads by views inside the call, which picks libtorch's flash kernel when the GQA path does not.
+ *       heads by views inside the call, the other way a user would write it; on libtorch 2.10 both take
+ *       its CPU flash kernel and ran equally fast, so the report runs it in --full only.
  *   <li>{@code decode}: one new token against a {@code cache}-token {@link KVCache}; GB/s counts the
  *       cache's K and V read once.
  * </ul>
