@@ -628,6 +628,7 @@ public final class Report {
 
         System.out.println();
         System.out.print(Summary.table(rows));
+        System.out.printf("%npytorch: %s; OpenBLAS cores: %s%n", machine.get("pytorch"), machine.get("openblas"));
         System.out.printf("%nwrote %s (jmh-result.json, report.json, summary.md, jmh.log%s) in %s%n", dir,
                 charts.isEmpty() ? "" : ", " + String.join(", ", charts), clock(wall));
         if (!failed.isEmpty()) {
