@@ -162,7 +162,7 @@ public class AttentionBench {
             if (cfg.causal() == CausalMask.BOTTOM_RIGHT) {
                 throw new IllegalArgumentException("pytorch: is_causal is top-left aligned; causal=BOTTOM_RIGHT has no peer row");
             }
-            TorchPeer.setThreads(threads);
+            TorchPeer.setThreadsNested(threads);
             tq = TorchPeer.tensor(q, B, Hq, T, D).requires_grad_(backward());
             tk = TorchPeer.tensor(k, B, Hkv, T, D).requires_grad_(backward());
             tv = TorchPeer.tensor(v, B, Hkv, T, D).requires_grad_(backward());

@@ -106,7 +106,7 @@ public class StackTrainBench {
                 throw new IllegalStateException("initial loss " + loss + " is far from ln(V) = " + Math.log(V));
             }
             if (BenchSupport.implementation(params).equals("pytorch")) {
-                TorchPeer.setThreads(threads);
+                TorchPeer.setThreadsNested(threads);
                 checkTorch(cfg);
                 torchGpt = newTorch(gpt);
             }

@@ -50,6 +50,21 @@ final class TorchPeer {
         OpenBlasPeer.setThreadsEverywhere(threads);
     }
 
+    /**
+     * {@link #setThreads} for ops that call BLAS from inside libtorch's own OpenMP regions (attention,
+     * the training step): the preset's OpenBLAS runs its own pthread pool, so each of libtorch's threads
+     * would ask that pool for {@code threads} more. {@code LANES_TORCH_OPENBLAS_THREADS} in the fork's
+     * environment (the report's --torch-env) caps OpenBLAS there, the usual advice for a pthreads
+     * OpenBLAS under an OpenMP framework; unset, OpenBLAS gets {@code threads} too.
+     */
+    static void setThreadsNested(int threads) {
+        setThreads(threads);
+        String cap = System.getenv("LANES_TORCH_OPENBLAS_THREADS");
+        if (cap != null && !cap.isBlank()) {
+            OpenBlasPeer.setThreadsEverywhere(Math.max(1, Math.min(threads, Integer.parseInt(cap.trim()))));
+        }
+    }
+
     /** The libtorch version the preset carries, from its build configuration ("2.10.0"). */
     static String version() {
         load();
