@@ -52,7 +52,8 @@ import org.bytedeco.pytorch.global.torch;
  *       on the [B, Hkv, S, D] keys and values with {@code enable_gqa=true}, {@code is_causal} for
  *       {@code TOP_LEFT} (PyTorch's alignment); forward under {@code NoGradGuard}, forward + backward
  *       through autograd from the same upstream gradient, the gradients set to none before each call
- *       (what {@code zero_grad()} does). {@code pytorchExpandedKv}: the same with K and V expanded to Hq
+ *       (what {@code zero_grad()} does), libtorch at {@code threads} and its OpenBLAS at one thread (it is
+ *       only called inside libtorch's parallel regions). {@code pytorchExpandedKv}: the same with K and V expanded to Hq
  *       heads by views inside the call, the other way a user would write it; on libtorch 2.10 both take
  *       its CPU flash kernel and ran equally fast, so the report runs it in --full only.
  *   <li>{@code decode}: one new token against a {@code cache}-token {@link KVCache}; GB/s counts the
@@ -162,7 +163,11 @@ public class AttentionBench {
             if (cfg.causal() == CausalMask.BOTTOM_RIGHT) {
                 throw new IllegalArgumentException("pytorch: is_causal is top-left aligned; causal=BOTTOM_RIGHT has no peer row");
             }
-            TorchPeer.setThreadsNested(threads);
+            // SDPA's flash kernel calls BLAS only from inside its own OpenMP region, where a pthreads OpenBLAS
+            // with a pool of `threads` nests under libtorch's: at 2 threads a forward+backward then burned
+            // 3.5-6 s of CPU per call against 0.11 s with OpenBLAS at one thread. One is PyTorch at its best.
+            TorchPeer.setThreads(threads);
+            OpenBlasPeer.setThreadsEverywhere(1);
             tq = TorchPeer.tensor(q, B, Hq, T, D).requires_grad_(backward());
             tk = TorchPeer.tensor(k, B, Hkv, T, D).requires_grad_(backward());
             tv = TorchPeer.tensor(v, B, Hkv, T, D).requires_grad_(backward());
