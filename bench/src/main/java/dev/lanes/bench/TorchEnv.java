@@ -27,12 +27,14 @@ import java.util.Map;
  */
 final class TorchEnv {
     /**
-     * The PyTorch forks' settings. glibc's malloc keeps freed pages instead of returning large blocks to
-     * the kernel on every free (libtorch allocates each op's outputs afresh). OMP_WAIT_POLICY: see
-     * bench/RESULTS.md for the measurement that chose it.
+     * The PyTorch forks' settings, chosen by measurement (bench/RESULTS.md). OpenBLAS at one thread where
+     * libtorch calls it from inside its OpenMP regions (see {@link TorchPeer#setThreadsNested}): a two-thread
+     * training step took 0.83-0.87 s with it and 1.5-5.1 s without. glibc's malloc keeping freed pages, as
+     * for Debian's PyTorch in pytorch_bench.py (no measurable effect on libtorch 2.10 here). No
+     * OMP_WAIT_POLICY: PASSIVE and ACTIVE did not beat libgomp's default.
      */
-    static final Map<String, String> BEST = Map.of("MALLOC_MMAP_MAX_", "0", "MALLOC_TRIM_THRESHOLD_", "1099511627776",
-            "OMP_WAIT_POLICY", "PASSIVE");
+    static final Map<String, String> BEST = Map.of("LANES_TORCH_OPENBLAS_THREADS", "1", "MALLOC_MMAP_MAX_", "0",
+            "MALLOC_TRIM_THRESHOLD_", "1099511627776");
 
     /** Methods whose forks load the bytedeco OpenBLAS. */
     static boolean usesOpenBlas(String method) {
