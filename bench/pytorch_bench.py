@@ -16,9 +16,13 @@ pytorch (y = x + 0.5 * (f + bias) as two out= adds), AttentionBench/pytorch (mul
 eager matmul + softmax + matmul, forward and forward+backward, the attention issue's shape).
 
 Debian's torch does its float GEMMs through the system libblas.so.3 (BLAS_INFO=generic). With only
-libblas3 installed that is the netlib reference BLAS, several times slower than OpenBLAS; installing
-libopenblas0-pthread switches the alternative, which is PyTorch's best configuration here. The BLAS in
-use is recorded in the output and a warning is printed when it is the reference one.
+libblas3 installed that is the netlib reference BLAS, tens of times slower than OpenBLAS (3 GFLOP/s; the
+training rows alone would take many minutes): the script then stops at once with the install hint.
+Installing libopenblas0-pthread switches the alternative, which is PyTorch's best configuration here.
+OpenBLAS picks its kernels for the CPU when it loads; an OpenBLAS release older than the CPU falls back to
+a generic core (Debian's 0.3.21 ran its Prescott kernels on an AVX-512 Xeon, 5x slower than SkylakeX).
+When the core it picked leaves AVX-512 or AVX2 unused, the script starts itself again with
+OPENBLAS_CORETYPE set to the best core the CPU supports and says so. The BLAS and its core are recorded.
 Times are medians of timed batches after a warm-up (time.perf_counter; not JMH, so compare ratios with
 care). Each GEMM and softmax result is checked against a float64 NumPy reference before it is timed.
 
@@ -78,13 +82,60 @@ def blas_thread_setter(blas_path):
 # trimming off, every call reuses the same heap pages: the peer at its best, and the same in every run.
 PEER_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
 
+SYSTEM_BLAS = "/usr/lib/x86_64-linux-gnu/libblas.so.3"
+
+
+def openblas_core(path):
+    """openblas_get_corename() of the library at path, or None when it is not OpenBLAS."""
+    import ctypes
+    try:
+        fn = ctypes.CDLL(path).openblas_get_corename
+    except (OSError, AttributeError):
+        return None
+    fn.restype = ctypes.c_char_p
+    return fn().decode().strip()
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def better_core(core, flags):
+    """The core to force when `core` leaves the CPU's vector units idle (the policy of the report's
+    OpenBlasPeer.betterCore): Cooperlake or SkylakeX on AVX-512, Haswell on AVX2; else None."""
+    c = (core or "").lower()
+    if "avx512f" in flags:
+        if c in ("skylakex", "cooperlake", "sapphirerapids"):
+            return None
+        return "Cooperlake" if "avx512_bf16" in flags else "SkylakeX"
+    if "avx2" in flags and "fma" in flags:
+        return None if c in ("haswell", "zen", "skylakex", "cooperlake", "sapphirerapids") else "Haswell"
+    return None
+
 
 def main():
     args = parse_args()
-    if not args.default_malloc and any(os.environ.get(k) != v for k, v in PEER_MALLOC.items()):
-        # glibc reads these once, when the process starts
+    env = {} if args.default_malloc else dict(PEER_MALLOC)
+    blas = os.path.realpath(SYSTEM_BLAS)
+    if "OPENBLAS_CORETYPE" not in os.environ:
+        core = openblas_core(blas)
+        forced = better_core(core, cpu_flags()) if core else None
+        if forced:
+            print(f"pytorch_bench: {blas} chose its {core} core on a CPU with "
+                  f"{'AVX-512' if 'avx512f' in cpu_flags() else 'AVX2'}: running with OPENBLAS_CORETYPE={forced}",
+                  flush=True)
+            env.update({"OPENBLAS_CORETYPE": forced, "LANES_CORETYPE_BY_SCRIPT": forced})
+    if any(os.environ.get(k) != v for k, v in env.items()):
+        # glibc reads the malloc variables and OpenBLAS its core once, when the process starts
         sys.stdout.flush()
-        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, **PEER_MALLOC})
+        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, **env})
     try:
         import numpy as np
         import torch
@@ -102,10 +153,13 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     out = args.out or os.path.join(here, "results", "pytorch.json")
 
-    blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
     if not any(name in blas for name in ("openblas", "blis", "mkl")):
-        print(f"pytorch_bench: WARNING: torch's BLAS is {blas}, the reference implementation; "
-              "apt-get install libopenblas0-pthread gives PyTorch its best configuration", flush=True)
+        # the netlib reference BLAS: ~3 GFLOP/s, rows that would say nothing about PyTorch
+        print(f"pytorch_bench: torch's BLAS is {blas}, the reference implementation; no rows written.")
+        print("Give PyTorch its best configuration and run again:")
+        print("  apt-get install libopenblas0-pthread")
+        return 0
+    blas_core = openblas_core(blas)
 
     set_blas_threads = blas_thread_setter(blas)
 
@@ -140,7 +194,7 @@ def main():
         return med, spread
 
     def row(bench, params, us, err, gflops=None, gbps=None, message=None):
-        r = {"benchmark": bench, "impl": "pytorch", "params": params, "source": "python", "status": "ok",
+        r = {"benchmark": bench, "impl": impl_name, "params": params, "source": "python", "status": "ok",
              "score": us, "scoreError": err, "unit": "us/op", "gflops": gflops, "gbps": gbps}
         if message:
             r["message"] = message
@@ -148,7 +202,9 @@ def main():
         rate = f"{gflops:.1f} GFLOP/s" if gflops else f"{gbps:.1f} GB/s" if gbps else ""
         print(f"  {bench:17s} {json.dumps(params):60s} {us:12.1f} us/op  {rate}", flush=True)
 
-    print(f"PyTorch {torch.__version__} (BLAS {blas}) on {platform.processor() or platform.machine()}, "
+    # "pytorch1.13": apart from the report's own libtorch 2.x rows, named "pytorch"
+    impl_name = "pytorch" + ".".join(torch.__version__.split(".")[:2])
+    print(f"PyTorch {torch.__version__} (BLAS {blas}, core {blas_core}) on {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs; writing {out}", flush=True)
 
     for (m, n, k, trans) in shapes:
@@ -313,6 +369,8 @@ def main():
             "numpy": np.__version__,
             "torchParallel": torch.__config__.parallel_info().splitlines()[0:3],
             "blas": blas,
+            "blasCore": blas_core,
+            "openblasCoretype": os.environ.get("LANES_CORETYPE_BY_SCRIPT"),
             "malloc": "glibc default" if args.default_malloc else " ".join(f"{k}={v}" for k, v in PEER_MALLOC.items()),
         },
         "rows": rows,

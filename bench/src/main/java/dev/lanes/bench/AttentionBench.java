@@ -32,6 +32,15 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.BenchmarkParams;
+import org.openjdk.jmh.infra.Blackhole;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
 
 /**
  * Batched multi-query attention, {@code [B, Hq, T, D]} queries against {@code [B, Hkv, S=T, D]} keys and
@@ -43,6 +52,14 @@ import org.openjdk.jmh.infra.BenchmarkParams;
  *   <li>{@code naive}: per (batch, head) Lanes GEMM {@code Q K^T} into a materialised {@code T x S}
  *       score matrix, Lanes {@link Softmax}, GEMM with V (the backward likewise through P).
  *   <li>{@code scalar}: {@link AttentionScalar}, the double-precision twin.
+ *   <li>{@code pytorch}: PyTorch 2.x in this JVM ({@link TorchPeer}), {@code scaled_dot_product_attention}
+ *       on the [B, Hkv, S, D] keys and values with {@code enable_gqa=true}, {@code is_causal} for
+ *       {@code TOP_LEFT} (PyTorch's alignment); forward under {@code NoGradGuard}, forward + backward
+ *       through autograd from the same upstream gradient, the gradients set to none before each call
+ *       (what {@code zero_grad()} does), libtorch at {@code threads} and its OpenBLAS at one thread (it is
+ *       only called inside libtorch's parallel regions). {@code pytorchExpandedKv}: the same with K and V expanded to Hq
+ *       heads by views inside the call, the other way a user would write it; on libtorch 2.10 both take
+ *       its CPU flash kernel and ran equally fast, so the report runs it in --full only.
  *   <li>{@code decode}: one new token against a {@code cache}-token {@link KVCache}; GB/s counts the
  *       cache's K and V read once.
  * </ul>
@@ -54,7 +71,7 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {Backend.FLAG, "-Xss4m"})
+@Fork(value = 1, jvmArgsAppend = {Backend.FLAG, "-Xss4m", "--enable-native-access=ALL-UNNAMED"})
 public class AttentionBench {
 
     /** Floating-point operations of one call: 4*B*Hq*T*S*D forward (two products), 2.5x that backward. */
@@ -92,6 +109,8 @@ public class AttentionBench {
         Arena arena;
         MemorySegment oSeg, lseSeg, dqSeg, dkSeg, dvSeg;
         AttentionView qv, kv, vv, ov, lv, dOv, dqv, dkv, dvv;
+        // pytorch: the same q, k, v and upstream gradient as tensors [B, H, T, D]
+        Tensor tq, tk, tv, tdO;
 
         @Setup(Level.Trial)
         public void setup(BenchmarkParams params) {
@@ -164,14 +183,43 @@ public class AttentionBench {
                 }
                 case "naive" -> runNaive(this);
                 case "scalar" -> runScalar(this);
+                case "pytorch", "pytorchExpandedKv" -> {
+                    try (PointerScope scope = new PointerScope()) {
+                        Tensor out = runTorch(this, impl.equals("pytorchExpandedKv"));
+                        return backward()
+                                ? new float[][] {TorchPeer.toArray(out), TorchPeer.toArray(tq.grad()),
+                                        TorchPeer.toArray(tk.grad()), TorchPeer.toArray(tv.grad())}
+                                : new float[][] {TorchPeer.toArray(out)};
+                    }
+                }
                 default -> throw new IllegalArgumentException(impl);
             }
             return new float[][] {o.clone(), dq.clone(), dk.clone(), dv.clone()};
         }
 
+        /** The inputs as tensors, requiring gradients for the backward; libtorch's and OpenBLAS' threads. */
+        private void prepareTorch() {
+            if (cfg.causal() == CausalMask.BOTTOM_RIGHT) {
+                throw new IllegalArgumentException("pytorch: is_causal is top-left aligned; causal=BOTTOM_RIGHT has no peer row");
+            }
+            // SDPA's flash kernel calls BLAS only from inside its own OpenMP region, where a pthreads OpenBLAS
+            // with a pool of `threads` nests under libtorch's: at 2 threads a forward+backward then burned
+            // 3.5-6 s of CPU per call against 0.11 s with OpenBLAS at one thread. One is PyTorch at its best.
+            TorchPeer.setThreads(threads);
+            OpenBlasPeer.setThreadsEverywhere(1);
+            tq = TorchPeer.tensor(q, B, Hq, T, D).requires_grad_(backward());
+            tk = TorchPeer.tensor(k, B, Hkv, T, D).requires_grad_(backward());
+            tv = TorchPeer.tensor(v, B, Hkv, T, D).requires_grad_(backward());
+            tdO = TorchPeer.tensor(dO, B, Hq, T, D);
+        }
+
         private void check(String impl) {
+            if (impl.startsWith("pytorch")) {
+                prepareTorch();
+            }
             boolean smallEnough = (double) B * Hq * T * T * D <= 1.1e9;
-            String refImpl = smallEnough ? "scalar" : "lanes";
+            // PyTorch is checked against Lanes itself, which the tests check against the scalar twin
+            String refImpl = impl.startsWith("pytorch") ? "lanes" : smallEnough ? "scalar" : "lanes";
             if (impl.equals(refImpl)) {
                 return;
             }
@@ -210,6 +258,49 @@ public class AttentionBench {
     public float[] scalar(Shape s) {
         runScalar(s);
         return s.backward() ? s.dq : s.o;
+    }
+
+    @Benchmark
+    public void pytorch(Shape s, Blackhole bh) {
+        try (PointerScope scope = new PointerScope()) {
+            bh.consume(runTorch(s, false));
+        }
+    }
+
+    @Benchmark
+    public void pytorchExpandedKv(Shape s, Blackhole bh) {
+        try (PointerScope scope = new PointerScope()) {
+            bh.consume(runTorch(s, true));
+        }
+    }
+
+    /**
+     * One forward (no autograd graph) or forward + backward of libtorch's SDPA; returns the output, or
+     * after a backward the output whose graph filled tq, tk and tv's grad. Tensors it makes belong to
+     * the caller's PointerScope.
+     */
+    private static Tensor runTorch(Shape s, boolean expandKv) {
+        Tensor k = s.tk, v = s.tv;
+        if (expandKv && s.Hq != s.Hkv) {
+            // [B, Hkv, S, D] -> [B, Hkv, G, S, D] (stride 0 over G) -> [B, Hq, S, D]: views when Hkv = 1
+            int g = s.Hq / s.Hkv;
+            k = k.unsqueeze(2).expand(s.B, s.Hkv, g, s.T, s.D).reshape(s.B, s.Hq, s.T, s.D);
+            v = v.unsqueeze(2).expand(s.B, s.Hkv, g, s.T, s.D).reshape(s.B, s.Hq, s.T, s.D);
+        }
+        boolean causal = s.cfg.causal() != CausalMask.NONE, gqa = !expandKv && s.Hq != s.Hkv;
+        if (!s.backward()) {
+            try (NoGradGuard noGrad = new NoGradGuard()) {
+                return torch.scaled_dot_product_attention(s.tq, k, v, new TensorOptional(), 0.0, causal,
+                        new DoubleOptional(s.cfg.scale()), gqa);
+            }
+        }
+        s.tq.mutable_grad().reset();
+        s.tk.mutable_grad().reset();
+        s.tv.mutable_grad().reset();
+        Tensor out = torch.scaled_dot_product_attention(s.tq, k, v, new TensorOptional(), 0.0, causal,
+                new DoubleOptional(s.cfg.scale()), gqa);
+        out.backward(s.tdO, new BoolOptional(), false, new TensorArrayRefOptional());
+        return out;
     }
 
     private static void runLanes(Shape s) {

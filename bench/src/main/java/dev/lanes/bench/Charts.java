@@ -30,7 +30,10 @@ import org.jfree.data.category.DefaultCategoryDataset;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
 
-/** PNG charts with JFreeChart (headless): GEMM GFLOP/s against N, GEMM by shape, bandwidth of the memory-bound kernels. */
+/**
+ * PNG charts with JFreeChart (headless): GEMM GFLOP/s against N, GEMM by shape, bandwidth of the memory-bound
+ * kernels, attention and the training step.
+ */
 final class Charts {
     private static final int WIDTH = 1000, HEIGHT = 600;
     private static final Color[] PALETTE = {
@@ -51,6 +54,9 @@ final class Charts {
         }
         if (memory(dir.resolve("memory-gbps.png"), rows, limits)) {
             written.add("memory-gbps.png");
+        }
+        if (attentionAndTraining(dir.resolve("attention-training.png"), rows)) {
+            written.add("attention-training.png");
         }
         return written;
     }
@@ -175,6 +181,35 @@ final class Charts {
         return true;
     }
 
+    /** Attention (not decoding) and the training step, GFLOP/s: Lanes beside PyTorch 2.x and the others. */
+    private static boolean attentionAndTraining(Path file, List<Rows.Row> rows) throws IOException {
+        DefaultCategoryDataset data = new DefaultCategoryDataset();
+        for (Rows.Row r : rows) {
+            boolean attention = r.kind == Report.Kind.ATTENTION && !r.impl.equals("decode");
+            boolean training = r.bench.equals("StackTrainBench");
+            if ((attention || training) && ok(r) && !Double.isNaN(r.gflops)) {
+                Map<String, String> p = r.params;
+                String what = attention
+                        ? "attention " + p.get("pass") + (p.get("causal").equals("NONE") ? "" : " causal") + " B=" + p.get("B")
+                                + " Hkv=" + p.get("Hkv") + " T=" + p.get("T")
+                        : "train " + p.get("pass");
+                data.addValue(r.gflops, r.impl + (r.source.equals("jmh") ? "" : " (" + r.source + ")"),
+                        what + " t=" + p.getOrDefault("threads", "1"));
+            }
+        }
+        if (data.getColumnCount() == 0) {
+            return false;
+        }
+        JFreeChart chart = ChartFactory.createBarChart("Attention (MQA) and the GPT training step, GFLOP/s",
+                null, "GFLOP/s", data);
+        CategoryPlot plot = chart.getCategoryPlot();
+        plot.getDomainAxis().setCategoryLabelPositions(org.jfree.chart.axis.CategoryLabelPositions.UP_45);
+        bars(plot, data);
+        style(chart);
+        ChartUtils.saveChartAsPNG(file.toFile(), chart, WIDTH + 200, HEIGHT + 100);
+        return true;
+    }
+
     private static void bars(CategoryPlot plot, DefaultCategoryDataset data) {
         BarRenderer r = (BarRenderer) plot.getRenderer();
         r.setBarPainter(new StandardBarPainter());
@@ -198,6 +233,8 @@ final class Charts {
             case "scalar" -> PALETTE[7];
             case "plainJava" -> PALETTE[5];
             case "pytorch" -> PALETTE[6];
+            case "pytorchExpandedKv" -> new Color(0xF7B6D2);
+            case "naive" -> PALETTE[3];
             default -> PALETTE[8 + Math.floorMod(fallback, 2)];
         };
     }

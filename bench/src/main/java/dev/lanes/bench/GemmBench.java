@@ -11,6 +11,9 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 import org.ejml.concurrency.EjmlConcurrency;
 import org.ejml.data.FMatrixRMaj;
 import org.ejml.dense.row.CommonOps_FDRM;
@@ -54,7 +57,7 @@ import org.openjdk.jmh.infra.BenchmarkParams;
  * a peer doing different work can fail it.
  *
  * <p>{@code threads} is the team size of every implementation that has one: a Lanes
- * {@link Parallelism}, OpenBLAS' own pool, EJML's {@code CommonOps_MT_FDRM}. netlib and the scalar twin
+ * {@link Parallelism}, OpenBLAS' own pool, EJML's {@code CommonOps_MT_FDRM}, libtorch's team and its OpenBLAS. netlib and the scalar twin
  * are single-threaded and refuse {@code threads > 1} rather than report a one-thread figure under it.
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -158,6 +161,16 @@ public class GemmBench {
         return p.openblasOffHeap();
     }
 
+    /**
+     * PyTorch 2.x in this JVM: {@code torch.matmul} with the out= tensor preallocated, on tensors filled
+     * once from the same arrays, each transpose a {@code .t()} view (a strided batch: {@code transpose(1, 2)}),
+     * libtorch and its OpenBLAS at {@code threads}.
+     */
+    @Benchmark
+    public Object pytorch(Problem p) {
+        return p.pytorch();
+    }
+
     @Benchmark
     public float[] netlibVector(Problem p) {
         return p.netlib();
@@ -198,6 +211,8 @@ public class GemmBench {
         OpenBlasPeer.OffHeap offHeap;
         Arena arena;
         MemorySegment aSeg, bSeg, cSeg;
+        /** pytorch: op(A), op(B) as views of the stored operands, C [batch,] (rows, cols). */
+        Tensor tOpA, tOpB, tC;
 
         final void init(String impl, int m, int n, int k, String trans, int threads, int batch) {
             if (trans == null || !trans.matches("[NT][NT]")) {
@@ -239,6 +254,11 @@ public class GemmBench {
             if (arena != null) {
                 arena.close();
             }
+            if (tC != null) {
+                tOpA.close();
+                tOpB.close();
+                tC.close();
+            }
         }
 
         private void prepare() {
@@ -267,6 +287,17 @@ public class GemmBench {
                     OpenBlasPeer.setThreads(threads);
                     offHeap = new OpenBlasPeer.OffHeap(a, b, c.length);
                 }
+                case "pytorch" -> {
+                    TorchPeer.setThreads(threads);
+                    boolean batched = batch > 1;
+                    Tensor sa = opA == Transpose.N ? TorchPeer.tensor(a, shape(batched, rows, depth))
+                            : TorchPeer.tensor(a, shape(batched, depth, rows));
+                    Tensor sb = opB == Transpose.N ? TorchPeer.tensor(b, shape(batched, depth, cols))
+                            : TorchPeer.tensor(b, shape(batched, cols, depth));
+                    tOpA = opA == Transpose.N ? sa : batched ? sa.transpose(1, 2) : sa.t();
+                    tOpB = opB == Transpose.N ? sb : batched ? sb.transpose(1, 2) : sb.t();
+                    tC = TorchPeer.tensor(c, shape(batched, rows, cols));
+                }
                 case "netlibVector" -> {
                     requireSingleThread("netlib BLAS");
                     netlib = NetlibPeer.vector();
@@ -285,6 +316,10 @@ public class GemmBench {
                 }
                 default -> throw new IllegalArgumentException("unknown GEMM implementation " + impl);
             }
+        }
+
+        private long[] shape(boolean batched, int r, int cl) {
+            return batched ? new long[] {batch, r, cl} : new long[] {r, cl};
         }
 
         /** {x} itself for one product, else a copy of each product in an array of its own. */
@@ -341,6 +376,9 @@ public class GemmBench {
             if (offHeap != null) {
                 offHeap.fillC(Float.NaN);
             }
+            if (tC != null) {
+                tC.data_ptr_float().put(c);
+            }
             float[] out = switch (which) {
                 case "lanes" -> lanes();
                 case "lanesSegment" -> {
@@ -362,6 +400,10 @@ public class GemmBench {
                 }
                 case "netlibVector", "netlibJava" -> netlib();
                 case "ejml" -> ejml();
+                case "pytorch" -> {
+                    pytorch();
+                    yield TorchPeer.toArray(tC);
+                }
                 default -> throw new IllegalArgumentException("unknown GEMM implementation " + which);
             };
             return out.clone();
@@ -442,6 +484,13 @@ public class GemmBench {
                         bParts[e], ldb, cParts[e], cols);
             }
             return cParts;
+        }
+
+        final Object pytorch() {
+            try (PointerScope scope = new PointerScope()) {
+                torch.matmul_out(tC, tOpA, tOpB);
+            }
+            return tC;
         }
 
         final Object openblasOffHeap() {

@@ -137,6 +137,11 @@ final class Machine {
         }
     }
 
+    /** The first processor's flags from /proc/cpuinfo, space-padded (" avx2 fma ... "); " " off Linux. */
+    static String cpuFlags() {
+        return " " + cpuInfo().getOrDefault("flags", "") + " ";
+    }
+
     private static Map<String, String> cpuInfo() {
         Map<String, String> m = new LinkedHashMap<>();
         try {

@@ -1,10 +1,16 @@
 package dev.lanes.bench;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
@@ -20,11 +26,68 @@ final class OpenBlasPeer {
 
     /** Sets OpenBLAS' own thread count and reads it back from the library. */
     static void setThreads(int threads) {
+        checkForcedCore();
         openblas_nolapack.blas_set_num_threads(threads);
         int now = threads();
         if (now != threads) {
             throw new IllegalStateException("OpenBLAS runs " + now + " threads after asking for " + threads);
         }
+    }
+
+    /**
+     * Sets the thread count of every OpenBLAS library loaded in this JVM and reads each back. JavaCPP's
+     * OpenBLAS preset loads two builds, {@code libopenblas_nolapack} (this peer's) and {@code libopenblas}
+     * (which libtorch's LAPACK pulls in), each with its own pool; which one a caller's {@code sgemm_}
+     * binds to depends on load order, so both are set.
+     */
+    static void setThreadsEverywhere(int threads) {
+        setThreads(threads);
+        for (Map.Entry<String, String> lib : loadedLibraries().entrySet()) {
+            try {
+                SymbolLookup l = SymbolLookup.libraryLookup(Path.of(lib.getValue()), Arena.global());
+                MethodHandle set = Linker.nativeLinker().downcallHandle(l.find("openblas_set_num_threads").orElseThrow(),
+                        FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
+                MethodHandle get = Linker.nativeLinker().downcallHandle(l.find("openblas_get_num_threads").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT));
+                set.invokeExact(threads);
+                int now = (int) get.invokeExact();
+                if (now != threads) {
+                    throw new IllegalStateException(lib.getKey() + " runs " + now + " threads after asking for " + threads);
+                }
+            } catch (RuntimeException | Error e) {
+                throw e;
+            } catch (Throwable e) {
+                throw new IllegalStateException("cannot set the threads of " + lib.getKey() + ": " + e, e);
+            }
+        }
+    }
+
+    /** Every OpenBLAS library JavaCPP has loaded: name (e.g. "openblas@.0") to file. */
+    static Map<String, String> loadedLibraries() {
+        Map<String, String> libs = new TreeMap<>();
+        Loader.getLoadedLibraries().forEach((name, file) -> {
+            if (name.startsWith("openblas") && file != null) {
+                libs.put(name, file);
+            }
+        });
+        return libs;
+    }
+
+    /** The core each loaded OpenBLAS library chose: library name to openblas_get_corename(). */
+    static Map<String, String> coresLoaded() {
+        Map<String, String> cores = new LinkedHashMap<>();
+        for (Map.Entry<String, String> lib : loadedLibraries().entrySet()) {
+            try {
+                SymbolLookup l = SymbolLookup.libraryLookup(Path.of(lib.getValue()), Arena.global());
+                MethodHandle h = Linker.nativeLinker().downcallHandle(l.find("openblas_get_corename").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.ADDRESS));
+                MemorySegment s = (MemorySegment) h.invokeExact();
+                cores.put(lib.getKey(), s.equals(MemorySegment.NULL) ? "unknown" : s.reinterpret(4096).getString(0).trim());
+            } catch (Throwable e) {
+                cores.put(lib.getKey(), "unknown (" + e.getMessage() + ")");
+            }
+        }
+        return cores;
     }
 
     /** openblas_get_num_threads(), or -1 when the library does not answer. */
@@ -98,6 +161,47 @@ final class OpenBlasPeer {
             b.close();
             c.close();
         }
+    }
+
+    /** Cores that use the CPU's widest FMA: AVX-512 ones, and on an AVX2-only CPU also the AVX2 ones. */
+    private static final java.util.Set<String> AVX512_CORES = java.util.Set.of("skylakex", "cooperlake", "sapphirerapids");
+    private static final java.util.Set<String> AVX2_CORES = java.util.Set.of("haswell", "zen", "skylakex", "cooperlake",
+            "sapphirerapids");
+
+    /**
+     * The core to force with OPENBLAS_CORETYPE when {@code detected} leaves the CPU's vector units idle
+     * (a generic fallback such as Prescott on a CPU OpenBLAS' build does not know), else null. On a CPU with
+     * AVX-512: Cooperlake when it has AVX512_BF16, else SkylakeX; with AVX2 and FMA only: Haswell.
+     * {@code flags} is /proc/cpuinfo's flags line, space-padded.
+     */
+    static String betterCore(String detected, String flags) {
+        String core = detected == null ? "" : detected.trim().toLowerCase(java.util.Locale.ROOT);
+        if (flags.contains(" avx512f ")) {
+            return AVX512_CORES.contains(core) ? null : flags.contains(" avx512_bf16 ") ? "Cooperlake" : "SkylakeX";
+        }
+        if (flags.contains(" avx2 ") && flags.contains(" fma ")) {
+            return AVX2_CORES.contains(core) ? null : "Haswell";
+        }
+        return null;
+    }
+
+    /** Whether {@code core} runs AVX2 or AVX-512 kernels. */
+    static boolean isVectorCore(String core) {
+        return core != null && AVX2_CORES.contains(core.trim().toLowerCase(java.util.Locale.ROOT));
+    }
+
+    /** In a fork started with OPENBLAS_CORETYPE, every loaded OpenBLAS must run that core, or the rows would lie. */
+    private static void checkForcedCore() {
+        String want = System.getenv("OPENBLAS_CORETYPE");
+        if (want == null || want.isBlank()) {
+            return;
+        }
+        coreName(); // loads this peer's library
+        coresLoaded().forEach((lib, core) -> {
+            if (!core.equalsIgnoreCase(want.trim())) {
+                throw new IllegalStateException(lib + " runs its " + core + " core although OPENBLAS_CORETYPE=" + want);
+            }
+        });
     }
 
     /** The kernel family OpenBLAS chose for this CPU, e.g. "SkylakeX" or "Cooperlake". */

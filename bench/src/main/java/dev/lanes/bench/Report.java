@@ -35,15 +35,16 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  * log and charts. Run {@code --help} for the options.
  */
 public final class Report {
-    static final List<String> GEMM_IMPLS = List.of("lanes", "openblas", "netlibVector", "netlibJava", "ejml", "scalar");
+    static final List<String> GEMM_IMPLS = List.of("lanes", "openblas", "pytorch", "netlibVector", "netlibJava", "ejml",
+            "scalar");
     /** --full adds OpenBLAS on off-heap operands: its kernel without the JNI copies of float[]. */
-    static final List<String> GEMM_IMPLS_FULL = List.of("lanes", "openblas", "openblasOffHeap", "netlibVector",
+    static final List<String> GEMM_IMPLS_FULL = List.of("lanes", "openblas", "openblasOffHeap", "pytorch", "netlibVector",
             "netlibJava", "ejml", "scalar");
     /** --full's strided batch and attention shapes: Lanes and the peers of the GEMM issue's ratios only. */
-    static final List<String> GEMM_IMPLS_TARGETS = List.of("lanes", "openblas", "openblasOffHeap", "netlibVector");
+    static final List<String> GEMM_IMPLS_TARGETS = List.of("lanes", "openblas", "openblasOffHeap", "pytorch", "netlibVector");
     /** Above this m*n*k (512^3) --full skips netlibJava and EJML: seconds per call, and no target names them. */
     static final long SLOW_PEER_MAX_MACS = 1L << 27;
-    static final List<String> MEMORY_IMPLS = List.of("lanes", "scalar", "plainJava");
+    static final List<String> MEMORY_IMPLS = List.of("lanes", "pytorch", "scalar", "plainJava");
     static final List<String> MEMORY_BENCHES = List.of("SoftmaxBench", "ResidualAddBench");
     private static final String PKG = "dev.lanes.bench.";
     /** Float lanes of the forks' preferred species: 8 under --avx2 (-XX:UseAVX=2), else this JVM's. */
@@ -105,11 +106,14 @@ public final class Report {
         List<int[]> memoryShapes;
         List<Integer> threads;
         Integer forks, warmup, iterations;
+        boolean forksGiven;
         Long warmupMs, measureMs;
         long scalarMaxMacs = 1L << 24;
         boolean pytorch;
         /** --avx2: the forks run with -XX:UseAVX=2 and OpenBLAS on its Haswell core. */
         boolean avx2;
+        /** The environment of PyTorch 2.x's forks (--torch-env); {@link TorchEnv#BEST} unless given. */
+        Map<String, String> torchEnv = TorchEnv.BEST;
         Path out;
         final List<Path> mergePython = new ArrayList<>();
 
@@ -131,11 +135,15 @@ public final class Report {
                   --memory RxC,...       softmax / residual-add shapes, e.g. 512x512,4096x4096
                   --threads 1,2          GEMM thread counts (netlib and the scalar twin run at 1 only)
                   --forks N  --warmup N  --iterations N  --warmup-ms MS  --measure-ms MS
+                                         (default 2 forks; the default report runs attention and the training
+                                         step in 1; PyTorch 2.x (libtorch in the JVM) is the 'pytorch' row)
                   --scalar-max MACS      largest m*n*k the scalar GEMM twin runs (default 16777216 = 256^3)
                   --no-probes            skip the FMA-peak (Java and C) and memory-bandwidth probes
                   --avx2                 what an AVX2 machine runs: JMH forks with -XX:UseAVX=2, OpenBLAS with
                                          OPENBLAS_CORETYPE=Haswell, "% of peak" against the 256-bit probes
                                          (GEMM runs carry JMH's GC profiler: bytes allocated per call, "B/op")
+                  --torch-env K=V,...    environment of the pytorch (libtorch 2.x) forks instead of the tuned one
+                                         (OMP_WAIT_POLICY, GOMP_SPINCOUNT, MALLOC_*...); "none" for the defaults
                   --pytorch              also run bench/pytorch_bench.py (Debian python3-torch) on the same shapes and merge it
                   --merge-python FILE    add rows written earlier by bench/pytorch_bench.py
                   --out DIR              results root (default bench/results)
@@ -143,7 +151,8 @@ public final class Report {
                 """;
 
         private static final List<String> VALUED = List.of("--bench", "--sizes", "--shapes", "--memory", "--threads",
-                "--forks", "--warmup", "--iterations", "--warmup-ms", "--measure-ms", "--scalar-max", "--merge-python", "--out");
+                "--forks", "--warmup", "--iterations", "--warmup-ms", "--measure-ms", "--scalar-max", "--merge-python", "--out",
+                "--torch-env");
 
         static Options parse(String[] rawArgs) {
             List<String> args = new ArrayList<>();
@@ -190,7 +199,10 @@ public final class Report {
                             case "--shapes" -> o.extraShapes = csv(value).stream().map(GemmShape::parse).toList();
                             case "--memory" -> o.memoryShapes = csv(value).stream().map(Options::rowsCols).toList();
                             case "--threads" -> o.threads = csv(value).stream().map(Integer::parseInt).toList();
-                            case "--forks" -> o.forks = Integer.parseInt(value);
+                            case "--forks" -> {
+                                o.forks = Integer.parseInt(value);
+                                o.forksGiven = true;
+                            }
                             case "--warmup" -> o.warmup = Integer.parseInt(value);
                             case "--iterations" -> o.iterations = Integer.parseInt(value);
                             case "--warmup-ms" -> o.warmupMs = Long.parseLong(value);
@@ -198,6 +210,7 @@ public final class Report {
                             case "--scalar-max" -> o.scalarMaxMacs = Long.parseLong(value);
                             case "--merge-python" -> o.mergePython.add(Path.of(value));
                             case "--out" -> o.out = Path.of(value);
+                            case "--torch-env" -> o.torchEnv = TorchEnv.parse(value);
                             default -> throw new IllegalArgumentException("unknown option " + a + "\n" + USAGE);
                         }
                     }
@@ -271,6 +284,7 @@ public final class Report {
             m.put("threads", threads);
             m.put("benchFilter", bench == null ? null : bench.pattern());
             m.put("avx2", avx2);
+            m.put("pytorchForkEnv", torchEnv);
             return m;
         }
     }
@@ -305,6 +319,9 @@ public final class Report {
         for (int[] rc : o.memoryShapes) {
             for (String bench : MEMORY_BENCHES) {
                 for (String impl : MEMORY_IMPLS) {
+                    if (impl.equals("scalar") && !o.full && o.bench == null) {
+                        continue; // the scalar twin is the tests' oracle, not a peer: --full and --bench only
+                    }
                     Map<String, String> p = new LinkedHashMap<>();
                     p.put("rows", "" + rc[0]);
                     p.put("cols", "" + rc[1]);
@@ -316,9 +333,13 @@ public final class Report {
         // twin and the thread counts. Decoding is in --full and --bench only.
         for (String causal : o.full ? List.of("NONE", "TOP_LEFT") : List.of("NONE")) {
             for (String pass : List.of("fwd", "fwdbwd")) {
-                for (int t : o.full ? o.threads : List.of(1)) {
-                    for (String impl : o.full ? List.of("lanes", "naive", "scalar") : List.of("lanes", "naive")) {
-                        if (impl.equals("scalar") && (t > 1 || pass.equals("fwdbwd"))) {
+                for (int t : o.threads) {
+                    // PyTorch with K/V expanded ran as fast as with enable_gqa, not faster: --full only
+                    for (String impl : o.full ? List.of("lanes", "pytorch", "pytorchExpandedKv", "naive", "scalar")
+                            : List.of("lanes", "pytorch", "naive")) {
+                        // the default runs Lanes and PyTorch 2.x at every thread count, the others at one
+                        boolean headline = impl.equals("lanes") || impl.startsWith("pytorch");
+                        if (impl.equals("scalar") && (t > 1 || pass.equals("fwdbwd")) || t > 1 && !o.full && !headline) {
                             continue;
                         }
                         Map<String, String> p = new LinkedHashMap<>();
@@ -353,12 +374,15 @@ public final class Report {
             }
         }
         // The residual-stack issue's training step: L=4, C=512, Hq=8, Hkv=1, B=4, T=256 (StackTrainBench defaults).
-        for (String pass : List.of("fwdbwd", "step")) {
+        // The default runs the whole step only (each row takes most of a minute); --full and --bench add
+        // forward + backward.
+        for (String pass : o.full || o.bench != null ? List.of("fwdbwd", "step") : List.of("step")) {
             for (int t : o.threads) {
                 Map<String, String> p = new LinkedHashMap<>();
                 p.put("pass", pass);
                 p.put("threads", "" + t);
                 jobs.add(new Job("StackTrainBench", "lanes", p, Kind.OTHER));
+                jobs.add(new Job("StackTrainBench", "pytorch", p, Kind.OTHER));
             }
         }
         if (o.bench != null) {
@@ -384,13 +408,13 @@ public final class Report {
             return false;
         }
         if (!o.full) {
-            return true;
+            return !(impl.equals("ejml") && threads > 1) || o.bench != null; // the default: EJML at one thread
         }
         if (s.square() && s.batch() == 1 && s.trans().equals("NN")) {
             return !(impl.equals("netlibJava") || impl.equals("ejml")) || s.macs() <= SLOW_PEER_MAX_MACS;
         }
         if (s.square() && s.batch() == 1) {
-            return impl.equals("lanes") || impl.equals("openblas") || impl.equals("netlibVector");
+            return impl.equals("lanes") || impl.equals("openblas") || impl.equals("pytorch") || impl.equals("netlibVector");
         }
         return GEMM_IMPLS_TARGETS.contains(impl);
     }
@@ -409,19 +433,39 @@ public final class Report {
     }
 
     /**
+     * Forks of one job: --forks (default 2), except that the default report runs attention and the training
+     * step, whose calls take tens of milliseconds to a second, in one fork each (their classes' own
+     * {@code @Fork}) to stay under ten minutes; --full, --bench and an explicit --forks keep the count.
+     */
+    static int forks(Job j, Options o) {
+        boolean longCalls = j.bench().equals("AttentionBench") || j.bench().equals("StackTrainBench");
+        return longCalls && !o.full && o.bench == null && !o.forksGiven ? 1 : o.forks;
+    }
+
+    /**
      * Rough single-thread GFLOP/s of each GEMM implementation on the reference machine (2 Zen 4 cores,
      * report 20261127-022028; netlib VectorBLAS' transposed products are slower than its NN), for the time
      * estimate only: the run corrects the estimate as it goes.
      */
     private static final Map<String, Double> GEMM_GFLOPS_GUESS = Map.of("lanes", 80.0, "openblas", 80.0,
-            "openblasOffHeap", 80.0, "netlibVector", 20.0, "netlibJava", 10.0, "ejml", 5.0, "scalar", 2.0);
+            "openblasOffHeap", 80.0, "pytorch", 80.0, "netlibVector", 20.0, "netlibJava", 10.0, "ejml", 5.0, "scalar", 2.0);
 
     /** Seconds one GEMM call should take; 0 for other jobs. */
     static double callSeconds(Job j) {
+        Map<String, String> p = j.params();
+        int threads = Integer.parseInt(p.getOrDefault("threads", "1"));
+        if (j.bench().equals("StackTrainBench")) { // the default model, near 70 GFLOP/s per thread for either peer
+            return StackTrainBench.flops(4, 512, 8, 1, 4, 256, 256) / (70e9 * threads);
+        }
+        if (j.kind() == Kind.ATTENTION && p.containsKey("pass")) {
+            int t = Integer.parseInt(p.get("T"));
+            return AttentionBench.flops(Integer.parseInt(p.get("B")), Integer.parseInt(p.get("Hq")), t, t,
+                    Integer.parseInt(p.get("D")), !p.get("causal").equals("NONE"), p.get("pass").equals("fwdbwd"))
+                    / ((j.method().equals("scalar") ? 1e9 : 60e9) * threads);
+        }
         if (j.kind() != Kind.GEMM) {
             return 0;
         }
-        Map<String, String> p = j.params();
         double flops = 2.0 * Long.parseLong(p.get("m")) * Long.parseLong(p.get("n")) * Long.parseLong(p.get("k"))
                 * Long.parseLong(p.getOrDefault("batch", "1"));
         double gflops = GEMM_GFLOPS_GUESS.getOrDefault(j.method(), 5.0) * Integer.parseInt(p.getOrDefault("threads", "1"));
@@ -435,12 +479,15 @@ public final class Report {
      */
     static double estimateSeconds(Job j, Options o) {
         double call = callSeconds(j);
-        double perFork = 1.5 + 3 * call + warmupIterations(j, o) * iterationSeconds(o.warmupMs, call)
+        // PyTorch's training check runs three steps of each model; libtorch takes a second to load
+        double setupCalls = j.bench().equals("StackTrainBench") && TorchEnv.isTorch(j.method()) ? 6 : 3;
+        double perFork = 1.5 + (TorchEnv.isTorch(j.method()) ? 1 : 0) + setupCalls * call
+                + warmupIterations(j, o) * iterationSeconds(o.warmupMs, call)
                 + o.iterations * iterationSeconds(o.measureMs, call);
         if (j.kind() == Kind.STREAM) {
             perFork += 1.0; // three 64 MiB arrays to allocate and fill
         }
-        return o.forks * perFork;
+        return forks(j, o) * perFork;
     }
 
     private static double iterationSeconds(long ms, double call) {
@@ -471,8 +518,9 @@ public final class Report {
                 dev.lanes.kernels.Backend.describe());
         System.out.println("GEMM tuning (this JVM; forks log theirs in jmh.log): " + dev.lanes.kernels.Tuning.current()
                 + (o.avx2 ? "; the --avx2 forks use their 256-bit row" : ""));
-        System.out.printf("%d JMH runs, %d fork(s) x (%d warmup x %d ms + %d x %d ms) each, about %s%n",
-                jobs.size(), o.forks, o.warmup, o.warmupMs, o.iterations, o.measureMs, clock(estimate));
+        System.out.printf("%d JMH runs, %d fork(s) (attention and training: %d) x (%d warmup x %d ms + %d x %d ms) each,"
+                + " about %s%n", jobs.size(), o.forks, forks(new Job("StackTrainBench", "lanes", Map.of(), Kind.OTHER), o),
+                o.warmup, o.warmupMs, o.iterations, o.measureMs, clock(estimate));
         if (o.list) {
             for (Job j : jobs) {
                 System.out.printf("  %-28s %s%n", j.label(), j.paramText());
@@ -488,6 +536,7 @@ public final class Report {
         Path dir = o.out.resolve(stamp);
         Files.createDirectories(dir);
         System.out.println("results: " + dir.toAbsolutePath());
+        TorchEnv forkEnv = TorchEnv.forRun(o.torchEnv, dir);
 
         Map<Integer, Double> cProbe = o.probes ? CProbe.run(dir, 15) : Map.of();
         List<RunResult> all = new ArrayList<>();
@@ -510,7 +559,7 @@ public final class Report {
                 long t0 = System.nanoTime();
                 long logStart = Files.size(logFile);
                 try {
-                    Collection<RunResult> rr = new Runner(options(j, o), format).run();
+                    Collection<RunResult> rr = new Runner(options(j, o, forkEnv), format).run();
                     for (RunResult r : rr) {
                         all.add(r);
                         jobOf.put(r, j);
@@ -558,7 +607,10 @@ public final class Report {
         sort(rows);
         Rows.Limits limits = Rows.derive(rows);
 
+        forkEnv.labelRows(rows, pythonMachine);
         Map<String, Object> machine = Machine.describe();
+        machine.put("pytorch", TorchEnv.libtorchVersion());
+        machine.put("openblas", forkEnv.openBlasCores(pythonMachine));
         machine.put("peakGflopsPerCore", limits.peakGflopsPerCore());
         machine.put("streamGBs", limits.streamGBs());
         machine.put("otherCpuCoresBefore", busyBefore);
@@ -574,8 +626,14 @@ public final class Report {
                 System.getProperty("os.arch")).describe() + " (the forks' defaults at 256 bits)"
                 : dev.lanes.kernels.Tuning.current().describe());
         Map<String, Object> peers = Machine.peers();
+        if (peers.get("openblas") instanceof Map<?, ?> ob) { // the core its forks ran, which the report may have forced
+            @SuppressWarnings("unchecked")
+            Map<String, Object> obm = (Map<String, Object>) ob;
+            obm.put("core", forkEnv.bytedecoCore());
+        }
+        peers.put("libtorch", TorchEnv.libtorchPeer(forkEnv));
         if (pythonMachine != null) {
-            peers.put("pytorch", pythonMachine);
+            peers.put("pytorchPython", pythonMachine);
         }
         report.put("peers", peers);
         report.put("settings", o.toJson());
@@ -593,6 +651,7 @@ public final class Report {
 
         System.out.println();
         System.out.print(Summary.table(rows));
+        System.out.printf("%npytorch: %s; OpenBLAS cores: %s%n", machine.get("pytorch"), machine.get("openblas"));
         System.out.printf("%nwrote %s (jmh-result.json, report.json, summary.md, jmh.log%s) in %s%n", dir,
                 charts.isEmpty() ? "" : ", " + String.join(", ", charts), clock(wall));
         if (!failed.isEmpty()) {
@@ -640,7 +699,7 @@ public final class Report {
         Map<String, Integer> benchRank = new LinkedHashMap<>();
         Map<String, Integer> groupRank = new LinkedHashMap<>();
         for (String b : List.of("PeakBench", "StreamBench", "GemmBench", "SoftmaxBench", "ResidualAddBench",
-                "AttentionBench")) {
+                "AttentionBench", "StackTrainBench")) {
             benchRank.put(b, benchRank.size());
         }
         for (Rows.Row r : rows) {
@@ -681,11 +740,11 @@ public final class Report {
         }
     }
 
-    private static org.openjdk.jmh.runner.options.Options options(Job j, Options o) {
+    private static org.openjdk.jmh.runner.options.Options options(Job j, Options o, TorchEnv forkEnv) {
         ChainedOptionsBuilder b = new OptionsBuilder()
                 .jvmArgsPrepend(o.avx2 ? new String[] {"-XX:UseAVX=2"} : new String[0])
                 .include("^" + Pattern.quote(PKG + j.label()) + "$")
-                .forks(o.forks)
+                .forks(forks(j, o))
                 .warmupIterations(warmupIterations(j, o))
                 .warmupTime(TimeValue.milliseconds(o.warmupMs))
                 .measurementIterations(o.iterations)
@@ -693,6 +752,10 @@ public final class Report {
                 .shouldFailOnError(true);
         for (Map.Entry<String, String> p : j.params().entrySet()) {
             b = b.param(p.getKey(), p.getValue());
+        }
+        String jvm = forkEnv.jvmFor(j.method());
+        if (jvm != null) { // a forked JVM inherits the report's environment: a wrapper adds to it
+            b = b.jvm(jvm);
         }
         if (j.kind() == Kind.GEMM || j.kind() == Kind.ATTENTION || j.kind() == Kind.OTHER) {
             // allocation per call (gc.alloc.rate.norm): reads allocated-bytes counters around each iteration,

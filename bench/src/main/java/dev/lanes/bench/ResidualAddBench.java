@@ -8,6 +8,10 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -54,6 +58,9 @@ public class ResidualAddBench {
     /** The same operands in native memory (lanesSegment only). */
     private Arena arena;
     private MemorySegment xSeg, fSeg, biasSeg, ySeg;
+    /** pytorch: the same as tensors, and f + bias between its two adds. */
+    private Tensor tx, tf, tBias, tTmp, ty;
+    private final Scalar alpha = new Scalar(ALPHA);
 
     /** Bytes the fused op must move: x and f read, y written, the bias row read once; float32. */
     public static double bytesMoved(long rows, long cols) {
@@ -69,6 +76,14 @@ public class ResidualAddBench {
         bias = BenchSupport.uniform(rnd, cols);
         y = new float[size];
         String impl = BenchSupport.implementation(params);
+        if (impl.equals("pytorch")) {
+            TorchPeer.setThreads(1);
+            tx = TorchPeer.tensor(x, rows, cols);
+            tf = TorchPeer.tensor(f, rows, cols);
+            tBias = TorchPeer.tensor(bias, cols);
+            tTmp = TorchPeer.tensor(y, rows, cols);
+            ty = TorchPeer.tensor(y, rows, cols);
+        }
         float[] ref = run("scalar");
         float[] lanesY = run("lanes");
         BenchSupport.Bound bound = i -> 4 * BenchSupport.U
@@ -94,6 +109,11 @@ public class ResidualAddBench {
             case "lanes" -> lanes();
             case "scalar" -> scalar();
             case "plainJava" -> plainJava();
+            case "pytorch" -> {
+                ty.data_ptr_float().put(y);
+                pytorch();
+                yield TorchPeer.toArray(ty);
+            }
             default -> throw new IllegalArgumentException("unknown residual-add implementation " + impl);
         };
         return out.clone();
@@ -123,6 +143,19 @@ public class ResidualAddBench {
     public float[] scalar() {
         ResidualAddScalar.forward(rows, cols, ALPHA, x, 0, cols, f, 0, cols, bias, 0, y, 0, cols);
         return y;
+    }
+
+    /**
+     * PyTorch 2.x in this JVM, one thread, as a user writes it without a fused kernel: two out= adds into
+     * preallocated tensors, {@code tmp = f + bias} (broadcast over rows), then {@code y = x + 0.5 * tmp}.
+     */
+    @Benchmark
+    public Object pytorch() {
+        try (PointerScope scope = new PointerScope()) {
+            torch.add_out(tTmp, tf, tBias);
+            torch.add_out(ty, tx, tTmp, alpha);
+        }
+        return ty;
     }
 
     /** What one would write without a library. */

@@ -28,6 +28,13 @@ final class Rows {
         double allocBytesPerOp = Double.NaN;
         String unit = "us/op";
         String bestPeer;
+        /** The OpenBLAS core an OpenBLAS-backed row ran on (openblas_get_corename), else null. */
+        String blasCore;
+
+        /** The implementation with the OpenBLAS core it ran on, e.g. "openblas [Cooperlake]". */
+        String implText() {
+            return blasCore == null ? impl : impl + " [" + blasCore + "]";
+        }
 
         String group() {
             return bench + " " + paramText(kind, params);
@@ -73,6 +80,9 @@ final class Rows {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("benchmark", bench);
             m.put("impl", impl);
+            if (blasCore != null) {
+                m.put("openblasCore", blasCore);
+            }
             Map<String, Object> p = new LinkedHashMap<>();
             params.forEach((k, v) -> p.put(k, v.matches("-?\\d+") ? (Object) Long.parseLong(v) : v));
             m.put("params", p);
@@ -214,6 +224,10 @@ final class Rows {
             row.bench = (String) m.get("benchmark");
             row.impl = (String) m.get("impl");
             row.source = String.valueOf(m.getOrDefault("source", "python"));
+            if ("pytorch".equals(row.impl) && machine != null && machine.get("torch") instanceof String v) {
+                // older files name Debian's torch plainly: keep it apart from the libtorch 2.x rows
+                row.impl = "pytorch" + v.replaceAll("^(\\d+\\.\\d+).*", "$1");
+            }
             row.kind = switch (row.bench) {
                 case "GemmBench" -> Report.Kind.GEMM;
                 case "SoftmaxBench", "ResidualAddBench" -> Report.Kind.MEMORY;

@@ -8,6 +8,9 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -54,6 +57,8 @@ public class SoftmaxBench {
     /** The same x, and y, in native memory (lanesSegment only). */
     private Arena arena;
     private MemorySegment xSeg, ySeg;
+    /** pytorch: x and y as tensors. */
+    private Tensor tx, ty;
 
     /** Bytes a softmax of this shape must move: x read and y written, float32. */
     public static double bytesMoved(long rows, long cols) {
@@ -69,6 +74,11 @@ public class SoftmaxBench {
         }
         y = new float[x.length];
         String impl = BenchSupport.implementation(params);
+        if (impl.equals("pytorch")) {
+            TorchPeer.setThreads(1);
+            tx = TorchPeer.tensor(x, rows, cols);
+            ty = TorchPeer.tensor(y, rows, cols);
+        }
         float[] ref = run("scalar");
         float[] lanesY = run("lanes");
         double rel = 2 * BenchSupport.gamma(cols) + 16 * BenchSupport.U;
@@ -92,6 +102,11 @@ public class SoftmaxBench {
             case "lanes" -> lanes();
             case "scalar" -> scalar();
             case "plainJava" -> plainJava();
+            case "pytorch" -> {
+                ty.data_ptr_float().put(y);
+                pytorch();
+                yield TorchPeer.toArray(ty);
+            }
             default -> throw new IllegalArgumentException("unknown softmax implementation " + impl);
         };
         return out.clone();
@@ -121,6 +136,15 @@ public class SoftmaxBench {
     public float[] scalar() {
         SoftmaxScalar.forward(rows, cols, 1f, false, 0, null, 0, 0, x, 0, cols, y, 0, cols);
         return y;
+    }
+
+    /** PyTorch 2.x in this JVM, one thread: {@code torch.softmax(x, -1, out=y)} into a preallocated y. */
+    @Benchmark
+    public Object pytorch() {
+        try (PointerScope scope = new PointerScope()) {
+            torch.softmax_out(ty, tx, 1);
+        }
+        return ty;
     }
 
     /** What one would write without a library: max, exp and sum, scale; float accumulation. */

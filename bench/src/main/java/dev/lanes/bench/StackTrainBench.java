@@ -8,6 +8,7 @@ import dev.lanes.kernels.Parallelism;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -21,6 +22,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
  * Training a stack of pre-norm MQA residual blocks ({@link Gpt}): the residual-stack issue's shape,
@@ -31,8 +33,12 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code pass=step}: the same plus global-norm clipping and an AdamW step: one whole training step.
  * </ul>
  *
- * PyTorch's rows (bench/pytorch_bench.py) run the same architecture as eager modules with the same
- * parameters.
+ * {@code pytorch}: PyTorch 2.x in this JVM ({@link TorchGpt}), the same architecture written with libtorch's
+ * functional API, Lanes' initial parameters copied in, {@code scaled_dot_product_attention} with
+ * {@code is_causal} and {@code enable_gqa}; {@code zero_grad()}, forward, backward, and for {@code step}
+ * {@code clip_grad_norm_} and {@code torch::optim::AdamW} with the same hyper-parameters. {@code @Setup}
+ * checks its losses against Lanes' on the same batch over two whole steps and the embedding after them.
+ * bench/pytorch_bench.py runs the same architecture as eager Python modules (Debian's PyTorch 1.13).
  *
  * GFLOP/s counts 6 flops per parameter per token for the GEMMs (2 forward, 4 backward) plus the
  * attention's {@link AttentionBench#flops} forward and backward, causal. {@code @Setup} checks that a
@@ -42,7 +48,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {Backend.FLAG, "-Xss4m"})
+@Fork(value = 1, jvmArgsAppend = {Backend.FLAG, "-Xss4m", "--enable-native-access=ALL-UNNAMED"})
 public class StackTrainBench {
 
     @State(Scope.Thread)
@@ -70,9 +76,10 @@ public class StackTrainBench {
         AdamWOptimizer opt;
         int[] x, y;
         Parallelism team;
+        TorchGpt torchGpt;
 
         @Setup(Level.Trial)
-        public void setup() {
+        public void setup(BenchmarkParams params) {
             GptConfig cfg = GptConfig.of(V, T, L, C, Hq, Hkv);
             team = Parallelism.fixed(threads);
             x = new int[B * T];
@@ -83,11 +90,11 @@ public class StackTrainBench {
                 y[i] = rnd.nextInt(V);
             }
             gpt = newModel(cfg);
-            opt = new AdamWOptimizer(gpt.layout(), 0.9f, 0.95f, 1e-8f, 0.1f);
+            opt = new AdamWOptimizer(gpt.layout(), BETA1, BETA2, EPS, WEIGHT_DECAY);
             if (threads > 1) {
                 // one step on one thread and on the team must give the same bits
                 Gpt ref = newModel(cfg);
-                AdamWOptimizer refOpt = new AdamWOptimizer(ref.layout(), 0.9f, 0.95f, 1e-8f, 0.1f);
+                AdamWOptimizer refOpt = new AdamWOptimizer(ref.layout(), BETA1, BETA2, EPS, WEIGHT_DECAY);
                 step(ref, refOpt, Parallelism.serial(), x, y);
                 step(gpt, opt, team, x, y);
                 if (!Arrays.equals(ref.params(), gpt.params())) {
@@ -97,6 +104,42 @@ public class StackTrainBench {
             double loss = gpt.forward(team, x, y);
             if (!(Math.abs(loss - Math.log(V)) < 0.5)) {
                 throw new IllegalStateException("initial loss " + loss + " is far from ln(V) = " + Math.log(V));
+            }
+            if (BenchSupport.implementation(params).equals("pytorch")) {
+                TorchPeer.setThreadsNested(threads);
+                checkTorch(cfg);
+                torchGpt = newTorch(gpt);
+            }
+        }
+
+        private TorchGpt newTorch(Gpt from) {
+            return new TorchGpt(from, x, y, LR, BETA1, BETA2, EPS, WEIGHT_DECAY, false);
+        }
+
+        /**
+         * Two whole steps of each on the same batch from the same parameters: the three losses (before,
+         * after one, after two) and the token embedding after them must agree, which a different model,
+         * loss, clipping or optimizer (decay groups, betas) would not.
+         */
+        private void checkTorch(GptConfig cfg) {
+            Gpt ref = newModel(cfg);
+            AdamWOptimizer refOpt = new AdamWOptimizer(ref.layout(), BETA1, BETA2, EPS, WEIGHT_DECAY);
+            try (TorchGpt t = newTorch(ref); PointerScope scope = new PointerScope()) {
+                for (int s = 0; s < 3; s++) {
+                    double want = s < 2 ? step(ref, refOpt, team, x, y) : ref.forward(team, x, y);
+                    double got = s < 2 ? t.step(1.0) : t.forwardBackward();
+                    if (!(Math.abs(got - want) <= 1e-4 * Math.abs(want))) {
+                        throw new IllegalStateException("pytorch loss " + got + " != lanes " + want + " after " + s + " step(s)");
+                    }
+                    if (Boolean.getBoolean("lanes.bench.verbose")) {
+                        System.out.printf("training loss after %d step(s): lanes %.7f, pytorch %.7f%n", s, want, got);
+                    }
+                }
+                float[] want = java.util.Arrays.copyOfRange(ref.params(), ref.layout().get("wte").offset(),
+                        ref.layout().get("wte").offset() + ref.layout().get("wte").size());
+                float[] got = t.param("wte");
+                // two steps of at most lr each per element, from the same start
+                BenchSupport.checkAgreement("training pytorch vs lanes, wte after two steps", want, got, i -> 0.05 * 2 * LR);
             }
         }
 
@@ -109,6 +152,9 @@ public class StackTrainBench {
         @TearDown(Level.Trial)
         public void tearDown() {
             team.close();
+            if (torchGpt != null) {
+                torchGpt.close();
+            }
         }
     }
 
@@ -119,13 +165,23 @@ public class StackTrainBench {
         return 6 * perToken * b * t + l * AttentionBench.flops(b, hq, t, t, d, true, true);
     }
 
+    static final float LR = 1e-4f, BETA1 = 0.9f, BETA2 = 0.95f, EPS = 1e-8f, WEIGHT_DECAY = 0.1f;
+
     static double step(Gpt gpt, AdamWOptimizer opt, Parallelism team, int[] x, int[] y) {
         double loss = gpt.forward(team, x, y);
         gpt.zeroGrads(team);
         gpt.backward(team);
         opt.clipGradNorm(team, gpt.grads(), 1f);
-        opt.step(team, 1e-4f, gpt.params(), gpt.grads());
+        opt.step(team, LR, gpt.params(), gpt.grads());
         return loss;
+    }
+
+    /** libtorch's step or forward + backward; every tensor of the call is released when it returns. */
+    @Benchmark
+    public double pytorch(Model m) {
+        try (PointerScope scope = new PointerScope()) {
+            return m.pass.equals("step") ? m.torchGpt.step(1.0) : m.torchGpt.forwardBackward();
+        }
     }
 
     @Benchmark
