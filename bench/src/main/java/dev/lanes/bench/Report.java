@@ -516,7 +516,7 @@ public final class Report {
         double estimate = jobs.stream().mapToDouble(j -> estimateSeconds(j, o)).sum();
         System.out.printf("Lanes benchmark report: JDK %s (%s), %s%n", Runtime.version(), System.getProperty("java.home"),
                 dev.lanes.kernels.Backend.describe());
-        System.out.println("GEMM tuning (this JVM; forks log theirs in jmh.log): " + dev.lanes.kernels.Tuning.current()
+        System.out.println("GEMM tuning (this JVM, and the forks'): " + dev.lanes.kernels.Tuning.current()
                 + (o.avx2 ? "; the --avx2 forks use their 256-bit row" : ""));
         System.out.printf("%d JMH runs, %d fork(s) (attention and training: %d) x (%d warmup x %d ms + %d x %d ms) each,"
                 + " about %s%n", jobs.size(), o.forks, forks(new Job("StackTrainBench", "lanes", Map.of(), Kind.OTHER), o),
@@ -537,6 +537,11 @@ public final class Report {
         Files.createDirectories(dir);
         System.out.println("results: " + dir.toAbsolutePath());
         TorchEnv forkEnv = TorchEnv.forRun(o.torchEnv, dir);
+        // Every fork would log the GEMM tuning line of its start-up into this console; the report prints it
+        // once above and records it in report.json, so the forks keep only Lanes' warnings.
+        Path forkLogging = dir.resolve("fork-logging.properties");
+        Files.writeString(forkLogging, "handlers=java.util.logging.ConsoleHandler\n.level=INFO\n"
+                + "dev.lanes.kernels.level=WARNING\n");
 
         Map<Integer, Double> cProbe = o.probes ? CProbe.run(dir, 15) : Map.of();
         List<RunResult> all = new ArrayList<>();
@@ -559,7 +564,7 @@ public final class Report {
                 long t0 = System.nanoTime();
                 long logStart = Files.size(logFile);
                 try {
-                    Collection<RunResult> rr = new Runner(options(j, o, forkEnv), format).run();
+                    Collection<RunResult> rr = new Runner(options(j, o, forkEnv, forkLogging), format).run();
                     for (RunResult r : rr) {
                         all.add(r);
                         jobOf.put(r, j);
@@ -740,9 +745,11 @@ public final class Report {
         }
     }
 
-    private static org.openjdk.jmh.runner.options.Options options(Job j, Options o, TorchEnv forkEnv) {
+    private static org.openjdk.jmh.runner.options.Options options(Job j, Options o, TorchEnv forkEnv,
+                                                                  Path forkLogging) {
+        String logging = "-Djava.util.logging.config.file=" + forkLogging.toAbsolutePath();
         ChainedOptionsBuilder b = new OptionsBuilder()
-                .jvmArgsPrepend(o.avx2 ? new String[] {"-XX:UseAVX=2"} : new String[0])
+                .jvmArgsPrepend(o.avx2 ? new String[] {"-XX:UseAVX=2", logging} : new String[] {logging})
                 .include("^" + Pattern.quote(PKG + j.label()) + "$")
                 .forks(forks(j, o))
                 .warmupIterations(warmupIterations(j, o))
