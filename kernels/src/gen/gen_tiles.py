@@ -74,9 +74,10 @@ def kernel(r, v, kind):
         w("        FloatVector " + ", ".join(f"{acc(i, j)} = FloatVector.zero(S)" for j in range(v)) + ";")
     if r > 1:
         w("        " + " ".join(f"int a{i} = {i} * aRs;" for i in range(1, r)))
-    w("        for (int p = 0; p < k; p++) {")
-    w("            int bo = bi + p * bRs;")
-    w("            int ao = ai + p * aCs;")
+    # the indices step by the strides rather than being p * stride: C2 keeps the multiplications in the
+    # loop otherwise (two imuls and their spills per step), 4-5% of the tile's rate on Zen 4
+    w("        int ao = ai, bo = bi;")
+    w("        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {")
     for j in range(v):
         w(f"            FloatVector b{j} = FloatVector.fromArray(S, b, bo + {j} * L);")
     for i in range(r):

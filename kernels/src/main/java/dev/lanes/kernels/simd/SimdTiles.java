@@ -68,9 +68,8 @@ public final class SimdTiles {
         FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S), c43 = FloatVector.zero(S);
         FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S), c53 = FloatVector.zero(S);
         int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * bRs;
-            int ao = ai + p * aCs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
             FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
@@ -169,9 +168,8 @@ public final class SimdTiles {
         FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S), c62 = FloatVector.zero(S);
         FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S), c72 = FloatVector.zero(S);
         int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * bRs;
-            int ao = ai + p * aCs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
             FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
@@ -281,9 +279,8 @@ public final class SimdTiles {
         FloatVector c100 = FloatVector.zero(S), c101 = FloatVector.zero(S);
         FloatVector c110 = FloatVector.zero(S), c111 = FloatVector.zero(S);
         int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs; int a8 = 8 * aRs; int a9 = 9 * aRs; int a10 = 10 * aRs; int a11 = 11 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * bRs;
-            int ao = ai + p * aCs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
             FloatVector av = FloatVector.broadcast(S, a[ao]);
@@ -410,9 +407,8 @@ public final class SimdTiles {
         FloatVector c120 = FloatVector.zero(S), c121 = FloatVector.zero(S);
         FloatVector c130 = FloatVector.zero(S), c131 = FloatVector.zero(S);
         int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs; int a8 = 8 * aRs; int a9 = 9 * aRs; int a10 = 10 * aRs; int a11 = 11 * aRs; int a12 = 12 * aRs; int a13 = 13 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * bRs;
-            int ao = ai + p * aCs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
             FloatVector av = FloatVector.broadcast(S, a[ao]);
@@ -547,9 +543,8 @@ public final class SimdTiles {
         FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
         FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
         int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * bRs;
-            int ao = ai + p * aCs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
             FloatVector av = FloatVector.broadcast(S, a[ao]);
@@ -618,9 +613,8 @@ public final class SimdTiles {
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
         FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S);
         int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * bRs;
-            int ao = ai + p * aCs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
             FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
@@ -684,9 +678,8 @@ public final class SimdTiles {
         FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S), c43 = FloatVector.zero(S);
         FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S), c53 = FloatVector.zero(S);
         int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * bRs;
-            int ao = ai + p * aCs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
             FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
@@ -780,9 +773,8 @@ public final class SimdTiles {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
         int a1 = 1 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * bRs;
-            int ao = ai + p * aCs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
             FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
@@ -826,9 +818,8 @@ public final class SimdTiles {
     static void a1x4(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
             boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * bRs;
-            int ao = ai + p * aCs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
             FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
@@ -868,9 +859,8 @@ public final class SimdTiles {
         FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S), c62 = FloatVector.zero(S);
         FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S), c72 = FloatVector.zero(S);
         int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * bRs;
-            int ao = ai + p * aCs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
             FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
@@ -976,9 +966,8 @@ public final class SimdTiles {
         FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S);
         FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
         int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * bRs;
-            int ao = ai + p * aCs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
             FloatVector av = FloatVector.broadcast(S, a[ao]);
@@ -1066,9 +1055,8 @@ public final class SimdTiles {
         FloatVector c60 = FloatVector.zero(S);
         FloatVector c70 = FloatVector.zero(S);
         int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * bRs;
-            int ao = ai + p * aCs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector av = FloatVector.broadcast(S, a[ao]);
             c00 = b0.fma(av, c00);
@@ -1130,9 +1118,8 @@ public final class SimdTiles {
     static void a1x8(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
             boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S), c04 = FloatVector.zero(S), c05 = FloatVector.zero(S), c06 = FloatVector.zero(S), c07 = FloatVector.zero(S);
-        for (int p = 0; p < k; p++) {
-            int bo = bi + p * bRs;
-            int ao = ai + p * aCs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
             FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
