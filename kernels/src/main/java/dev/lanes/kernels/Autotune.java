@@ -31,7 +31,7 @@ import java.util.SplittableRandom;
  * shows) and N = 1000 NN, scored by the geometric mean of their rates. Search in stages, candidates
  * alternating round by round so that drift on a shared machine hits them all alike: the tile shapes
  * that fit the register file at the default blocks, then KC for the best shape, then NC (the packed B
- * block: all of the L2, half, a quarter), then the packing policy.
+ * block: the default, half, twice), then the packing policy.
  */
 public final class Autotune {
     /** The winner must beat the defaults by this factor (median of paired rounds) to be kept. */
@@ -186,10 +186,10 @@ public final class Autotune {
         print("tile shapes", tiles, s1);
         Tuning bestTile = tiles.get(best(s1));
 
-        // Stage 2: KC for that shape (NC follows the L2)
+        // Stage 2: KC for that shape (NC follows the L2 and KC)
         List<Tuning> kcs = new ArrayList<>();
         kcs.add(bestTile);
-        for (int kc : new int[] {128, 192, 384}) {
+        for (int kc : new int[] {256, 512, 768}) {
             if (kc != bestTile.kc()) {
                 kcs.add(bestTile.with("kc=" + kc, "autotune"));
             }
@@ -198,12 +198,12 @@ public final class Autotune {
         print("KC", kcs, s2);
         Tuning bestKcOnly = kcs.get(best(s2));
 
-        // Stage 3: NC, the packed B block: the whole L2 (default), half or a quarter of it
+        // Stage 3: NC, the packed B block: the default (about four L2s), half or twice that
         List<Tuning> ncs = new ArrayList<>();
         ncs.add(bestKcOnly);
-        for (int div : new int[] {2, 4}) {
-            int nc = bestKcOnly.nc() / div / bestKcOnly.nr() * bestKcOnly.nr();
-            if (nc >= bestKcOnly.nr()) {
+        for (double f : new double[] {0.5, 2}) {
+            int nc = (int) (bestKcOnly.nc() * f) / bestKcOnly.nr() * bestKcOnly.nr();
+            if (nc >= bestKcOnly.nr() && (long) nc * bestKcOnly.kc() <= 1 << 24) {
                 ncs.add(bestKcOnly.with("nc=" + nc, "autotune"));
             }
         }

@@ -22,7 +22,7 @@ import java.util.TreeSet;
  * <tr><td>tile</td><td>MR rows x NR = V vectors of C in registers ({@link Tile})</td></tr>
  * <tr><td>kc</td><td>depth of a packed B block and of each micro-kernel call</td></tr>
  * <tr><td>mc</td><td>rows of A per block (a multiple of MR), read repeatedly from L2</td></tr>
- * <tr><td>nc</td><td>columns of the packed KC x NC block of B (a multiple of NR), sized to the L2</td></tr>
+ * <tr><td>nc</td><td>columns of the packed KC x NC block of B (a multiple of NR), about four L2s of it</td></tr>
  * <tr><td>pack</td><td>when A is packed, and when an untransposed B may be read in place ({@link Pack})</td></tr>
  * <tr><td>directBMaxM</td><td>up to this many rows of C an untransposed B is read in place (0: never)</td></tr>
  * </table>
@@ -155,7 +155,7 @@ public final class Tuning {
         return ld % 1024 == 0;
     }
 
-    /** The inline form, e.g. "tile=6x4,kc=256,mc=96,nc=1024,pack=aliased,directBMaxM=256". */
+    /** The inline form, e.g. "tile=6x4,kc=1024,mc=96,nc=1024,pack=aliased,directBMaxM=256". */
     public String spec() {
         return "tile=" + tile.label() + ",kc=" + kc + ",mc=" + mc + ",nc=" + nc + ",pack="
                 + pack.name().toLowerCase(Locale.ROOT) + ",directBMaxM=" + directBMaxM;
@@ -217,11 +217,10 @@ public final class Tuning {
         int l = Math.max(lanes, 1);
         String core;
         Tile tile;
-        int kc = 256;
         if (l >= 16) {
             if (cpu.vendor().equals("GenuineIntel") && cpu.family() == 6 && INTEL_AVX512_SERVER.contains(cpu.model())) {
                 // BLIS's skx shape (32 x 12 column-major = 12 rows x 2 vectors here): 12 broadcasts per 24
-                // fmas, and a B micro-panel of 256 x 32 floats = 32 KiB stays in the 48 KiB L1
+                // fmas over a B micro-panel of half the width of 6x4's (not measured here: no such machine yet)
                 core = "intel-avx512-2fma";
                 tile = Tile.T12x2;
             } else if (cpu.vendor().equals("AuthenticAMD") && cpu.family() >= 25) {
@@ -233,10 +232,11 @@ public final class Tuning {
                 tile = Tile.T6x4;
             }
         } else if (l == 8) {
-            // 256-bit: AVX2 has 16 vector registers; 6x2 keeps 12 accumulators + 2 + 1 in them (BLIS's
-            // haswell 6 x 16). The 6x4 tile needs 29 and spills.
+            // 256-bit: AVX2 has 16 vector registers, so 12 accumulators + one B row + 1 broadcast; 6x4
+            // (29) spills. Of the two that fit, 4x3 (16 registers) ran 1.09-1.16x 6x2 (15) with
+            // -XX:UseAVX=2 on Zen 4 at N = 512..2048 (bench/RESULTS.md, issue 14)
             core = "avx2";
-            tile = Tile.T6x2;
+            tile = Tile.T4x3;
         } else if (arch.equals("aarch64")) {
             // NEON: 32 registers of 4 floats; BLIS's armv8a 8 x 12
             core = "neon";
@@ -245,16 +245,27 @@ public final class Tuning {
             core = "generic-" + l * 32 + "bit";
             tile = Tile.T6x2;
         }
-        // KC 256 and MC ~96 rows were measured on Zen 4 (sweeps of 128..384 and 60..480 within noise); B is
-        // read in place up to 256 rows of C (measured: equal or faster up to 512 rows, 6% slower at 1024)
+        // KC 1024: every k block after the first reads and writes the C block again, so a deep KC saves
+        // passes over C (at N = 2000, KC 256 made 8 of them, ~7% of the time at the stream rate). The
+        // B micro-panel (KC x NR) then streams from the L2, which the tile measured no slower than
+        // reading it from L1. Measured on Zen 4 with the stepping tile loop (one thread, in-JVM
+        // alternation): KC 1024 / NC 1024 ran 1.03-1.10x KC 512 / NC 1024 and 1.04-1.24x KC 256 / NC 1024
+        // over N = 512..2048, NN, NT and TN; 1.08-1.20x under -XX:UseAVX=2. MC ~96 rows (sweeps of
+        // 48..384 within noise). B is read in place up to 256 rows of C (measured: equal or faster up to
+        // 512 rows, 6% slower at 1024).
         int nr = tile.vectors * l;
         int mc = tile.rows * Math.max(1, (96 + tile.rows - 1) / tile.rows);
+        int kc = 1024;
         return new Tuning("defaults", core, tile, l, kc, mc, blockColumns(cpu.l2Bytes(), kc, nr), Pack.ALIASED, 256);
     }
 
-    /** NC: the packed B block (KC x NC floats) fills the L2, in whole panels, between 4 and 64 of them. */
+    /**
+     * NC: the packed B block (KC x NC floats) is about four L2s, in whole panels, between 4 and 64 of
+     * them. It streams from the L3 once per row block of A, so it need not fit the L2; on Zen 4 (1 MiB
+     * L2) this is 1024 columns, which ran 1.04-1.24x NC 256 (the L2-sized block) at KC 1024.
+     */
     static int blockColumns(long l2, int kc, int nr) {
-        long panels = l2 / ((long) Math.max(1, kc) * Float.BYTES * nr); // a bad kc is refused by the constructor
+        long panels = 4 * l2 / ((long) Math.max(1, kc) * Float.BYTES * nr); // a bad kc is refused by the constructor
         return (int) Math.max(4, Math.min(64, panels)) * nr;
     }
 

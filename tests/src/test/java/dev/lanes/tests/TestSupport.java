@@ -268,8 +268,9 @@ final class TestSupport {
         long t0 = System.nanoTime();
         SplittableRandom rnd = new SplittableRandom(42);
         Tiling t = TILING;
-        float[] a = new float[64 * 300];
-        float[] b = new float[300 * 200];
+        int kMax = Math.max(300, t.kc() + 20);
+        float[] a = new float[64 * kMax];
+        float[] b = new float[kMax * 200];
         float[] c = new float[64 * 200];
         for (int i = 0; i < a.length; i++) a[i] = uniform(rnd);
         for (int i = 0; i < b.length; i++) b[i] = uniform(rnd);
