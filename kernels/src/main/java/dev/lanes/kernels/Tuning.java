@@ -72,10 +72,12 @@ public final class Tuning {
 
     /**
      * ALIASED packs A, and reads no B in place, when its row stride is a multiple of 4 KiB (1024 floats):
-     * rows that far apart fall in the same L1 sets and alias the store buffer's 4 KiB check. ALWAYS packs
-     * A always (B as ALIASED); NEVER reads A in place always and B per directBMaxM.
+     * rows that far apart fall in the same L1 sets and alias the store buffer's 4 KiB check.
+     * TRANSPOSED packs a transposed A at any stride and reads an untransposed A in place. ALWAYS packs A
+     * always. B is packed at an aliased stride under these three; NEVER reads A in place always and B
+     * per directBMaxM at any stride.
      */
-    public enum Pack { ALIASED, ALWAYS, NEVER }
+    public enum Pack { ALIASED, TRANSPOSED, ALWAYS, NEVER }
 
     /** What /proc/cpuinfo says about this CPU, for the table and for the tuning file's key. */
     public record Cpu(String vendor, int family, int model, String modelName, Set<String> flags, long l2Bytes) {
@@ -140,9 +142,14 @@ public final class Tuning {
     /** The row of the defaults table this machine matched, e.g. "amd-zen4". */
     public String core() { return core; }
 
-    /** Whether A at this row stride (lda) is packed under this tuning. */
-    public boolean packsA(int ld) {
-        return pack == Pack.ALWAYS || (pack == Pack.ALIASED && aliased(ld));
+    /** Whether A, stored with row stride {@code ld} and transposed or not, is packed under this tuning. */
+    public boolean packsA(int ld, boolean transposed) {
+        return switch (pack) {
+            case ALWAYS -> true;
+            case NEVER -> false;
+            case ALIASED -> aliased(ld);
+            case TRANSPOSED -> transposed;
+        };
     }
 
     /** Whether an untransposed B at this row stride may be read in place for a block of {@code rows} rows. */
@@ -198,8 +205,8 @@ public final class Tuning {
                         + "' (tile, kc, mc, nc, pack, directBMaxM)");
             }
         }
-        // NC follows the L2 and the new KC and tile unless given
-        int ncols = n >= 0 ? n : blockColumns(CPU.l2Bytes(), k, t.vectors * lanes);
+        // NC follows the L2 and a new KC or tile unless given
+        int ncols = n >= 0 ? n : k == kc && t == tile ? nc : blockColumns(CPU.l2Bytes(), k, t.vectors * lanes);
         return new Tuning(newSource, core, t, lanes, k, m, ncols, p, d);
     }
 
@@ -217,6 +224,8 @@ public final class Tuning {
         int l = Math.max(lanes, 1);
         String core;
         Tile tile;
+        // Pack A at aliased strides unless measured otherwise: the rows of a tile all fall in one L1 set
+        Pack pack = Pack.ALIASED;
         if (l >= 16) {
             if (cpu.vendor().equals("GenuineIntel") && cpu.family() == 6 && INTEL_AVX512_SERVER.contains(cpu.model())) {
                 // BLIS's skx shape (32 x 12 column-major = 12 rows x 2 vectors here): 12 broadcasts per 24
@@ -227,6 +236,11 @@ public final class Tuning {
                 // measured on Zen 4 (one 512-bit fma per cycle): 6x4 at 82-94% of the FMA peak
                 core = cpu.family() == 25 ? "amd-zen4" : "amd-zen5";
                 tile = Tile.T6x4;
+                // at KC 1024, A read in place ran 1.07-1.08x packing it at N = 1024 and 2048 (its 6 rows
+                // fit the 8-way L1 set), transposed 1.06-1.09x at 1024 and 2048 and 1.10x at N = 1000; B
+                // in place at an aliased stride: 1.04-1.11x packing it at 96..256 rows of 1024, 0.94x at
+                // 192 rows of 2048
+                pack = Pack.NEVER;
             } else {
                 core = "avx512";
                 tile = Tile.T6x4;
@@ -237,6 +251,9 @@ public final class Tuning {
             // -XX:UseAVX=2 on Zen 4 at N = 512..2048 (bench/RESULTS.md, issue 14)
             core = "avx2";
             tile = Tile.T4x3;
+            // measured on Zen 4 under -XX:UseAVX=2: an untransposed A in place ran 1.05-1.10x packing it,
+            // a transposed A packed 1.10-1.20x reading it in place (1.25x at the aliased N = 1024)
+            pack = Pack.TRANSPOSED;
         } else if (arch.equals("aarch64")) {
             // NEON: 32 registers of 4 floats; BLIS's armv8a 8 x 12
             core = "neon";
@@ -256,7 +273,7 @@ public final class Tuning {
         int nr = tile.vectors * l;
         int mc = tile.rows * Math.max(1, (96 + tile.rows - 1) / tile.rows);
         int kc = 1024;
-        return new Tuning("defaults", core, tile, l, kc, mc, blockColumns(cpu.l2Bytes(), kc, nr), Pack.ALIASED, 256);
+        return new Tuning("defaults", core, tile, l, kc, mc, blockColumns(cpu.l2Bytes(), kc, nr), pack, 256);
     }
 
     /**

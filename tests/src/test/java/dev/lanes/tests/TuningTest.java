@@ -198,7 +198,7 @@ class TuningTest {
             Tuning.use(Tuning.defaults().with("tile=6x4,kc=128,pack=never", "test"));
             float[] ref = run(1, tr, s, 23);
             for (Tuning.Tile t : Tuning.Tile.values()) {
-                for (String pack : new String[] {"never", "always"}) {
+                for (String pack : new String[] {"never", "always", "transposed"}) {
                     Tuning.use(Tuning.defaults().with("tile=" + t.label() + ",kc=128,pack=" + pack, "test"));
                     assertThat(run(1, tr, s, 23)).as("%s pack=%s %s%s vs 6x4", t.label(), pack, tr[0], tr[1])
                             .isEqualTo(ref);

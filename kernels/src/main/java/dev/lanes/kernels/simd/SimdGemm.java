@@ -212,7 +212,7 @@ public final class SimdGemm {
         int tile = t.tile().ordinal(), mr = t.mr(), nr = t.nr(), kcMax = t.kc(), mcMax = t.mc(), ncMax = t.nc();
         // op(A)[i][p] = a[aOff + i * aRs + p * aCs]
         int aRs = transA ? 1 : lda, aCs = transA ? lda : 1;
-        boolean packA = t.packsA(lda);
+        boolean packA = t.packsA(lda, transA);
         // With few rows of C each B micro-panel is used only a few times, so packing it does not pay;
         // an untransposed B is then read in place.
         boolean directB = !transB && t.readsBInPlace(i1 - i0, ldb);
@@ -340,6 +340,19 @@ public final class SimdGemm {
      * a transposed A (aRs == 1) its MR consecutive values per k, which is the panel's own order.
      */
     static void packA(int mr, float[] a, int src, int aRs, int aCs, int rows, int kc, float[] dst, int d) {
+        if (aRs == 1 && rows % mr == 0) {
+            // Transposed A, whole panels: each stored row p of A^T is read once, left to right, and dealt
+            // out MR values to a panel (an arraycopy per MR values measured 10-20% of a product under AVX2)
+            for (int p = 0; p < kc; p++) {
+                int s = src + p * aCs, o = d + p * mr;
+                for (int ir = 0; ir < rows; ir += mr, o += mr * kc) {
+                    for (int r = 0; r < mr; r++) {
+                        dst[o + r] = a[s + ir + r];
+                    }
+                }
+            }
+            return;
+        }
         for (int ir = 0; ir < rows; ir += mr) {
             int base = d + ir * kc, n = Math.min(mr, rows - ir);
             if (aRs == 1) {
