@@ -9,6 +9,9 @@ import pathlib
 
 # (rows, vectors): the GEMM shapes (in Tuning.Tile order) and the attention tiles' shapes.
 GEMM = [(6, 4), (8, 3), (12, 2), (14, 2), (6, 2), (4, 3)]
+# Narrower tiles of the same rows for a last, partial column panel: its width rounded up to whole vectors,
+# not to the full tile (at N = 2000 the 6x4 tile's last panel holds one vector of 16 columns).
+NARROW = sorted({(r, w) for r, v in GEMM for w in range(1, v)} - set(GEMM))
 ATTENTION = [(6, 4), (2, 4), (1, 4), (8, 3), (8, 2), (8, 1), (1, 8)]
 
 HEAD = '''package dev.lanes.kernels.simd;
@@ -132,9 +135,26 @@ def dispatch():
     return "\n".join(out) + "\n"
 
 
+def narrow_dispatch():
+    out = ['''    /**
+     * A GEMM tile of {@code rows} rows and {@code vectors} vectors (a shape of the family or a narrower one
+     * of the same rows), for the last column panel of a product. Same arguments and bits as {@link #gemmTile}.
+     */
+    static void gemmTile(int rows, int vectors, int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi,
+                         int bRs, float alpha, float beta, float[] c, int ci, int ldc) {
+        switch (rows * 16 + vectors) {''']
+    for r, v in sorted(set(GEMM) | set(NARROW)):
+        out.append(f"            case {r * 16 + v} -> g{r}x{v}(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);")
+    out.append('''            default -> throw new IllegalArgumentException("no tile " + rows + "x" + vectors);
+        }
+    }
+''')
+    return "\n".join(out) + "\n"
+
+
 def main():
     root = pathlib.Path(__file__).resolve().parents[1]  # kernels/src
-    body = (HEAD + dispatch() + "\n".join(kernel(r, v, "g") for r, v in GEMM) + "\n"
+    body = (HEAD + dispatch() + narrow_dispatch() + "\n".join(kernel(r, v, "g") for r, v in GEMM + NARROW) + "\n"
             + "\n".join(kernel(r, v, "a") for r, v in ATTENTION) + "}\n")
     (root / "main/java/dev/lanes/kernels/simd/SimdTiles.java").write_text(body)
 

@@ -292,8 +292,13 @@ public final class SimdGemm {
                 }
                 if (mr == mrMax && nr == nrMax) {
                     SimdTiles.gemmTile(tile, kc, ap, ai, ar, ac, bp, bi, bRs, alpha, beta, c, ci, ldc);
-                } else {
+                } else if (nr == nrMax) {
                     SimdTiles.gemmTile(tile, kc, ap, ai, ar, ac, bp, bi, bRs, 1f, 0f, ws.edge, 0, nrMax);
+                    mergeEdge(mr, nr, nrMax, alpha, beta, ws.edge, c, ci, ldc);
+                } else {
+                    // the last column panel: only as many vectors as it has columns
+                    SimdTiles.gemmTile(mrMax, (nr + L - 1) / L, kc, ap, ai, ar, ac, bp, bi, bRs, 1f, 0f, ws.edge, 0,
+                            nrMax);
                     mergeEdge(mr, nr, nrMax, alpha, beta, ws.edge, c, ci, ldc);
                 }
                 if (fused) {
@@ -425,7 +430,8 @@ public final class SimdGemm {
                     }
                 }
             } else {
-                // op(B)[p][j] = b[bOff + j*ldb + p]: walk each stored row of B, scatter by NR.
+                // op(B)[p][j] = b[bOff + j*ldb + p]: walk each stored row of B, scatter by NR. (Dealing out
+                // 16 values of each row at a time, to keep the written lines in L1, measured 0.85-0.97x this.)
                 for (int j = 0; j < nr; j++) {
                     int src = bOff + (jc + jr + j) * ldb + pc;
                     for (int p = 0; p < kc; p++) {

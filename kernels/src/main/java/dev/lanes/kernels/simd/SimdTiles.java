@@ -58,6 +58,31 @@ public final class SimdTiles {
         }
     }
 
+    /**
+     * A GEMM tile of {@code rows} rows and {@code vectors} vectors (a shape of the family or a narrower one
+     * of the same rows), for the last column panel of a product. Same arguments and bits as {@link #gemmTile}.
+     */
+    static void gemmTile(int rows, int vectors, int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi,
+                         int bRs, float alpha, float beta, float[] c, int ci, int ldc) {
+        switch (rows * 16 + vectors) {
+            case 65 -> g4x1(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
+            case 66 -> g4x2(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
+            case 67 -> g4x3(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
+            case 97 -> g6x1(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
+            case 98 -> g6x2(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
+            case 99 -> g6x3(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
+            case 100 -> g6x4(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
+            case 129 -> g8x1(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
+            case 130 -> g8x2(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
+            case 131 -> g8x3(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
+            case 193 -> g12x1(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
+            case 194 -> g12x2(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
+            case 225 -> g14x1(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
+            case 226 -> g14x2(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
+            default -> throw new IllegalArgumentException("no tile " + rows + "x" + vectors);
+        }
+    }
+
     /** GEMM tile: C[6 x 4L] = alpha * A * B + beta * C (see the class comment). */
     static void g6x4(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
             float alpha, float beta, float[] c, int ci, int ldc) {
@@ -665,6 +690,628 @@ public final class SimdTiles {
             c30.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
             c31.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
             c32.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+        }
+    }
+
+    /** GEMM tile: C[4 x 1L] = alpha * A * B + beta * C (see the class comment). */
+    static void g4x1(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            float alpha, float beta, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av, c10);
+            av = FloatVector.broadcast(S, a[ao + a2]);
+            c20 = b0.fma(av, c20);
+            av = FloatVector.broadcast(S, a[ao + a3]);
+            c30 = b0.fma(av, c30);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (beta == 0f) {
+            int o = ci + 0 * ldc;
+            c00.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 1 * ldc;
+            c10.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 2 * ldc;
+            c20.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 3 * ldc;
+            c30.mul(va).intoArray(c, o + 0 * L);
+        } else {
+            // c = fma(acc, alpha, beta * c): the same rounding as SimdGemm.mergeEdge
+            FloatVector vb = FloatVector.broadcast(S, beta);
+            int o = ci + 0 * ldc;
+            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 1 * ldc;
+            c10.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 2 * ldc;
+            c20.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 3 * ldc;
+            c30.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+        }
+    }
+
+    /** GEMM tile: C[4 x 2L] = alpha * A * B + beta * C (see the class comment). */
+    static void g4x2(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            float alpha, float beta, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11);
+            av = FloatVector.broadcast(S, a[ao + a2]);
+            c20 = b0.fma(av, c20); c21 = b1.fma(av, c21);
+            av = FloatVector.broadcast(S, a[ao + a3]);
+            c30 = b0.fma(av, c30); c31 = b1.fma(av, c31);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (beta == 0f) {
+            int o = ci + 0 * ldc;
+            c00.mul(va).intoArray(c, o + 0 * L);
+            c01.mul(va).intoArray(c, o + 1 * L);
+            o = ci + 1 * ldc;
+            c10.mul(va).intoArray(c, o + 0 * L);
+            c11.mul(va).intoArray(c, o + 1 * L);
+            o = ci + 2 * ldc;
+            c20.mul(va).intoArray(c, o + 0 * L);
+            c21.mul(va).intoArray(c, o + 1 * L);
+            o = ci + 3 * ldc;
+            c30.mul(va).intoArray(c, o + 0 * L);
+            c31.mul(va).intoArray(c, o + 1 * L);
+        } else {
+            // c = fma(acc, alpha, beta * c): the same rounding as SimdGemm.mergeEdge
+            FloatVector vb = FloatVector.broadcast(S, beta);
+            int o = ci + 0 * ldc;
+            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c01.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            o = ci + 1 * ldc;
+            c10.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c11.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            o = ci + 2 * ldc;
+            c20.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c21.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            o = ci + 3 * ldc;
+            c30.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c31.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+        }
+    }
+
+    /** GEMM tile: C[6 x 1L] = alpha * A * B + beta * C (see the class comment). */
+    static void g6x1(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            float alpha, float beta, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av, c10);
+            av = FloatVector.broadcast(S, a[ao + a2]);
+            c20 = b0.fma(av, c20);
+            av = FloatVector.broadcast(S, a[ao + a3]);
+            c30 = b0.fma(av, c30);
+            av = FloatVector.broadcast(S, a[ao + a4]);
+            c40 = b0.fma(av, c40);
+            av = FloatVector.broadcast(S, a[ao + a5]);
+            c50 = b0.fma(av, c50);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (beta == 0f) {
+            int o = ci + 0 * ldc;
+            c00.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 1 * ldc;
+            c10.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 2 * ldc;
+            c20.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 3 * ldc;
+            c30.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 4 * ldc;
+            c40.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 5 * ldc;
+            c50.mul(va).intoArray(c, o + 0 * L);
+        } else {
+            // c = fma(acc, alpha, beta * c): the same rounding as SimdGemm.mergeEdge
+            FloatVector vb = FloatVector.broadcast(S, beta);
+            int o = ci + 0 * ldc;
+            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 1 * ldc;
+            c10.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 2 * ldc;
+            c20.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 3 * ldc;
+            c30.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 4 * ldc;
+            c40.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 5 * ldc;
+            c50.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+        }
+    }
+
+    /** GEMM tile: C[6 x 3L] = alpha * A * B + beta * C (see the class comment). */
+    static void g6x3(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            float alpha, float beta, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11); c12 = b2.fma(av, c12);
+            av = FloatVector.broadcast(S, a[ao + a2]);
+            c20 = b0.fma(av, c20); c21 = b1.fma(av, c21); c22 = b2.fma(av, c22);
+            av = FloatVector.broadcast(S, a[ao + a3]);
+            c30 = b0.fma(av, c30); c31 = b1.fma(av, c31); c32 = b2.fma(av, c32);
+            av = FloatVector.broadcast(S, a[ao + a4]);
+            c40 = b0.fma(av, c40); c41 = b1.fma(av, c41); c42 = b2.fma(av, c42);
+            av = FloatVector.broadcast(S, a[ao + a5]);
+            c50 = b0.fma(av, c50); c51 = b1.fma(av, c51); c52 = b2.fma(av, c52);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (beta == 0f) {
+            int o = ci + 0 * ldc;
+            c00.mul(va).intoArray(c, o + 0 * L);
+            c01.mul(va).intoArray(c, o + 1 * L);
+            c02.mul(va).intoArray(c, o + 2 * L);
+            o = ci + 1 * ldc;
+            c10.mul(va).intoArray(c, o + 0 * L);
+            c11.mul(va).intoArray(c, o + 1 * L);
+            c12.mul(va).intoArray(c, o + 2 * L);
+            o = ci + 2 * ldc;
+            c20.mul(va).intoArray(c, o + 0 * L);
+            c21.mul(va).intoArray(c, o + 1 * L);
+            c22.mul(va).intoArray(c, o + 2 * L);
+            o = ci + 3 * ldc;
+            c30.mul(va).intoArray(c, o + 0 * L);
+            c31.mul(va).intoArray(c, o + 1 * L);
+            c32.mul(va).intoArray(c, o + 2 * L);
+            o = ci + 4 * ldc;
+            c40.mul(va).intoArray(c, o + 0 * L);
+            c41.mul(va).intoArray(c, o + 1 * L);
+            c42.mul(va).intoArray(c, o + 2 * L);
+            o = ci + 5 * ldc;
+            c50.mul(va).intoArray(c, o + 0 * L);
+            c51.mul(va).intoArray(c, o + 1 * L);
+            c52.mul(va).intoArray(c, o + 2 * L);
+        } else {
+            // c = fma(acc, alpha, beta * c): the same rounding as SimdGemm.mergeEdge
+            FloatVector vb = FloatVector.broadcast(S, beta);
+            int o = ci + 0 * ldc;
+            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c01.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            c02.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            o = ci + 1 * ldc;
+            c10.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c11.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            c12.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            o = ci + 2 * ldc;
+            c20.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c21.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            c22.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            o = ci + 3 * ldc;
+            c30.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c31.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            c32.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            o = ci + 4 * ldc;
+            c40.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c41.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            c42.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+            o = ci + 5 * ldc;
+            c50.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c51.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            c52.fma(va, FloatVector.fromArray(S, c, o + 2 * L).mul(vb)).intoArray(c, o + 2 * L);
+        }
+    }
+
+    /** GEMM tile: C[8 x 1L] = alpha * A * B + beta * C (see the class comment). */
+    static void g8x1(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            float alpha, float beta, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S);
+        FloatVector c70 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av, c10);
+            av = FloatVector.broadcast(S, a[ao + a2]);
+            c20 = b0.fma(av, c20);
+            av = FloatVector.broadcast(S, a[ao + a3]);
+            c30 = b0.fma(av, c30);
+            av = FloatVector.broadcast(S, a[ao + a4]);
+            c40 = b0.fma(av, c40);
+            av = FloatVector.broadcast(S, a[ao + a5]);
+            c50 = b0.fma(av, c50);
+            av = FloatVector.broadcast(S, a[ao + a6]);
+            c60 = b0.fma(av, c60);
+            av = FloatVector.broadcast(S, a[ao + a7]);
+            c70 = b0.fma(av, c70);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (beta == 0f) {
+            int o = ci + 0 * ldc;
+            c00.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 1 * ldc;
+            c10.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 2 * ldc;
+            c20.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 3 * ldc;
+            c30.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 4 * ldc;
+            c40.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 5 * ldc;
+            c50.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 6 * ldc;
+            c60.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 7 * ldc;
+            c70.mul(va).intoArray(c, o + 0 * L);
+        } else {
+            // c = fma(acc, alpha, beta * c): the same rounding as SimdGemm.mergeEdge
+            FloatVector vb = FloatVector.broadcast(S, beta);
+            int o = ci + 0 * ldc;
+            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 1 * ldc;
+            c10.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 2 * ldc;
+            c20.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 3 * ldc;
+            c30.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 4 * ldc;
+            c40.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 5 * ldc;
+            c50.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 6 * ldc;
+            c60.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 7 * ldc;
+            c70.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+        }
+    }
+
+    /** GEMM tile: C[8 x 2L] = alpha * A * B + beta * C (see the class comment). */
+    static void g8x2(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            float alpha, float beta, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S);
+        FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11);
+            av = FloatVector.broadcast(S, a[ao + a2]);
+            c20 = b0.fma(av, c20); c21 = b1.fma(av, c21);
+            av = FloatVector.broadcast(S, a[ao + a3]);
+            c30 = b0.fma(av, c30); c31 = b1.fma(av, c31);
+            av = FloatVector.broadcast(S, a[ao + a4]);
+            c40 = b0.fma(av, c40); c41 = b1.fma(av, c41);
+            av = FloatVector.broadcast(S, a[ao + a5]);
+            c50 = b0.fma(av, c50); c51 = b1.fma(av, c51);
+            av = FloatVector.broadcast(S, a[ao + a6]);
+            c60 = b0.fma(av, c60); c61 = b1.fma(av, c61);
+            av = FloatVector.broadcast(S, a[ao + a7]);
+            c70 = b0.fma(av, c70); c71 = b1.fma(av, c71);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (beta == 0f) {
+            int o = ci + 0 * ldc;
+            c00.mul(va).intoArray(c, o + 0 * L);
+            c01.mul(va).intoArray(c, o + 1 * L);
+            o = ci + 1 * ldc;
+            c10.mul(va).intoArray(c, o + 0 * L);
+            c11.mul(va).intoArray(c, o + 1 * L);
+            o = ci + 2 * ldc;
+            c20.mul(va).intoArray(c, o + 0 * L);
+            c21.mul(va).intoArray(c, o + 1 * L);
+            o = ci + 3 * ldc;
+            c30.mul(va).intoArray(c, o + 0 * L);
+            c31.mul(va).intoArray(c, o + 1 * L);
+            o = ci + 4 * ldc;
+            c40.mul(va).intoArray(c, o + 0 * L);
+            c41.mul(va).intoArray(c, o + 1 * L);
+            o = ci + 5 * ldc;
+            c50.mul(va).intoArray(c, o + 0 * L);
+            c51.mul(va).intoArray(c, o + 1 * L);
+            o = ci + 6 * ldc;
+            c60.mul(va).intoArray(c, o + 0 * L);
+            c61.mul(va).intoArray(c, o + 1 * L);
+            o = ci + 7 * ldc;
+            c70.mul(va).intoArray(c, o + 0 * L);
+            c71.mul(va).intoArray(c, o + 1 * L);
+        } else {
+            // c = fma(acc, alpha, beta * c): the same rounding as SimdGemm.mergeEdge
+            FloatVector vb = FloatVector.broadcast(S, beta);
+            int o = ci + 0 * ldc;
+            c00.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c01.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            o = ci + 1 * ldc;
+            c10.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c11.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            o = ci + 2 * ldc;
+            c20.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c21.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            o = ci + 3 * ldc;
+            c30.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c31.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            o = ci + 4 * ldc;
+            c40.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c41.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            o = ci + 5 * ldc;
+            c50.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c51.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            o = ci + 6 * ldc;
+            c60.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c61.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+            o = ci + 7 * ldc;
+            c70.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            c71.fma(va, FloatVector.fromArray(S, c, o + 1 * L).mul(vb)).intoArray(c, o + 1 * L);
+        }
+    }
+
+    /** GEMM tile: C[12 x 1L] = alpha * A * B + beta * C (see the class comment). */
+    static void g12x1(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            float alpha, float beta, float[] c, int ci, int ldc) {
+        FloatVector c000 = FloatVector.zero(S);
+        FloatVector c010 = FloatVector.zero(S);
+        FloatVector c020 = FloatVector.zero(S);
+        FloatVector c030 = FloatVector.zero(S);
+        FloatVector c040 = FloatVector.zero(S);
+        FloatVector c050 = FloatVector.zero(S);
+        FloatVector c060 = FloatVector.zero(S);
+        FloatVector c070 = FloatVector.zero(S);
+        FloatVector c080 = FloatVector.zero(S);
+        FloatVector c090 = FloatVector.zero(S);
+        FloatVector c100 = FloatVector.zero(S);
+        FloatVector c110 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs; int a8 = 8 * aRs; int a9 = 9 * aRs; int a10 = 10 * aRs; int a11 = 11 * aRs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c000 = b0.fma(av, c000);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c010 = b0.fma(av, c010);
+            av = FloatVector.broadcast(S, a[ao + a2]);
+            c020 = b0.fma(av, c020);
+            av = FloatVector.broadcast(S, a[ao + a3]);
+            c030 = b0.fma(av, c030);
+            av = FloatVector.broadcast(S, a[ao + a4]);
+            c040 = b0.fma(av, c040);
+            av = FloatVector.broadcast(S, a[ao + a5]);
+            c050 = b0.fma(av, c050);
+            av = FloatVector.broadcast(S, a[ao + a6]);
+            c060 = b0.fma(av, c060);
+            av = FloatVector.broadcast(S, a[ao + a7]);
+            c070 = b0.fma(av, c070);
+            av = FloatVector.broadcast(S, a[ao + a8]);
+            c080 = b0.fma(av, c080);
+            av = FloatVector.broadcast(S, a[ao + a9]);
+            c090 = b0.fma(av, c090);
+            av = FloatVector.broadcast(S, a[ao + a10]);
+            c100 = b0.fma(av, c100);
+            av = FloatVector.broadcast(S, a[ao + a11]);
+            c110 = b0.fma(av, c110);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (beta == 0f) {
+            int o = ci + 0 * ldc;
+            c000.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 1 * ldc;
+            c010.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 2 * ldc;
+            c020.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 3 * ldc;
+            c030.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 4 * ldc;
+            c040.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 5 * ldc;
+            c050.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 6 * ldc;
+            c060.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 7 * ldc;
+            c070.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 8 * ldc;
+            c080.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 9 * ldc;
+            c090.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 10 * ldc;
+            c100.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 11 * ldc;
+            c110.mul(va).intoArray(c, o + 0 * L);
+        } else {
+            // c = fma(acc, alpha, beta * c): the same rounding as SimdGemm.mergeEdge
+            FloatVector vb = FloatVector.broadcast(S, beta);
+            int o = ci + 0 * ldc;
+            c000.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 1 * ldc;
+            c010.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 2 * ldc;
+            c020.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 3 * ldc;
+            c030.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 4 * ldc;
+            c040.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 5 * ldc;
+            c050.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 6 * ldc;
+            c060.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 7 * ldc;
+            c070.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 8 * ldc;
+            c080.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 9 * ldc;
+            c090.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 10 * ldc;
+            c100.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 11 * ldc;
+            c110.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+        }
+    }
+
+    /** GEMM tile: C[14 x 1L] = alpha * A * B + beta * C (see the class comment). */
+    static void g14x1(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            float alpha, float beta, float[] c, int ci, int ldc) {
+        FloatVector c000 = FloatVector.zero(S);
+        FloatVector c010 = FloatVector.zero(S);
+        FloatVector c020 = FloatVector.zero(S);
+        FloatVector c030 = FloatVector.zero(S);
+        FloatVector c040 = FloatVector.zero(S);
+        FloatVector c050 = FloatVector.zero(S);
+        FloatVector c060 = FloatVector.zero(S);
+        FloatVector c070 = FloatVector.zero(S);
+        FloatVector c080 = FloatVector.zero(S);
+        FloatVector c090 = FloatVector.zero(S);
+        FloatVector c100 = FloatVector.zero(S);
+        FloatVector c110 = FloatVector.zero(S);
+        FloatVector c120 = FloatVector.zero(S);
+        FloatVector c130 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs; int a8 = 8 * aRs; int a9 = 9 * aRs; int a10 = 10 * aRs; int a11 = 11 * aRs; int a12 = 12 * aRs; int a13 = 13 * aRs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c000 = b0.fma(av, c000);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c010 = b0.fma(av, c010);
+            av = FloatVector.broadcast(S, a[ao + a2]);
+            c020 = b0.fma(av, c020);
+            av = FloatVector.broadcast(S, a[ao + a3]);
+            c030 = b0.fma(av, c030);
+            av = FloatVector.broadcast(S, a[ao + a4]);
+            c040 = b0.fma(av, c040);
+            av = FloatVector.broadcast(S, a[ao + a5]);
+            c050 = b0.fma(av, c050);
+            av = FloatVector.broadcast(S, a[ao + a6]);
+            c060 = b0.fma(av, c060);
+            av = FloatVector.broadcast(S, a[ao + a7]);
+            c070 = b0.fma(av, c070);
+            av = FloatVector.broadcast(S, a[ao + a8]);
+            c080 = b0.fma(av, c080);
+            av = FloatVector.broadcast(S, a[ao + a9]);
+            c090 = b0.fma(av, c090);
+            av = FloatVector.broadcast(S, a[ao + a10]);
+            c100 = b0.fma(av, c100);
+            av = FloatVector.broadcast(S, a[ao + a11]);
+            c110 = b0.fma(av, c110);
+            av = FloatVector.broadcast(S, a[ao + a12]);
+            c120 = b0.fma(av, c120);
+            av = FloatVector.broadcast(S, a[ao + a13]);
+            c130 = b0.fma(av, c130);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        if (beta == 0f) {
+            int o = ci + 0 * ldc;
+            c000.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 1 * ldc;
+            c010.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 2 * ldc;
+            c020.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 3 * ldc;
+            c030.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 4 * ldc;
+            c040.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 5 * ldc;
+            c050.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 6 * ldc;
+            c060.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 7 * ldc;
+            c070.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 8 * ldc;
+            c080.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 9 * ldc;
+            c090.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 10 * ldc;
+            c100.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 11 * ldc;
+            c110.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 12 * ldc;
+            c120.mul(va).intoArray(c, o + 0 * L);
+            o = ci + 13 * ldc;
+            c130.mul(va).intoArray(c, o + 0 * L);
+        } else {
+            // c = fma(acc, alpha, beta * c): the same rounding as SimdGemm.mergeEdge
+            FloatVector vb = FloatVector.broadcast(S, beta);
+            int o = ci + 0 * ldc;
+            c000.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 1 * ldc;
+            c010.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 2 * ldc;
+            c020.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 3 * ldc;
+            c030.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 4 * ldc;
+            c040.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 5 * ldc;
+            c050.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 6 * ldc;
+            c060.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 7 * ldc;
+            c070.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 8 * ldc;
+            c080.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 9 * ldc;
+            c090.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 10 * ldc;
+            c100.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 11 * ldc;
+            c110.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 12 * ldc;
+            c120.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
+            o = ci + 13 * ldc;
+            c130.fma(va, FloatVector.fromArray(S, c, o + 0 * L).mul(vb)).intoArray(c, o + 0 * L);
         }
     }
 
