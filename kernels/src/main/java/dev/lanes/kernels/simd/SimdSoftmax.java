@@ -10,8 +10,9 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Vector API body of {@code dev.lanes.kernels.Softmax}: per row, one pass for the maximum, one that
- * writes {@code exp(z - max)} into y while summing, one that scales by {@code 1 / sum}. Arguments were
- * validated by the facade. The rare rows whose maximum is {@code +inf} take a scalar path.
+ * writes {@code exp(z - max)} into y while summing, one that scales by {@code 1 / sum}; without a mask
+ * the maximum of the next row is taken inside the exp pass of this one ({@code forwardPlain}). Arguments
+ * were validated by the facade. The rare rows whose maximum is {@code +inf} take a scalar path.
  */
 public final class SimdSoftmax {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
