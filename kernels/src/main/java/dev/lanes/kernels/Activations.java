@@ -13,9 +13,9 @@ import dev.lanes.kernels.simd.SimdActivations;
  *   dx     += gelu'(x) * dy,  gelu'(x) = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx
  * </pre>
  *
- * <p>The vector body evaluates {@code 0.5 (1 + tanh u) = 1 / (1 + exp(-2u))} with
- * {@code VectorMath.exp}, built from exactly specified operations, so a result has the same bits in
- * the interpreter and in C2, in a vector lane and in the scalar tail. The sigmoid form avoids the
+ * <p>The vector body evaluates {@code 0.5 (1 + tanh u) = 1 / (1 + exp(-2u))} with {@link FloatExp},
+ * built from exactly specified operations, so a result has the same bits in the interpreter and in
+ * C2, in a vector lane and in the scalar tail. The sigmoid form avoids the
  * cancellation of {@code 1 + tanh u} for negative x. The function saturates cleanly: every finite x
  * gives a finite y and gradient ({@code |x| > 10}: y = x or -0, gelu' = 1 or 0); NaN stays NaN.
  * Without the Vector API the scalar twin {@link ActivationsScalar} computes the same formulas in double.

@@ -2,8 +2,8 @@ package dev.lanes.kernels;
 
 /**
  * Scalar twin of {@link AttentionTiles}: the same contracts in plain loops (float arithmetic with
- * fused multiply-adds, the same exp polynomial as the SIMD body). The fallback without the Vector API and
- * the oracle of the tile tests.
+ * fused multiply-adds, and {@link FloatExp}, the exponential of the SIMD body). The fallback without
+ * the Vector API and the oracle of the tile tests.
  */
 public final class AttentionTilesScalar {
     private AttentionTilesScalar() {}
@@ -45,7 +45,7 @@ public final class AttentionTilesScalar {
                     x += bias[biasIdx[biasIdxOff + c] + rowBase + j];
                 }
                 if (lim <= rowBase + j) {
-                    x = Float.NEGATIVE_INFINITY; // masked: contributes exp(-inf) = 0
+                    x = Float.NEGATIVE_INFINITY; // masked: contributes FloatExp.exp(-inf) = 0
                 }
                 s[o] = x;
                 mx = Math.max(mx, x);
@@ -54,11 +54,11 @@ public final class AttentionTilesScalar {
             float ls = 0f;
             for (int j = 0; j < n; j++) {
                 int o = sOff + j * lds + c;
-                float p = exp(s[o] - safe);
+                float p = FloatExp.exp(s[o] - safe);
                 s[o] = p;
                 ls += p;
             }
-            float a = exp(mOld - safe);
+            float a = FloatExp.exp(mOld - safe);
             sum[st] = Math.fma(sum[st], a, ls);
             alpha[st] = a;
             max[st] = mx;
@@ -87,11 +87,11 @@ public final class AttentionTilesScalar {
             float safe = mx == Float.NEGATIVE_INFINITY ? 0f : mx;
             float ls = 0f;
             for (int j = 0; j < n; j++) {
-                float p = exp(s[row + j] - safe);
+                float p = FloatExp.exp(s[row + j] - safe);
                 s[row + j] = p;
                 ls += p;
             }
-            float a = exp(mOld - safe);
+            float a = FloatExp.exp(mOld - safe);
             sum[st] = Math.fma(sum[st], a, ls);
             alpha[st] = a;
             max[st] = mx;
@@ -112,33 +112,11 @@ public final class AttentionTilesScalar {
                     if (bias != null) {
                         x += bias[biasIdx[biasIdxOff + i] + colBase + j];
                     }
-                    p = exp(x - lse[lseOff + i]);
+                    p = FloatExp.exp(x - lse[lseOff + i]);
                 }
                 s[o] = p;
                 dp[g] = p * scale * (dp[g] - dr[drOff + i]); // dS = P .* (dP - rowsum(dO .* O))
             }
         }
-    }
-
-    /**
-     * exp(x) for x <= 88 (0 below -87.3 and for -inf) by Cody-Waite reduction and Cephes' expf
-     * polynomial, in exactly specified float operations: the same bits as the SIMD lanes and in every
-     * JIT tier (see the SIMD body for why not {@link Math#exp}).
-     */
-    static float exp(float x) {
-        final float round = 12582912f; // 1.5 * 2^23
-        float t = Math.fma(x, 1.44269504088896341f, round);
-        float n = t - round;
-        float r = Math.fma(n, -0.693359375f, x);
-        r = Math.fma(n, 2.12194440e-4f, r);
-        float p = Math.fma(r, 1.9875691500E-4f, 1.3981999507E-3f);
-        p = Math.fma(p, r, 8.3334519073E-3f);
-        p = Math.fma(p, r, 4.1665795894E-2f);
-        p = Math.fma(p, r, 1.6666665459E-1f);
-        p = Math.fma(p, r, 5.0000001201E-1f);
-        p = Math.fma(p, r * r, r) + 1f;
-        int bits = (Float.floatToRawIntBits(t) - (Float.floatToRawIntBits(round) - 127)) << 23;
-        float y = p * Float.intBitsToFloat(bits);
-        return x < -87.33654f ? 0f : y;
     }
 }

@@ -428,6 +428,49 @@ class SoftmaxTest {
         return s;
     }
 
+    /**
+     * A NaN logit makes its row NaN whatever else the row holds (finite values, +inf, only -inf), at a lane
+     * or in the scalar tail, and leaves the rows around it exactly as they are alone. The kernel takes the
+     * maximum of row i + 1 inside the exp pass of row i and skips NaN there, so the NaN must come back
+     * through the row sum or the edge-row scan: rows before and after the NaN row are the checked cases.
+     */
+    @Test
+    void nanPoisonsItsRowWhateverElseItHolds() {
+        SplittableRandom rnd = new SplittableRandom(15);
+        for (int cols : new int[] {1, L - 1, L, L + 1, 2 * L + 1, 4 * L + 3, 100}) {
+            for (int kind = 0; kind < 3; kind++) {
+                for (int at : new int[] {0, cols / 2, cols - 1}) {
+                    int rows = 3;
+                    float[] x = new float[rows * cols];
+                    for (int i = 0; i < x.length; i++) {
+                        x[i] = TestSupport.uniform(rnd) * 4;
+                    }
+                    int r = cols;  // the middle row
+                    for (int j = 0; j < cols; j++) {
+                        x[r + j] = kind == 2 ? NEG_INF : x[r + j];
+                    }
+                    if (kind == 1) {
+                        x[r + (at + 1) % cols] = POS_INF;
+                    }
+                    x[r + at] = Float.NaN;
+                    float[] y = new float[x.length];
+                    Softmax.forward(rows, cols, x, 0, cols, y, 0, cols);
+                    for (int j = 0; j < cols; j++) {
+                        if (!Float.isNaN(y[r + j])) {
+                            fail("cols=" + cols + " kind=" + kind + " NaN at " + at + ": y[1][" + j + "] = " + y[r + j]);
+                        }
+                    }
+                    for (int i : new int[] {0, 2}) {
+                        float[] alone = new float[cols];
+                        Softmax.forward(1, cols, x, i * cols, cols, alone, 0, cols);
+                        TestSupport.assertSameBits("cols=" + cols + " kind=" + kind + " row " + i,
+                                Arrays.copyOfRange(y, i * cols, (i + 1) * cols), alone);
+                    }
+                }
+            }
+        }
+    }
+
     /** Backward adds into dx: a pre-filled dx gets the gradient added, and two calls add it twice. */
     @Test
     void backwardAccumulates() {

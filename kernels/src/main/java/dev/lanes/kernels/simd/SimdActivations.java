@@ -1,13 +1,15 @@
 package dev.lanes.kernels.simd;
 
+import dev.lanes.kernels.FloatExp;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Vector API body of {@code dev.lanes.kernels.Activations}. Arguments were validated by the facade.
  * GELU as {@code y = x * sigmoid(2u)}, {@code u = sqrt(2/pi) (x + 0.044715 x^3)}, with the sigmoid
- * from {@link VectorMath#expInPlace}; the scalar tails repeat the vector operations one for one, so an
- * element's bits do not depend on whether a lane or a tail computed it.
+ * from {@link VectorMath#expInPlace} in the lanes and {@link FloatExp#exp(float)} in the tails; the
+ * scalar tails repeat the vector operations one for one, so an element's bits do not depend on
+ * whether a lane or a tail computed it.
  *
  * <p>x is clamped to [-10, 10] inside the polynomial (so x^3 cannot overflow and 0 * inf cannot
  * appear): at x = 10 the sigmoid is already 1 in float, and below x = -10 the true y is smaller in
@@ -42,7 +44,7 @@ public final class SimdActivations {
             float v = x[xOff + i];
             float xc = Math.min(Math.max(v, -CLAMP), CLAMP);
             float z = Math.fma(xc * xc * C, xc, xc) * NEG_2K;
-            float e = VectorMath.exp(z);
+            float e = FloatExp.exp(z);
             y[yOff + i] = v < -CLAMP ? -0f : v / (e + 1f);
         }
     }
@@ -71,7 +73,7 @@ public final class SimdActivations {
             float v = x[xOff + i];
             float xc = Math.min(Math.max(v, -CLAMP), CLAMP);
             float x2 = xc * xc;
-            float e = VectorMath.exp(Math.fma(x2 * C, xc, xc) * NEG_2K);
+            float e = FloatExp.exp(Math.fma(x2 * C, xc, xc) * NEG_2K);
             float s = 1f / (e + 1f);
             float t = xc * TWO_K * (e * s);
             float g = v < -CLAMP ? 0f : s * Math.fma(t, Math.fma(x2, C3, 1f), 1f);

@@ -1,7 +1,7 @@
 package dev.lanes.kernels.simd;
 
+import dev.lanes.kernels.FloatExp;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -28,72 +28,8 @@ public final class SimdAttentionTiles {
 
     private SimdAttentionTiles() {}
 
-    // exp(x) = 2^n * exp(r), x = n ln2 + r, |r| <= ln2/2 (Cody-Waite split of ln2), exp(r) by the
-    // degree-6 minimax polynomial of Cephes' expf, about 1 ulp. Written out in adds, multiplies, fmas
-    // and bit operations, every one exactly specified in Java, so the result is the same bits in the
-    // interpreter, C1 and C2, lane by lane and in the scalar twin. The library's EXP (an SVML stub in
-    // C2, Math.exp per lane before) measured 0.3 vs 0.8 ns per element here, but its last bit depends
-    // on which tier ran, and the same-bits-for-any-thread-count contract cannot live with that.
-    // Kept rather than VectorMath.expInPlace (same kind of function, Taylor degree 7, clamps both ends, scalar-
-    // argument shorthands): swapping it in measured 30.2-30.3 vs 26.5-26.9 ms for the MQA forward
-    // (B=4, Hq=8, Hkv=1, T=S=512, D=64, 1 thread) and 108 vs 97 ms forward+backward, same JMH run.
-    private static final float LOG2E = 1.44269504088896341f;
-    private static final float LN2_HI = 0.693359375f;
-    private static final float LN2_LO = -2.12194440e-4f;
-    private static final float ROUND = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
-    private static final float EXP_LO = -87.33654f; // below: 0 (exp(-inf) = 0 for masked entries)
-    private static final VectorSpecies<Integer> IS = S.withLanes(int.class);
-
-    /**
-     * {@code a[i, i + L) = exp(a[i, i + L))} for x <= 88 (-inf gives 0, and so does anything below -87.3);
-     * the tiles only take exp of a logit minus a maximum or logsumexp, which is <= 0 up to rounding. Scalar
-     * arguments are broadcast explicitly: the scalar-argument shorthands measured slower in this loop.
-     *
-     * <p>In place on an array, never on a vector argument, like every helper in the SIMD kernels: a vector
-     * that crosses a call C2 did not inline is boxed, and C2 does decline calls, by whatever compiles
-     * first. Taking a FloatVector, this exp was once inlined with the softmax into the large
-     * forward-block method, where C2 ran out of nodes (NodeCountInliningCutoff) and called it instead:
-     * 1.57 MB of boxes per MQA forward (B=4, Hq=8, T=512) and 5x the time, in about 4 JVMs in 90.
-     * Through an array such a call costs a call; SteadyStateAllocationTest holds this with inlining of
-     * Lanes' own methods switched off.
-     */
-    static void expInPlace(float[] a, int i) {
-        FloatVector x = FloatVector.fromArray(S, a, i);
-        FloatVector round = FloatVector.broadcast(S, ROUND);
-        FloatVector t = x.fma(FloatVector.broadcast(S, LOG2E), round); // n in the low mantissa bits
-        FloatVector n = t.sub(round);
-        FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), x);
-        r = n.fma(FloatVector.broadcast(S, -LN2_LO), r);
-        FloatVector p = r.fma(FloatVector.broadcast(S, 1.9875691500E-4f), FloatVector.broadcast(S, 1.3981999507E-3f));
-        p = p.fma(r, FloatVector.broadcast(S, 8.3334519073E-3f));
-        p = p.fma(r, FloatVector.broadcast(S, 4.1665795894E-2f));
-        p = p.fma(r, FloatVector.broadcast(S, 1.6666665459E-1f));
-        p = p.fma(r, FloatVector.broadcast(S, 5.0000001201E-1f));
-        p = p.fma(r.mul(r), r).add(FloatVector.broadcast(S, 1f));
-        IntVector bits = ((IntVector) t.reinterpretAsInts())
-                .sub(IntVector.broadcast(IS, Float.floatToRawIntBits(ROUND) - 127))
-                .lanewise(VectorOperators.LSHL, 23);
-        FloatVector y = p.mul(bits.reinterpretAsFloats());
-        // lanes below EXP_LO (-inf among them) computed garbage above; no clamp needed before
-        y.blend(FloatVector.zero(S), x.compare(VectorOperators.LT, FloatVector.broadcast(S, EXP_LO))).intoArray(a, i);
-    }
-
-    /** The same function as {@link #expInPlace} on one float, operation for operation. */
-    static float exp(float x) {
-        float t = Math.fma(x, LOG2E, ROUND);
-        float n = t - ROUND;
-        float r = Math.fma(n, -LN2_HI, x);
-        r = Math.fma(n, -LN2_LO, r);
-        float p = Math.fma(r, 1.9875691500E-4f, 1.3981999507E-3f);
-        p = Math.fma(p, r, 8.3334519073E-3f);
-        p = Math.fma(p, r, 4.1665795894E-2f);
-        p = Math.fma(p, r, 1.6666665459E-1f);
-        p = Math.fma(p, r, 5.0000001201E-1f);
-        p = Math.fma(p, r * r, r) + 1f;
-        int bits = (Float.floatToRawIntBits(t) - (Float.floatToRawIntBits(ROUND) - 127)) << 23;
-        float y = p * Float.intBitsToFloat(bits);
-        return x < EXP_LO ? 0f : y;
-    }
+    // exp is FloatExp's, the one exponential of Lanes (VectorMath.expInPlace in the lanes, FloatExp.exp in
+    // scalar columns and tails): exactly specified operations, the same bits in every JIT tier and lane.
 
     public static void gemm(int m, int n, int k, float[] a, int aOff, int aRs, int aCs,
                             float[] b, int bOff, int ldb, boolean accumulate, float[] cs, int csOff,
@@ -257,18 +193,18 @@ public final class SimdAttentionTiles {
         for (int c = 0; c < vecEnd; c += L) {
             FloatVector mOld = FloatVector.fromArray(S, max, statOff + c);
             FloatVector vm = FloatVector.fromArray(S, alpha, statOff + c);
-            // A column with nothing visible yet keeps max -inf; subtracting 0 then gives exp(-inf) = 0.
+            // A column with nothing visible yet keeps max -inf; subtracting 0 then gives FloatExp.exp(-inf) = 0.
             FloatVector safe = vm.blend(0f, vm.eq(NEG_INF));
             FloatVector vs = FloatVector.zero(S);
             for (int j = 0; j < n; j++) {
                 int o = sOff + j * lds + c;
                 FloatVector.fromArray(S, s, o).sub(safe).intoArray(s, o);
-                expInPlace(s, o);
+                VectorMath.expInPlace(s, o);
                 vs = vs.add(FloatVector.fromArray(S, s, o));
             }
-            // alpha = exp(m_old - m_new) replaces the new maxima, which vm holds
+            // alpha = FloatExp.exp(m_old - m_new) replaces the new maxima, which vm holds
             mOld.sub(safe).intoArray(alpha, statOff + c);
-            expInPlace(alpha, statOff + c);
+            VectorMath.expInPlace(alpha, statOff + c);
             FloatVector va = FloatVector.fromArray(S, alpha, statOff + c);
             FloatVector.fromArray(S, sum, statOff + c).fma(va, vs).intoArray(sum, statOff + c);
             vm.intoArray(max, statOff + c);
@@ -313,12 +249,12 @@ public final class SimdAttentionTiles {
             FloatVector vsafe = FloatVector.broadcast(S, safe);
             for (j = 0; j < vecEnd; j += L) {
                 FloatVector.fromArray(S, s, so + j).sub(vsafe).intoArray(s, so + j);
-                expInPlace(s, so + j);
+                VectorMath.expInPlace(s, so + j);
             }
             for (; j < n; j++) {
-                s[so + j] = exp(s[so + j] - safe);
+                s[so + j] = FloatExp.exp(s[so + j] - safe);
             }
-            alpha[st] = exp(mOld - safe);
+            alpha[st] = FloatExp.exp(mOld - safe);
             max[st] = mx;
         }
         // Row sums in key order, the order in which the column kernel adds them; four rows at a time
@@ -365,11 +301,11 @@ public final class SimdAttentionTiles {
         float safe = mx == NEG_INF ? 0f : mx;
         float ls = 0f;
         for (int j = 0; j < n; j++) {
-            float p = exp(s[sc + j * lds] - safe);
+            float p = FloatExp.exp(s[sc + j * lds] - safe);
             s[sc + j * lds] = p;
             ls += p;
         }
-        float a = exp(mOld - safe);
+        float a = FloatExp.exp(mOld - safe);
         sum[st] = Math.fma(sum[st], a, ls);
         alpha[st] = a;
         max[st] = mx;
@@ -397,7 +333,7 @@ public final class SimdAttentionTiles {
                         x = x.add(FloatVector.fromArray(S, bias, bi + j));
                     }
                     x.sub(vl).intoArray(s, so + j);
-                    expInPlace(s, so + j);
+                    VectorMath.expInPlace(s, so + j);
                     p = FloatVector.fromArray(S, s, so + j);
                 } else {
                     // bias is read at visible entries only: a padded tile may run past the bias row
@@ -406,7 +342,7 @@ public final class SimdAttentionTiles {
                         x = x.add(FloatVector.fromArray(S, bias, bi + j, seen));
                     }
                     x.sub(vl).intoArray(s, so + j);
-                    expInPlace(s, so + j);
+                    VectorMath.expInPlace(s, so + j);
                     p = FloatVector.fromArray(S, s, so + j).blend(0f, seen.not());
                     p.intoArray(s, so + j);
                 }
@@ -419,7 +355,7 @@ public final class SimdAttentionTiles {
                     if (bias != null) {
                         x += bias[bi + j];
                     }
-                    p = exp(x - l);
+                    p = FloatExp.exp(x - l);
                 }
                 s[so + j] = p;
                 dp[go + j] = p * scale * (dp[go + j] - d);

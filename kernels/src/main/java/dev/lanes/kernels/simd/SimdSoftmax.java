@@ -1,5 +1,6 @@
 package dev.lanes.kernels.simd;
 
+import dev.lanes.kernels.FloatExp;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -9,8 +10,9 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Vector API body of {@code dev.lanes.kernels.Softmax}: per row, one pass for the maximum, one that
- * writes {@code exp(z - max)} into y while summing, one that scales by {@code 1 / sum}. Arguments were
- * validated by the facade. The rare rows whose maximum is {@code +inf} take a scalar path.
+ * writes {@code exp(z - max)} into y while summing, one that scales by {@code 1 / sum}; without a mask
+ * the maximum of the next row is taken inside the exp pass of this one ({@code forwardPlain}). Arguments
+ * were validated by the facade. The rare rows whose maximum is {@code +inf} take a scalar path.
  */
 public final class SimdSoftmax {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -22,21 +24,155 @@ public final class SimdSoftmax {
     public static void forward(int rows, int cols, float scale, boolean causal, int causalOffset,
                                float[] mask, int maskOff, int ldmask,
                                float[] x, int xOff, int ldx, float[] y, int yOff, int ldy) {
+        if (mask == null) {
+            forwardPlain(rows, cols, scale, causal, causalOffset, x, xOff, ldx, y, yOff, ldy);
+            return;
+        }
         for (int i = 0; i < rows; i++) {
-            int visible = cols;
-            if (causal) {
-                long last = (long) i + causalOffset;
-                visible = (int) Math.max(0, Math.min(cols, last + 1));
-            }
+            int visible = visible(i, cols, causal, causalOffset);
             int xr = xOff + i * ldx, yr = yOff + i * ldy;
-            if (mask == null) {
-                rowPlain(visible, scale, x, xr, y, yr);
-            } else {
-                rowMasked(visible, scale, mask, maskOff + i * ldmask, x, xr, y, yr);
-            }
+            rowMasked(visible, scale, mask, maskOff + i * ldmask, x, xr, y, yr);
             for (int j = visible; j < cols; j++) {
                 y[yr + j] = 0f;
             }
+        }
+    }
+
+    private static int visible(int i, int cols, boolean causal, int causalOffset) {
+        if (!causal) {
+            return cols;
+        }
+        long last = (long) i + causalOffset;
+        return (int) Math.max(0, Math.min(cols, last + 1));
+    }
+
+    /**
+     * The rows without a mask. The maximum of row i + 1 is taken inside the exponential pass of row i
+     * ({@link #expRow}): on a block larger than the caches that pass is where the time goes, and the
+     * loads of the next row (the only ones that reach memory) then overlap it instead of stalling a
+     * pass of their own. A maximum is exact in any order, so the bits are those of a separate pass.
+     */
+    private static void forwardPlain(int rows, int cols, float scale, boolean causal, int causalOffset,
+                                     float[] x, int xOff, int ldx, float[] y, int yOff, int ldy) {
+        if (rows == 0) {
+            return;
+        }
+        float max = rowMax(visible(0, cols, causal, causalOffset), x, xOff);
+        for (int i = 0; i < rows; i++) {
+            int n = visible(i, cols, causal, causalOffset);
+            int next = i + 1 < rows ? visible(i + 1, cols, causal, causalOffset) : 0;
+            int xr = xOff + i * ldx, yr = yOff + i * ldy, xNext = xr + ldx;
+            // z = scale * x: since scale > 0, max(fl(scale * x)) = fl(scale * max(x))
+            float zmax = scale * max;
+            if (Float.isFinite(zmax)) {
+                max = expRow(n, scale, zmax, x, xr, y, yr, next, xNext);
+            } else {
+                edgeRowPlain(n, scale, zmax, x, xr, y, yr);
+                max = rowMax(next, x, xNext);
+            }
+            for (int j = n; j < cols; j++) {
+                y[yr + j] = 0f;
+            }
+        }
+    }
+
+    /**
+     * The largest of x[xr, xr + n), NaN elements skipped (-inf for an empty row): a compare and a blend
+     * per vector on four chains, where Java's max, with its NaN and -0 rules, is several dependent
+     * instructions on x86. A NaN shows later, through the row sum.
+     */
+    private static float rowMax(int n, float[] x, int xr) {
+        FloatVector m0 = FloatVector.broadcast(S, NEG_INF), m1 = m0, m2 = m0, m3 = m0;
+        int j = 0;
+        for (; j + 4 * L <= n; j += 4 * L) {
+            FloatVector v0 = FloatVector.fromArray(S, x, xr + j), v1 = FloatVector.fromArray(S, x, xr + j + L);
+            FloatVector v2 = FloatVector.fromArray(S, x, xr + j + 2 * L);
+            FloatVector v3 = FloatVector.fromArray(S, x, xr + j + 3 * L);
+            m0 = m0.blend(v0, v0.compare(VectorOperators.GT, m0));
+            m1 = m1.blend(v1, v1.compare(VectorOperators.GT, m1));
+            m2 = m2.blend(v2, v2.compare(VectorOperators.GT, m2));
+            m3 = m3.blend(v3, v3.compare(VectorOperators.GT, m3));
+        }
+        for (; j + L <= n; j += L) {
+            FloatVector v0 = FloatVector.fromArray(S, x, xr + j);
+            m0 = m0.blend(v0, v0.compare(VectorOperators.GT, m0));
+        }
+        m0 = m0.blend(m1, m1.compare(VectorOperators.GT, m0));
+        m2 = m2.blend(m3, m3.compare(VectorOperators.GT, m2));
+        m0 = m0.blend(m2, m2.compare(VectorOperators.GT, m0));
+        float max = m0.reduceLanes(VectorOperators.MAX); // no NaN among the lanes: exact in any order
+        for (; j < n; j++) {
+            max = x[xr + j] > max ? x[xr + j] : max;
+        }
+        return max;
+    }
+
+    /**
+     * One finite row: {@code y = exp(scale * x - zmax)}, summed, then scaled by {@code 1 / sum}; the
+     * same operations in the same order as the segment form {@link #rowPlain(int, float, MemorySegment,
+     * long, MemorySegment, long, float[])}, hence the same bits. Returns the maximum of the next row,
+     * x[xNext, xNext + next), taken as {@link #rowMax} takes it, one vector per vector of this row.
+     */
+    private static float expRow(int n, float scale, float zmax, float[] x, int xr, float[] y, int yr,
+                                int next, int xNext) {
+        int vecEnd = S.loopBound(n), nextEnd = S.loopBound(next), both = Math.min(vecEnd, nextEnd);
+        FloatVector vs = FloatVector.broadcast(S, scale);
+        FloatVector vm = FloatVector.broadcast(S, zmax);
+        FloatVector vsum = FloatVector.zero(S);
+        FloatVector m0 = FloatVector.broadcast(S, NEG_INF);
+        int j = 0;
+        for (; j < both; j += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xNext + j);
+            m0 = m0.blend(v, v.compare(VectorOperators.GT, m0));
+            FloatVector.fromArray(S, x, xr + j).mul(vs).sub(vm).intoArray(y, yr + j);
+            VectorMath.expInPlace(y, yr + j);
+            vsum = vsum.add(FloatVector.fromArray(S, y, yr + j));
+        }
+        for (; j < vecEnd; j += L) {
+            FloatVector.fromArray(S, x, xr + j).mul(vs).sub(vm).intoArray(y, yr + j);
+            VectorMath.expInPlace(y, yr + j);
+            vsum = vsum.add(FloatVector.fromArray(S, y, yr + j));
+        }
+        float sum = vsum.lane(0); // lanes in order: reduceLanes(ADD)'s order is unspecified
+        for (int l = 1; l < L; l++) {
+            sum += vsum.lane(l);
+        }
+        for (j = vecEnd; j < n; j++) {
+            float e = FloatExp.exp(scale * x[xr + j] - zmax);
+            y[yr + j] = e;
+            sum += e;
+        }
+        if (sum != sum) {
+            fill(n, Float.NaN, y, yr); // a NaN in the row (the maximum skipped it)
+        } else {
+            normalise(n, 1f / sum, y, yr);
+        }
+        for (j = both; j < nextEnd; j += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xNext + j);
+            m0 = m0.blend(v, v.compare(VectorOperators.GT, m0));
+        }
+        float max = m0.reduceLanes(VectorOperators.MAX);
+        for (j = nextEnd; j < next; j++) {
+            max = x[xNext + j] > max ? x[xNext + j] : max;
+        }
+        return max;
+    }
+
+    /**
+     * A row whose scaled maximum (NaN skipped) is infinite: NaN if the row holds a NaN, else zeros
+     * (-inf: fully masked) or uniform over its +inf logits.
+     */
+    private static void edgeRowPlain(int n, float scale, float zmax, float[] x, int xr, float[] y, int yr) {
+        for (int j = 0; j < n; j++) {
+            if (x[xr + j] != x[xr + j]) {
+                fill(n, Float.NaN, y, yr);
+                return;
+            }
+        }
+        if (zmax == NEG_INF) {
+            fill(n, 0f, y, yr);
+        } else {
+            uniformOverInfinities(n, scale, null, 0, x, xr, y, yr);
         }
     }
 
@@ -97,45 +233,6 @@ public final class SimdSoftmax {
             y.set(fl, yr + o, y.get(fl, yr + o) * inv);
         }
         return true;
-    }
-
-    /** z = scale * x: since scale > 0, max(fl(scale * x)) = fl(scale * max(x)). */
-    private static void rowPlain(int n, float scale, float[] x, int xr, float[] y, int yr) {
-        int vecEnd = S.loopBound(n);
-        FloatVector vmax = FloatVector.broadcast(S, NEG_INF);
-        int j = 0;
-        for (; j < vecEnd; j += L) {
-            vmax = vmax.max(FloatVector.fromArray(S, x, xr + j));
-        }
-        float max = vmax.reduceLanes(VectorOperators.MAX);
-        for (; j < n; j++) {
-            max = Math.max(max, x[xr + j]);
-        }
-        float zmax = scale * max;
-        if (!edgeRow(n, zmax, y, yr) && !Float.isNaN(zmax)) {
-            FloatVector vs = FloatVector.broadcast(S, scale);
-            FloatVector vm = FloatVector.broadcast(S, zmax);
-            FloatVector vsum = FloatVector.zero(S);
-            for (j = 0; j < vecEnd; j += L) {
-                FloatVector.fromArray(S, x, xr + j).mul(vs).sub(vm).intoArray(y, yr + j);
-                VectorMath.expInPlace(y, yr + j);
-                vsum = vsum.add(FloatVector.fromArray(S, y, yr + j));
-            }
-            float sum = vsum.lane(0); // lanes in order: reduceLanes(ADD)'s order is unspecified
-            for (int l = 1; l < L; l++) {
-                sum += vsum.lane(l);
-            }
-            for (; j < n; j++) {
-                float e = VectorMath.exp(scale * x[xr + j] - zmax);
-                y[yr + j] = e;
-                sum += e;
-            }
-            normalise(n, 1f / sum, y, yr);
-        } else if (Float.isNaN(zmax)) {
-            fill(n, Float.NaN, y, yr);
-        } else if (zmax == Float.POSITIVE_INFINITY) {
-            uniformOverInfinities(n, scale, null, 0, x, xr, y, yr);
-        }
     }
 
     private static void rowMasked(int n, float scale, float[] mask, int mr, float[] x, int xr, float[] y, int yr) {
