@@ -151,14 +151,14 @@ final class EntryPoints {
                 out("dlogits", R * C)), Set.of(),
                 (a, o) -> CrossEntropy.backward(R, C, a[0], o[0], a[1], o[1], C, new int[] {0, 1, 4}, 0, a[2], o[2],
                         a[3], o[3], C)));
-        e.add(new Entry("Linear.forward", List.of(in("x", R * K), in("w", K * C), in("bias", C), in("res", R * C),
+        // Linear: w (K, C) at the start of the parameter operand, the bias right after it
+        e.add(new Entry("Linear.forward", List.of(in("x", R * K), in("params", K * C + C), in("res", R * C),
                 out("y", R * C)), Set.of(),
-                (a, o) -> Linear.forward(par, R, K, C, a[0], o[0], K, a[1], o[1], C, a[2], o[2], a[3], o[3], C,
-                        a[4], o[4], C)));
-        e.add(new Entry("Linear.backward", List.of(in("dy", R * C), in("x", R * K), in("w", K * C), out("dx", R * K),
-                out("dw", K * C), out("dbias", C)), Set.of(),
-                (a, o) -> Linear.backward(par, R, K, C, a[0], o[0], C, a[1], o[1], K, a[2], o[2], C, a[3], o[3], K,
-                        a[4], o[4], C, a[5], o[5])));
+                (a, o) -> new Linear(K, C, 0, K * C).forward(par, R, a[1], o[1], a[0], o[0], a[2], o[2], a[3], o[3])));
+        e.add(new Entry("Linear.backward", List.of(in("dy", R * C), in("x", R * K), in("params", K * C + C),
+                out("dx", R * K), out("grads", K * C + C)), Set.of(),
+                (a, o) -> new Linear(K, C, 0, K * C).backward(par, R, a[2], o[2], a[4], o[4], a[0], o[0], a[1], o[1],
+                        a[3], o[3])));
         // The scalar twins are public too and share their facades' checks: attacked the same way.
         e.add(new Entry("GemmScalar.sgemmFused", List.of(in("a", R * K), in("b", K * C), in("bias", C),
                 in("res", R * C), out("c", R * C)), Set.of(),
