@@ -131,7 +131,7 @@ final class Head {
     private void crossEntropyForward(int part) {
         int r0 = part * CE_ROWS, n = Math.min(CE_ROWS, rows - r0);
         float[] acts = b.acts;
-        CrossEntropy.forward(n, V, acts, logits + r0 * V, V, safeTargets, r0, acts, losses + r0, acts, logitLse + r0);
+        CrossEntropy.forward(n, V, acts, logits + r0 * V, safeTargets, r0, acts, losses + r0, acts, logitLse + r0);
     }
 
     /** dlogits = dloss * (softmax - onehot) for rows [32 part, ...), overwriting. */
@@ -139,8 +139,8 @@ final class Head {
         int r0 = part * CE_ROWS, n = Math.min(CE_ROWS, rows - r0);
         float[] s = b.scratch, acts = b.acts;
         Arrays.fill(s, b.dLogits + r0 * V, b.dLogits + (r0 + n) * V, 0f);
-        CrossEntropy.backward(n, V, s, b.dLoss + r0, acts, logits + r0 * V, V, safeTargets, r0, acts, logitLse + r0,
-                s, b.dLogits + r0 * V, V);
+        CrossEntropy.backward(n, V, s, b.dLoss + r0, acts, logits + r0 * V, safeTargets, r0, acts, logitLse + r0,
+                s, b.dLogits + r0 * V);
     }
 
     private static int parts(int n, int per) {

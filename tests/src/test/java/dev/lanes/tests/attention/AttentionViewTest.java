@@ -81,9 +81,14 @@ class AttentionViewTest {
         float[] o = new float[nq], lse = new float[B * HQ * T];
         float[] dq = dq0.clone(), dk = dk0.clone(), dv = dv0.clone();
         try (Parallelism team = Parallelism.fixed(2)) {
-            Attention.forward(team, CFG, q, 0, ql, k, 0, kl, v, 0, kl, bias, 0, o, 0, ql, lse, 0);
-            Attention.backward(team, CFG, dO, 0, ql, q, 0, ql, k, 0, kl, v, 0, kl, bias, 0, o, 0, ql, lse, 0,
-                    dq, 0, ql, dk, 0, kl, dv, 0, kl);
+            Attention.forward(team, CFG, AttentionView.of(q, 0, ql), AttentionView.of(k, 0, kl),
+                    AttentionView.of(v, 0, kl), bias == null ? null : AttentionView.flat(bias, 0),
+                    AttentionView.of(o, 0, ql), AttentionView.flat(lse, 0));
+            Attention.backward(team, CFG, AttentionView.of(dO, 0, ql), AttentionView.of(q, 0, ql),
+                    AttentionView.of(k, 0, kl), AttentionView.of(v, 0, kl),
+                    bias == null ? null : AttentionView.flat(bias, 0), AttentionView.of(o, 0, ql),
+                    AttentionView.flat(lse, 0), AttentionView.of(dq, 0, ql), AttentionView.of(dk, 0, kl),
+                    AttentionView.of(dv, 0, kl));
         }
         // K and V as a read-only mapped file (a KV store or weights on disk), row stride D + 8.
         long kvLd = D + 8;
@@ -104,7 +109,8 @@ class AttentionViewTest {
             MemorySegment lses = arena.allocate((long) lse.length * Float.BYTES + 12);
             MemorySegment bs = arena.allocate((long) bias.length * Float.BYTES);
             MemorySegment.copy(bias, 0, bs, F, 0, bias.length);
-            AttentionView qv = view(qs, qOff, HQ, T, qLd), ov = view(os, 0, HQ, T, qLd), lv = AttentionView.flat(lses, 3);
+            AttentionView qv = view(qs, qOff, HQ, T, qLd), ov = view(os, 0, HQ, T, qLd), lv = AttentionView.flat(lses,
+                    3);
             AttentionView kvv = view(kv, 0, HKV, S, kvLd), vvv = view(kv, (long) B * HKV * S * kvLd, HKV, S, kvLd);
             Attention.forward(team, CFG, qv, kvv, vvv, AttentionView.flat(bs, 0), ov, lv);
             sameBits(o, gather(os, 0, B, HQ, T, D, qLd), "o");
@@ -135,7 +141,9 @@ class AttentionViewTest {
         float[] q = random(rnd, nq), k = random(rnd, nkv), v = random(rnd, nkv), bias = random(rnd, T * S);
         HeadLayout ql = HeadLayout.contiguous(HQ, T, D), kl = HeadLayout.contiguous(HKV, S, D);
         float[] o = new float[nq], lse = new float[B * HQ * T], o2 = new float[nq], lse2 = new float[B * HQ * T];
-        Attention.forward(CFG, q, 0, ql, k, 0, kl, v, 0, kl, bias, 0, o, 0, ql, lse, 0);
+        Attention.forward(CFG, AttentionView.of(q, 0, ql), AttentionView.of(k, 0, kl), AttentionView.of(v, 0, kl),
+                bias == null ? null : AttentionView.flat(bias, 0), AttentionView.of(o, 0, ql),
+                AttentionView.flat(lse, 0));
         Attention.forward(Parallelism.serial(), CFG, AttentionView.of(q, 0, ql), AttentionView.of(k, 0, kl),
                 AttentionView.of(v, 0, kl), AttentionView.flat(bias, 0), AttentionView.of(o2, 0, ql),
                 AttentionView.flat(lse2, 0));
@@ -150,7 +158,8 @@ class AttentionViewTest {
         float[] q = random(rnd, 2 * 5 * 16), k = random(rnd, 7 * 16), v = random(rnd, 7 * 16);
         float[] o = new float[q.length], lse = new float[10];
         HeadLayout ql = HeadLayout.contiguous(2, 5, 16), kl = HeadLayout.contiguous(1, 7, 16);
-        Attention.forward(cfg, q, 0, ql, k, 0, kl, v, 0, kl, null, 0, o, 0, ql, lse, 0);
+        Attention.forward(cfg, AttentionView.of(q, 0, ql), AttentionView.of(k, 0, kl), AttentionView.of(v, 0, kl), null,
+                AttentionView.of(o, 0, ql), AttentionView.flat(lse, 0));
         long qOff = (1L << 31) + 7;   // q's first element lies past 2^31, its heads 2^29 floats apart
         long headStride = 1L << 29;
         Path file = dir.resolve("sparse.bin");

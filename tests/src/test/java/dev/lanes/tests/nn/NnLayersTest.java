@@ -202,19 +202,19 @@ class NnLayersTest {
             return total / rows;
         };
         float[] losses = new float[rows], lse = new float[rows];
-        float mean = CrossEntropy.forward(rows, vocab, toF(logits), 0, vocab, targets, 0, losses, 0, lse, 0);
+        float mean = CrossEntropy.forward(rows, vocab, toF(logits), 0, targets, 0, losses, 0, lse, 0);
         assertThat((double) mean).isCloseTo(meanLoss.apply(logits), org.assertj.core.data.Offset.offset(1e-5));
         float[] dloss = new float[rows];
         Arrays.fill(dloss, 1f / rows);
         float[] dlogits = new float[rows * vocab];
-        CrossEntropy.backward(rows, vocab, dloss, 0, toF(logits), 0, vocab, targets, 0, lse, 0, dlogits, 0, vocab);
+        CrossEntropy.backward(rows, vocab, dloss, 0, toF(logits), 0, targets, 0, lse, 0, dlogits, 0);
         assertClose(dlogits, numericGradient(meanLoss, logits.clone()), 1e-5, "dlogits");
     }
 
     @Test
     void crossEntropyRejectsTargetsOutsideTheVocabularyBeforeWriting() {
         float[] losses = {7f, 7f};
-        assertThatThrownBy(() -> CrossEntropy.forward(2, 3, new float[6], 0, 3, new int[] {0, 3}, 0, losses, 0,
+        assertThatThrownBy(() -> CrossEntropy.forward(2, 3, new float[6], 0, new int[] {0, 3}, 0, losses, 0,
                 new float[2], 0)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("targets[1]=3 is outside [0, vocab=3)");
         assertThat(losses).containsExactly(7f, 7f);
