@@ -225,7 +225,7 @@ final class TestSupport {
                 }
             } else if (Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(original[i])) {
                 problem = "[" + i + "] is outside the output block but changed from "
-                        + show(original[i]) + " to " + show(got[i]);
+                        + Bits.show(original[i]) + " to " + Bits.show(got[i]);
             }
             if (problem != null) {
                 if (count++ < 5) {
@@ -236,22 +236,6 @@ final class TestSupport {
         if (count > 0) {
             fail(count + " bad element(s) in " + what + "; first: " + String.join("; ", bad));
         }
-    }
-
-    /** Bit-for-bit equality (NaN payloads included). */
-    static void assertSameBits(String what, float[] got, float[] expected) {
-        if (got.length != expected.length) {
-            fail(what + ": length " + got.length + " != " + expected.length);
-        }
-        for (int i = 0; i < got.length; i++) {
-            if (Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(expected[i])) {
-                fail(what + "[" + i + "] = " + show(got[i]) + ", expected exactly " + show(expected[i]));
-            }
-        }
-    }
-
-    static String show(float v) {
-        return Float.isNaN(v) ? "NaN(0x" + Integer.toHexString(Float.floatToRawIntBits(v)) + ")" : Float.toString(v);
     }
 
     // ---------------------------------------------------------------------------------------------

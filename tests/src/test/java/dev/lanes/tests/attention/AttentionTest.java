@@ -9,6 +9,7 @@ import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.CausalMask;
 import dev.lanes.kernels.Parallelism;
+import dev.lanes.tests.Bits;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -109,10 +110,10 @@ class AttentionTest {
                 lse1 = lse;
                 g1 = g;
             } else {
-                Close.assertSameBits("o, 2 threads vs 1", o1, o);
-                Close.assertSameBits("lse, 2 threads vs 1", lse1, lse);
+                Bits.assertSameBits("o, 2 threads vs 1", o1, o);
+                Bits.assertSameBits("lse, 2 threads vs 1", lse1, lse);
                 for (int i = 0; i < 3; i++) {
-                    Close.assertSameBits("gradient " + i + ", 2 threads vs 1", g1[i], g[i]);
+                    Bits.assertSameBits("gradient " + i + ", 2 threads vs 1", g1[i], g[i]);
                 }
             }
         }
@@ -171,7 +172,7 @@ class AttentionTest {
             if (first == null) {
                 first = o;
             } else {
-                Close.assertSameBits("o, repeated", first, o);
+                Bits.assertSameBits("o, repeated", first, o);
             }
         }
     }

@@ -10,6 +10,7 @@ import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.CausalMask;
 import dev.lanes.core.attention.HeadLayout;
 import dev.lanes.kernels.Parallelism;
+import dev.lanes.tests.Bits;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -63,14 +64,6 @@ class AttentionViewTest {
         return AttentionView.of(seg, off, nh * rows * ld, rows * ld, ld);
     }
 
-    private static void sameBits(float[] expected, float[] actual, String what) {
-        for (int i = 0; i < expected.length; i++) {
-            if (Float.floatToRawIntBits(expected[i]) != Float.floatToRawIntBits(actual[i])) {
-                throw new AssertionError(what + ": element " + i + " is " + actual[i] + ", the arrays gave " + expected[i]);
-            }
-        }
-    }
-
     @Test
     void segmentViewsGiveTheArrayBitsForwardAndBackward(@TempDir Path dir) throws IOException {
         SplittableRandom rnd = new SplittableRandom(17);
@@ -113,19 +106,19 @@ class AttentionViewTest {
                     3);
             AttentionView kvv = view(kv, 0, HKV, S, kvLd), vvv = view(kv, (long) B * HKV * S * kvLd, HKV, S, kvLd);
             Attention.forward(team, CFG, qv, kvv, vvv, AttentionView.flat(bs, 0), ov, lv);
-            sameBits(o, gather(os, 0, B, HQ, T, D, qLd), "o");
+            Bits.assertSameBits("o", o, gather(os, 0, B, HQ, T, D, qLd));
             float[] lseGot = new float[lse.length];
             MemorySegment.copy(lses, F, 12, lseGot, 0, lse.length);
-            sameBits(lse, lseGot, "lse");
+            Bits.assertSameBits("lse", lse, lseGot);
 
             // Backward: dq a segment, dk and dv arrays (mixed views), all starting from nonzero values.
             MemorySegment dqs = spread(arena.allocate((long) nq * Float.BYTES), 0, dq0, B, HQ, T, D, D);
             float[] dk2 = dk0.clone(), dv2 = dv0.clone();
             Attention.backward(team, CFG, view(dOs, 0, HQ, T, D), qv, kvv, vvv, AttentionView.flat(bias, 0), ov, lv,
                     view(dqs, 0, HQ, T, D), AttentionView.of(dk2, 0, kl), AttentionView.of(dv2, 0, kl));
-            sameBits(dq, gather(dqs, 0, B, HQ, T, D, D), "dq");
-            sameBits(dk, dk2, "dk");
-            sameBits(dv, dv2, "dv");
+            Bits.assertSameBits("dq", dq, gather(dqs, 0, B, HQ, T, D, D));
+            Bits.assertSameBits("dk", dk, dk2);
+            Bits.assertSameBits("dv", dv, dv2);
 
             // The mapped file is read-only: as an output it is refused before anything is written.
             assertThatThrownBy(() -> Attention.forward(team, CFG, qv, kvv, vvv, AttentionView.flat(bs, 0),
@@ -178,8 +171,8 @@ class AttentionViewTest {
             Attention.forward(Parallelism.serial(), cfg, AttentionView.of(big, qOff, 2 * headStride, headStride, 16),
                     AttentionView.of(ks, 0, kl), AttentionView.of(vs, 0, kl), null, AttentionView.of(o2, 0, ql),
                     AttentionView.flat(lse2, 0));
-            sameBits(o, o2, "o from q past 2^31");
-            sameBits(lse, lse2, "lse from q past 2^31");
+            Bits.assertSameBits("o from q past 2^31", o, o2);
+            Bits.assertSameBits("lse from q past 2^31", lse, lse2);
             assertThatThrownBy(() -> Attention.forward(Parallelism.serial(), cfg,
                     AttentionView.of(big, qOff, 2 * headStride, 4 * headStride, 16), AttentionView.of(ks, 0, kl),
                     AttentionView.of(vs, 0, kl), null, AttentionView.of(o2, 0, ql), AttentionView.flat(lse2, 0)))
