@@ -58,6 +58,30 @@ class PublicApiTest {
         assertThat(tooLong).as("public methods of core with more than %d parameters", MAX).isEmpty();
     }
 
+    /**
+     * The suite runs twice: on the class path, and with lanes-kernels and lanes-core as named modules
+     * (the Surefire execution module-path sets lanes.test.modulePath). This checks each run is what it
+     * says: in the modular run the classes come from the modules their descriptors declare, and the
+     * packages a user needs are exported.
+     */
+    @Test
+    void eachRunSeesLanesAsItSays() {
+        boolean modular = Boolean.getBoolean("lanes.test.modulePath");
+        Module core = Gpt.class.getModule(), kernels = dev.lanes.kernels.Gemm.class.getModule();
+        assertThat(core.isNamed()).as("core is a named module in the module-path run only").isEqualTo(modular);
+        assertThat(kernels.isNamed()).as("kernels is a named module in the module-path run only").isEqualTo(modular);
+        if (modular) {
+            assertThat(core.getName()).isEqualTo("dev.lanes.core");
+            assertThat(kernels.getName()).isEqualTo("dev.lanes.kernels");
+            for (String p : List.of("dev.lanes.core", "dev.lanes.core.attention", "dev.lanes.core.nn", "dev.lanes.core.io",
+                    "dev.lanes.core.text")) {
+                assertThat(core.isExported(p)).as(p + " exported").isTrue();
+            }
+            assertThat(kernels.isExported("dev.lanes.kernels")).isTrue();
+            assertThat(core.canRead(kernels)).isTrue();
+        }
+    }
+
     /** Binary names of every class in the module (or class directory) that holds {@code anchor}. */
     private static List<String> classNames(Class<?> anchor) throws URISyntaxException, IOException {
         Path where = Path.of(anchor.getProtectionDomain().getCodeSource().getLocation().toURI());
