@@ -51,8 +51,7 @@ class ScalarFallbackTest {
     /** A fresh JVM (this one's java, class path, no module flag) logs exactly one warning naming the flag. */
     @Test
     void oneWarningNamesTheFlag() throws IOException, InterruptedException {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Probe.class.getName())
+        Process p = new ProcessBuilder(TestSupport.childJvm(Probe.class.getName()))
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();

@@ -238,6 +238,23 @@ final class TestSupport {
         }
     }
 
+    /**
+     * The command line of a child JVM running {@code mainClass} the way this JVM runs the tests: this
+     * JVM's java, the given options, and this JVM's class path, plus its module path and the Lanes
+     * module when the suite runs on the module path (the Surefire execution module-path).
+     */
+    static List<String> childJvm(String mainClass, String... options) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.addAll(List.of(options));
+        String modulePath = System.getProperty("jdk.module.path");
+        if (modulePath != null && !modulePath.isEmpty()) {
+            cmd.addAll(List.of("--module-path", modulePath, "--add-modules", "dev.lanes.core"));
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
+        return cmd;
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Warm-up: every kernel called thousands of times on small, varied shapes, so that the checks
     // that follow run C2-compiled code (and every branch has a profile, so C2 does not trap on it).
