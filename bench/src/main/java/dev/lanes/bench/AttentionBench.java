@@ -103,6 +103,8 @@ public class AttentionBench {
         AttentionConfig cfg;
         HeadLayout qs, ks;
         float[] q, k, v, o, lse, dO, dq, dk, dv;
+        // lanes and scalar: the arrays as AttentionViews, made once
+        AttentionView qa, ka, va, oa, la, dOa, dqa, dka, dva;
         // naive: one head's scores and probabilities [T, S], its dP, and per-head outputs
         float[] scores, probs, dprobs;
         // lanesSegment: the same tensors in native memory, as AttentionViews
@@ -128,6 +130,15 @@ public class AttentionBench {
             dv = new float[v.length];
             qs = HeadLayout.contiguous(Hq, T, D);
             ks = HeadLayout.contiguous(Hkv, T, D);
+            qa = AttentionView.of(q, 0, qs);
+            ka = AttentionView.of(k, 0, ks);
+            va = AttentionView.of(v, 0, ks);
+            oa = AttentionView.of(o, 0, qs);
+            la = AttentionView.flat(lse, 0);
+            dOa = AttentionView.of(dO, 0, qs);
+            dqa = AttentionView.of(dq, 0, qs);
+            dka = AttentionView.of(dk, 0, ks);
+            dva = AttentionView.of(dv, 0, ks);
             scores = new float[T * T];
             probs = new float[T * T];
             dprobs = new float[T * T];
@@ -304,10 +315,9 @@ public class AttentionBench {
     }
 
     private static void runLanes(Shape s) {
-        Attention.forward(s.par, s.cfg, s.q, 0, s.qs, s.k, 0, s.ks, s.v, 0, s.ks, null, 0, s.o, 0, s.qs, s.lse, 0);
+        Attention.forward(s.par, s.cfg, s.qa, s.ka, s.va, null, s.oa, s.la);
         if (s.backward()) {
-            Attention.backward(s.par, s.cfg, s.dO, 0, s.qs, s.q, 0, s.qs, s.k, 0, s.ks, s.v, 0, s.ks, null, 0,
-                    s.o, 0, s.qs, s.lse, 0, s.dq, 0, s.qs, s.dk, 0, s.ks, s.dv, 0, s.ks);
+            Attention.backward(s.par, s.cfg, s.dOa, s.qa, s.ka, s.va, null, s.oa, s.la, s.dqa, s.dka, s.dva);
         }
     }
 
@@ -319,12 +329,12 @@ public class AttentionBench {
     }
 
     private static void runScalar(Shape s) {
-        AttentionScalar.forward(s.cfg, s.q, 0, s.qs, s.k, 0, s.ks, s.v, 0, s.ks, null, 0, s.o, 0, s.qs, s.lse, 0);
+        AttentionScalar.forward(s.cfg, s.qa, s.ka, s.va, null, s.oa, s.la);
         if (s.backward()) {
-            AttentionScalar.backward(s.cfg, s.dO, 0, s.qs, s.q, 0, s.qs, s.k, 0, s.ks, s.v, 0, s.ks, null, 0,
-                    s.o, 0, s.qs, s.lse, 0, s.dq, 0, s.qs, s.dk, 0, s.ks, s.dv, 0, s.ks);
+            AttentionScalar.backward(s.cfg, s.dOa, s.qa, s.ka, s.va, null, s.oa, s.la, s.dqa, s.dka, s.dva);
         }
     }
+
 
     /**
      * The eager composition, one (batch, head) at a time, scores materialised:

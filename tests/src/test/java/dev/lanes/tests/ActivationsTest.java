@@ -4,7 +4,7 @@ import static dev.lanes.tests.Rejection.arrays;
 import static dev.lanes.tests.Rejection.iae;
 import static dev.lanes.tests.Rejection.npe;
 import static dev.lanes.tests.TestSupport.EPS;
-import static dev.lanes.tests.TestSupport.assertSameBits;
+import static dev.lanes.tests.Bits.assertSameBits;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
@@ -188,14 +188,14 @@ class ActivationsTest {
         Activations.geluForward(n, x, 0, y, 0);
         float[] inPlace = x.clone();
         Activations.geluForward(n, inPlace, 0, inPlace, 0);
-        assertSameBits("in place", Arrays.copyOf(inPlace, n), Arrays.copyOf(y, n));
+        assertSameBits("in place", Arrays.copyOf(y, n), Arrays.copyOf(inPlace, n));
         float[] dy = new float[n];
         for (int i = 0; i < n; i++) dy[i] = TestSupport.uniform(rnd);
         float[] dx = dy.clone();
         Activations.geluBackward(n, dy, 0, x, 0, dx, 0);
         float[] shared = dy.clone();
         Activations.geluBackward(n, shared, 0, x, 0, shared, 0);
-        assertSameBits("dx == dy", shared, dx);
+        assertSameBits("dx == dy", dx, shared);
     }
 
     /** Same bits for the serial team and teams of 2 and 3, on sizes that cut chunks unevenly. */
@@ -216,8 +216,8 @@ class ActivationsTest {
                     float[] y = new float[n], dx = dx0.clone();
                     Activations.geluForward(team, n, x, 0, y, 0);
                     Activations.geluBackward(team, n, dy, 0, x, 0, dx, 0);
-                    assertSameBits("y, " + team + " n=" + n, y, y1);
-                    assertSameBits("dx, " + team + " n=" + n, dx, dx1);
+                    assertSameBits("y, " + team + " n=" + n, y1, y);
+                    assertSameBits("dx, " + team + " n=" + n, dx1, dx);
                 }
             }
         }

@@ -335,9 +335,8 @@ class ConcurrencyTest {
      */
     @Test
     void bitsDoNotDependOnTheJitTier() throws Exception {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        Process p = new ProcessBuilder(java, Backend.FLAG, "-Xint", "-cp", System.getProperty("java.class.path"),
-                TierProbe.class.getName()).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(TestSupport.childJvm(TierProbe.class.getName(), Backend.FLAG, "-Xint"))
+                .redirectErrorStream(true).start();
         String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(100, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as(text).isZero();

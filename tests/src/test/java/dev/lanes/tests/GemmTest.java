@@ -192,7 +192,7 @@ class GemmTest {
         float[] cArr = {1.5f, TestSupport.SENTINEL_NAN, -0f, 3f};
         float[] before = cArr.clone();
         Gemm.sgemm(ta, tb, 2, 2, 1, 0f, a, 0, ta == N ? 1 : 2, b, 0, tb == N ? 2 : 1, 1f, cArr, 0, 2);
-        TestSupport.assertSameBits("C after alpha=0, beta=1", cArr, before);
+        Bits.assertSameBits("C after alpha=0, beta=1", before, cArr);
     }
 
     /** k == 0: A and B hold nothing (empty arrays are fine) and C becomes beta * C. */
@@ -254,7 +254,7 @@ class GemmTest {
                     2.0 * (k + 4) * EPS * k));
         }
         assertThat(both[both.length - 1]).isEqualTo(12345f);
-        TestSupport.assertSameBits("A part of the shared array", java.util.Arrays.copyOf(both, m * k), a);
+        Bits.assertSameBits("A part of the shared array", a, java.util.Arrays.copyOf(both, m * k));
     }
 
     // ---------------------------------------------------------------------------------------------

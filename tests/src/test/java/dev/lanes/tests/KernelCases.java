@@ -2,7 +2,7 @@ package dev.lanes.tests;
 
 import static dev.lanes.tests.TestSupport.EPS;
 import static dev.lanes.tests.TestSupport.assertArray;
-import static dev.lanes.tests.TestSupport.assertSameBits;
+import static dev.lanes.tests.Bits.assertSameBits;
 import static dev.lanes.tests.TestSupport.fill;
 import static dev.lanes.tests.TestSupport.inside;
 import static dev.lanes.tests.TestSupport.lengthFor;
@@ -159,8 +159,8 @@ final class KernelCases {
             }
             String what = "C of " + this;
             assertArray(what, got, c0, inside(c.length, cs), ref, bound);
-            assertSameBits("A (an input) of " + this, a, a0);
-            assertSameBits("B (an input) of " + this, b, b0);
+            assertSameBits("A (an input) of " + this, a0, a);
+            assertSameBits("B (an input) of " + this, b0, b);
         }
     }
 
@@ -242,10 +242,10 @@ final class KernelCases {
             }
             assertArray("y of " + this, gy, y0, inside(y.length, yr), ry, bound);
             if (!inPlace) {
-                assertSameBits("x (an input) of " + this, gx, x0);
+                assertSameBits("x (an input) of " + this, x0, gx);
             }
             if (m != null) {
-                assertSameBits("mask (an input) of " + this, gm, m0);
+                assertSameBits("mask (an input) of " + this, m0, gm);
             }
         }
     }
@@ -340,10 +340,10 @@ final class KernelCases {
             }
             assertArray("dx of " + this, gdx, dx0, inside(dx.length, dxr), rdx, bound);
             if (alias != SoftmaxAlias.DX_IS_DY) {
-                assertSameBits("dy (an input) of " + this, gdy, dy0);
+                assertSameBits("dy (an input) of " + this, dy0, gdy);
             }
             if (alias != SoftmaxAlias.DX_IS_Y) {
-                assertSameBits("y (an input) of " + this, gy, y0);
+                assertSameBits("y (an input) of " + this, y0, gy);
             }
         }
     }
@@ -420,13 +420,13 @@ final class KernelCases {
             }
             assertArray("y of " + this, gy, y0, inside(y.length, yr), ry, bound);
             if (alias != ResidualAlias.Y_IS_X) {
-                assertSameBits("x (an input) of " + this, gx, x0);
+                assertSameBits("x (an input) of " + this, x0, gx);
             }
             if (alias != ResidualAlias.Y_IS_F) {
-                assertSameBits("f (an input) of " + this, gf, f0);
+                assertSameBits("f (an input) of " + this, f0, gf);
             }
             if (gb != null) {
-                assertSameBits("bias (an input) of " + this, gb, b0);
+                assertSameBits("bias (an input) of " + this, b0, gb);
             }
         }
     }
@@ -531,7 +531,7 @@ final class KernelCases {
                 assertArray("dbias of " + this, fdb, db0, inside(fdb.length, dbr), rdb, bound);
             }
             if (alias == GradAlias.NONE) {
-                assertSameBits("dy (an input) of " + this, fdy, dy0);
+                assertSameBits("dy (an input) of " + this, dy0, fdy);
             }
         }
     }

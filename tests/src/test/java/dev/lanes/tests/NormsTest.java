@@ -3,7 +3,7 @@ package dev.lanes.tests;
 import static dev.lanes.tests.Rejection.arrays;
 import static dev.lanes.tests.Rejection.iae;
 import static dev.lanes.tests.TestSupport.EPS;
-import static dev.lanes.tests.TestSupport.assertSameBits;
+import static dev.lanes.tests.Bits.assertSameBits;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lanes.kernels.Norms;
@@ -145,7 +145,7 @@ class NormsTest {
             TestSupport.assertArray(what + " dbeta", db, db0, TestSupport.inside(db.length, new Region(1, 1, cols, Math.max(1, cols))),
                     dbRef, dbBound);
         } else {
-            assertSameBits(what + " dbeta untouched", db, db0);
+            assertSameBits(what + " dbeta untouched", db0, db);
         }
     }
 
@@ -187,8 +187,8 @@ class NormsTest {
         Norms.layerNormForward(rows, cols, 1e-5f, x, 0, cols, gamma, 0, beta, 0, y, 0, cols, mean, 0, rstd, 0);
         float[] inPlace = x.clone(), mean2 = new float[rows], rstd2 = new float[rows];
         Norms.layerNormForward(rows, cols, 1e-5f, inPlace, 0, cols, gamma, 0, beta, 0, inPlace, 0, cols, mean2, 0, rstd2, 0);
-        assertSameBits("in-place y", Arrays.copyOf(inPlace, rows * cols), y);
-        assertSameBits("in-place mean", mean2, mean);
+        assertSameBits("in-place y", y, Arrays.copyOf(inPlace, rows * cols));
+        assertSameBits("in-place mean", mean, mean2);
 
         float[] dx = new float[rows * cols], dg = new float[cols], db = new float[cols];
         Norms.layerNormBackward(rows, cols, dy, 0, cols, x, 0, cols, gamma, 0, mean, 0, rstd, 0, dx, 0, cols, dg, 0, db, 0);
@@ -196,21 +196,21 @@ class NormsTest {
         Norms.layerNormBackward(rows, cols, dy, 0, cols, x, 0, cols, gamma, 0, mean, 0, rstd, 0, dxOnly, 0, cols, null, 0, null, 0);
         Norms.layerNormBackward(rows, cols, dy, 0, cols, x, 0, cols, gamma, 0, mean, 0, rstd, 0, null, 0, 0, dgOnly, 0, null, 0);
         Norms.layerNormBackward(rows, cols, dy, 0, cols, x, 0, cols, gamma, 0, mean, 0, rstd, 0, null, 0, 0, null, 0, dbOnly, 0);
-        assertSameBits("dx alone", dxOnly, dx);
-        assertSameBits("dgamma alone", dgOnly, dg);
-        assertSameBits("dbeta alone", dbOnly, db);
+        assertSameBits("dx alone", dx, dxOnly);
+        assertSameBits("dgamma alone", dg, dgOnly);
+        assertSameBits("dbeta alone", db, dbOnly);
         // dx == dy (same view): accumulates onto dy's own values
         float[] shared = dy.clone(), expect = dy.clone();
         Norms.layerNormBackward(rows, cols, dy, 0, cols, x, 0, cols, gamma, 0, mean, 0, rstd, 0, expect, 0, cols, null, 0, null, 0);
         Norms.layerNormBackward(rows, cols, shared, 0, cols, x, 0, cols, gamma, 0, mean, 0, rstd, 0, shared, 0, cols, null, 0, null, 0);
-        assertSameBits("dx == dy", shared, expect);
+        assertSameBits("dx == dy", expect, shared);
         float[] rdx = new float[rows * cols], rdg = new float[cols], rdxOnly = new float[rows * cols], rdgOnly = new float[cols];
         Norms.rmsNormForward(rows, cols, 1e-6f, x, 0, cols, gamma, 0, y, 0, cols, rstd, 0);
         Norms.rmsNormBackward(rows, cols, dy, 0, cols, x, 0, cols, gamma, 0, rstd, 0, rdx, 0, cols, rdg, 0);
         Norms.rmsNormBackward(rows, cols, dy, 0, cols, x, 0, cols, gamma, 0, rstd, 0, rdxOnly, 0, cols, null, 0);
         Norms.rmsNormBackward(rows, cols, dy, 0, cols, x, 0, cols, gamma, 0, rstd, 0, null, 0, 0, rdgOnly, 0);
-        assertSameBits("rms dx alone", rdxOnly, rdx);
-        assertSameBits("rms dgamma alone", rdgOnly, rdg);
+        assertSameBits("rms dx alone", rdx, rdxOnly);
+        assertSameBits("rms dgamma alone", rdg, rdgOnly);
     }
 
     /** Serial, two and three threads: the same bits, the gain and bias gradients included. */
@@ -237,7 +237,7 @@ class NormsTest {
                         want = got;
                     } else {
                         for (int k = 0; k < got.length; k++) {
-                            assertSameBits(team + " " + rows + "x" + cols + " output " + k, got[k], want[k]);
+                            assertSameBits(team + " " + rows + "x" + cols + " output " + k, want[k], got[k]);
                         }
                     }
                 }

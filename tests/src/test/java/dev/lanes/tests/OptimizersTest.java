@@ -2,7 +2,7 @@ package dev.lanes.tests;
 
 import static dev.lanes.tests.Rejection.arrays;
 import static dev.lanes.tests.Rejection.iae;
-import static dev.lanes.tests.TestSupport.assertSameBits;
+import static dev.lanes.tests.Bits.assertSameBits;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lanes.kernels.Optimizers;
@@ -62,12 +62,12 @@ class OptimizersTest {
                     Optimizers.adamW(n, 1e-2f, 0.9f, 0.95f, 1e-8f, wd, t, g, gOff, p, pOff, m, mOff, v, vOff);
                     originalLoop(n, 1e-2f, 0.9f, 0.95f, 1e-8f, wd, t, g, gOff, p2, pOff, m2, mOff, v2, vOff);
                     OptimizersScalar.adamW(n, 1e-2f, 0.9f, 0.95f, 1e-8f, wd, t, g, gOff, p3, pOff, m3, mOff, v3, vOff);
-                    assertSameBits("params n=" + n + " t=" + t, p, p2);
-                    assertSameBits("m n=" + n + " t=" + t, m, m2);
-                    assertSameBits("v n=" + n + " t=" + t, v, v2);
-                    assertSameBits("twin params n=" + n + " t=" + t, p3, p2);
-                    assertSameBits("twin m", m3, m2);
-                    assertSameBits("twin v", v3, v2);
+                    assertSameBits("params n=" + n + " t=" + t, p2, p);
+                    assertSameBits("m n=" + n + " t=" + t, m2, m);
+                    assertSameBits("v n=" + n + " t=" + t, v2, v);
+                    assertSameBits("twin params n=" + n + " t=" + t, p2, p3);
+                    assertSameBits("twin m", m2, m3);
+                    assertSameBits("twin v", v2, v3);
                 }
             }
         }
@@ -112,7 +112,7 @@ class OptimizersTest {
                 for (Parallelism team : new Parallelism[] {two, three}) {
                     float[][] got = {p.clone(), m.clone(), v.clone()};
                     Optimizers.adamW(team, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 7, g, 0, got[0], 0, got[1], 0, got[2], 0);
-                    for (int k = 0; k < 3; k++) assertSameBits(team + " n=" + n + " array " + k, got[k], want[k]);
+                    for (int k = 0; k < 3; k++) assertSameBits(team + " n=" + n + " array " + k, want[k], got[k]);
                 }
             }
         }

@@ -54,7 +54,7 @@ record Rejection(Class<? extends RuntimeException> type, List<String> fragments,
         }
         for (int i = 0; i < arrays.length; i++) {
             if (arrays[i] != null) {
-                TestSupport.assertSameBits("array #" + i + " after the rejected call", arrays[i], before[i]);
+                Bits.assertSameBits("array #" + i + " after the rejected call", before[i], arrays[i]);
             }
         }
     }

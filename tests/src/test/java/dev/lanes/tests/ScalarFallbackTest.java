@@ -1,7 +1,7 @@
 package dev.lanes.tests;
 
 import static dev.lanes.tests.TestSupport.EPS;
-import static dev.lanes.tests.TestSupport.assertSameBits;
+import static dev.lanes.tests.Bits.assertSameBits;
 import static dev.lanes.tests.TestSupport.uniform;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
@@ -51,8 +51,7 @@ class ScalarFallbackTest {
     /** A fresh JVM (this one's java, class path, no module flag) logs exactly one warning naming the flag. */
     @Test
     void oneWarningNamesTheFlag() throws IOException, InterruptedException {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Probe.class.getName())
+        Process p = new ProcessBuilder(TestSupport.childJvm(Probe.class.getName()))
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
@@ -130,7 +129,7 @@ class ScalarFallbackTest {
         }
         GemmScalar.sgemm(ta, tb, m, n, k, alpha, a, 1, lda, b, 2, ldb, beta, twin, 3, ldc);
         String what = ta + "" + tb + " m=" + m + " n=" + n + " k=" + k;
-        assertSameBits("C vs the twin, " + what, got, twin);
+        assertSameBits("C vs the twin, " + what, twin, got);
         for (int i = 0; i < m; i++) {
             for (int j = 0; j < n; j++) {
                 double dot = 0, abs = 0;
@@ -167,7 +166,7 @@ class ScalarFallbackTest {
                 float[] y = new float[rows * cols], yt = new float[rows * cols];
                 Softmax.forward(rows, cols, scale, causal, -1, mask, 0, cols, x, 0, cols, y, 0, cols);
                 SoftmaxScalar.forward(rows, cols, scale, causal, -1, mask, 0, cols, x, 0, cols, yt, 0, cols);
-                assertSameBits("softmax y vs the twin", y, yt);
+                assertSameBits("softmax y vs the twin", yt, y);
                 for (int i = 0; i < rows; i++) {
                     double[] xr = new double[cols], mr = new double[cols];
                     for (int j = 0; j < cols; j++) {
@@ -184,7 +183,7 @@ class ScalarFallbackTest {
                 float[] dx = new float[rows * cols], dxt = new float[rows * cols];
                 Softmax.backward(rows, cols, scale, dy, 0, cols, y, 0, cols, dx, 0, cols);
                 SoftmaxScalar.backward(rows, cols, scale, dy, 0, cols, y, 0, cols, dxt, 0, cols);
-                assertSameBits("softmax dx vs the twin", dx, dxt);
+                assertSameBits("softmax dx vs the twin", dxt, dx);
                 for (int i = 0; i < rows; i++) {
                     double dot = 0;
                     for (int j = 0; j < cols; j++) dot += (double) dy[i * cols + j] * y[i * cols + j];
@@ -213,7 +212,7 @@ class ScalarFallbackTest {
             float[] y = new float[rows * cols], yt = new float[rows * cols];
             ResidualAdd.forward(rows, cols, -0.75f, x, 0, cols, f, 0, cols, bias, 0, y, 0, cols);
             ResidualAddScalar.forward(rows, cols, -0.75f, x, 0, cols, f, 0, cols, bias, 0, yt, 0, cols);
-            assertSameBits("residual y vs the twin", y, yt);
+            assertSameBits("residual y vs the twin", yt, y);
             for (int i = 0; i < y.length; i++) {
                 double want = x[i] - 0.75 * ((double) f[i] + bias[i % cols]);
                 assertThat((double) y[i]).isCloseTo(want, org.assertj.core.data.Offset.offset(2 * EPS * 3));
@@ -222,9 +221,9 @@ class ScalarFallbackTest {
             float[] dxt = dx.clone(), dft = df.clone(), dbt = db.clone();
             ResidualAdd.backward(rows, cols, 2f, dy, 0, cols, dx, 0, cols, df, 0, cols, db, 0);
             ResidualAddScalar.backward(rows, cols, 2f, dy, 0, cols, dxt, 0, cols, dft, 0, cols, dbt, 0);
-            assertSameBits("residual dx vs the twin", dx, dxt);
-            assertSameBits("residual df vs the twin", df, dft);
-            assertSameBits("residual dbias vs the twin", db, dbt);
+            assertSameBits("residual dx vs the twin", dxt, dx);
+            assertSameBits("residual df vs the twin", dft, df);
+            assertSameBits("residual dbias vs the twin", dbt, db);
             List<String> bad = new ArrayList<>();
             for (int j = 0; j < cols; j++) {
                 double sum = 0;
@@ -257,14 +256,14 @@ class ScalarFallbackTest {
                 Activations.geluForward(n, x, 1, y, 0);
                 Activations.geluForward(two, n, x, 1, y2, 0);
                 ActivationsScalar.geluForward(n, x, 1, yt, 0);
-                assertSameBits("gelu y vs the twin", y, yt);
-                assertSameBits("gelu y, two threads", y2, yt);
+                assertSameBits("gelu y vs the twin", yt, y);
+                assertSameBits("gelu y, two threads", yt, y2);
                 float[] dx = dx0.clone(), dxt = dx0.clone(), dx2 = dx0.clone();
                 Activations.geluBackward(n, dy, 0, x, 1, dx, 0);
                 Activations.geluBackward(two, n, dy, 0, x, 1, dx2, 0);
                 ActivationsScalar.geluBackward(n, dy, 0, x, 1, dxt, 0);
-                assertSameBits("gelu dx vs the twin", dx, dxt);
-                assertSameBits("gelu dx, two threads", dx2, dxt);
+                assertSameBits("gelu dx vs the twin", dxt, dx);
+                assertSameBits("gelu dx, two threads", dxt, dx2);
                 for (int i = 0; i < n; i++) {
                     double xv = x[1 + i];
                     assertThat(Math.abs(y[i] - ActivationsTest.geluRef(xv))).as("y(%s)", xv)
@@ -306,10 +305,10 @@ class ScalarFallbackTest {
                 float[] dg = new float[cols], db = new float[cols];
                 Norms.layerNormForward(team, rows, cols, 1e-5f, x, 0, cols, g, 0, b, 0, y, 0, cols, m, 0, r, 0);
                 Norms.layerNormBackward(team, rows, cols, dy, 0, cols, x, 0, cols, g, 0, m, 0, r, 0, dx, 0, cols, dg, 0, db, 0);
-                assertSameBits("layer norm y vs the twin, " + team, y, y1);
-                assertSameBits("layer norm dx vs the twin, " + team, dx, dx1);
-                assertSameBits("layer norm dgamma vs the twin, " + team, dg, dg1);
-                assertSameBits("layer norm dbeta vs the twin, " + team, db, db1);
+                assertSameBits("layer norm y vs the twin, " + team, y1, y);
+                assertSameBits("layer norm dx vs the twin, " + team, dx1, dx);
+                assertSameBits("layer norm dgamma vs the twin, " + team, dg1, dg);
+                assertSameBits("layer norm dbeta vs the twin, " + team, db1, db);
             }
         }
     }
@@ -331,10 +330,10 @@ class ScalarFallbackTest {
                 OptimizersTest.originalLoop(n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, t, g, 0, p2, 0, m2, 0, v2, 0);
             }
         }
-        assertSameBits("adamW params vs the original loop", p, p2);
-        assertSameBits("adamW m", m, m2);
-        assertSameBits("adamW v", v, v2);
-        assertSameBits("adamW params, two threads", p3, p2);
+        assertSameBits("adamW params vs the original loop", p2, p);
+        assertSameBits("adamW m", m2, m);
+        assertSameBits("adamW v", v2, v);
+        assertSameBits("adamW params, two threads", p2, p3);
         float[] p4 = new float[] {1f};
         OptimizersScalar.adamW(1, 1e-3f, 0.9f, 0.95f, 1e-8f, 0f, 1, new float[] {1f}, 0, p4, 0, new float[1], 0, new float[1], 0);
         assertThat(p4[0]).isLessThan(1f);

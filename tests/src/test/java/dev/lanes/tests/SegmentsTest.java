@@ -54,14 +54,7 @@ class SegmentsTest {
     }
 
     private static void assertSameBits(float[] expected, MemorySegment actual, String what) {
-        float[] got = toArray(actual);
-        assertThat(got.length).as(what).isEqualTo(expected.length);
-        for (int i = 0; i < got.length; i++) {
-            if (Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(expected[i])) {
-                throw new AssertionError(what + ": element " + i + " is " + got[i] + ", the array overload gave "
-                        + expected[i]);
-            }
-        }
+        Bits.assertSameBits(what + " (segment vs the array overload)", expected, toArray(actual));
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -147,11 +147,15 @@ class SteadyStateAllocationTest {
         HeadLayout qs = HeadLayout.contiguous(hq, T, D), ks = HeadLayout.contiguous(hkv, S, D);
         float[] b = cfg.biasShape() == BiasShape.NONE ? null : bias;
         Parallelism serial = Parallelism.serial();
-        assertEventuallyAllocationFree(cfg + " forward",
-                () -> Attention.forward(serial, cfg, q, 0, qs, k, 0, ks, v, 0, ks, b, 0, o, 0, qs, lse, 0));
+        // the views are made once, as a caller holding its tensors would
+        AttentionView qv = AttentionView.of(q, 0, qs), kv = AttentionView.of(k, 0, ks), vv = AttentionView.of(v, 0, ks);
+        AttentionView bv = b == null ? null : AttentionView.flat(b, 0), ov = AttentionView.of(o, 0, qs);
+        AttentionView lv = AttentionView.flat(lse, 0), dOv = AttentionView.of(dO, 0, qs);
+        AttentionView dqv = AttentionView.of(dq, 0, qs), dkv = AttentionView.of(dk, 0, ks), dvv = AttentionView.of(dv,
+                0, ks);
+        assertEventuallyAllocationFree(cfg + " forward", () -> Attention.forward(serial, cfg, qv, kv, vv, bv, ov, lv));
         assertEventuallyAllocationFree(cfg + " backward",
-                () -> Attention.backward(serial, cfg, dO, 0, qs, q, 0, qs, k, 0, ks, v, 0, ks, b, 0, o, 0, qs, lse, 0,
-                        dq, 0, qs, dk, 0, ks, dv, 0, ks));
+                () -> Attention.backward(serial, cfg, dOv, qv, kv, vv, bv, ov, lv, dqv, dkv, dvv));
     }
 
     @Test

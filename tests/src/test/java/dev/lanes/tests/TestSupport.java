@@ -225,7 +225,7 @@ final class TestSupport {
                 }
             } else if (Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(original[i])) {
                 problem = "[" + i + "] is outside the output block but changed from "
-                        + show(original[i]) + " to " + show(got[i]);
+                        + Bits.show(original[i]) + " to " + Bits.show(got[i]);
             }
             if (problem != null) {
                 if (count++ < 5) {
@@ -238,20 +238,21 @@ final class TestSupport {
         }
     }
 
-    /** Bit-for-bit equality (NaN payloads included). */
-    static void assertSameBits(String what, float[] got, float[] expected) {
-        if (got.length != expected.length) {
-            fail(what + ": length " + got.length + " != " + expected.length);
+    /**
+     * The command line of a child JVM running {@code mainClass} the way this JVM runs the tests: this
+     * JVM's java, the given options, and this JVM's class path, plus its module path and the Lanes
+     * module when the suite runs on the module path (the Surefire execution module-path).
+     */
+    static List<String> childJvm(String mainClass, String... options) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.addAll(List.of(options));
+        String modulePath = System.getProperty("jdk.module.path");
+        if (modulePath != null && !modulePath.isEmpty()) {
+            cmd.addAll(List.of("--module-path", modulePath, "--add-modules", "dev.lanes.core"));
         }
-        for (int i = 0; i < got.length; i++) {
-            if (Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(expected[i])) {
-                fail(what + "[" + i + "] = " + show(got[i]) + ", expected exactly " + show(expected[i]));
-            }
-        }
-    }
-
-    static String show(float v) {
-        return Float.isNaN(v) ? "NaN(0x" + Integer.toHexString(Float.floatToRawIntBits(v)) + ")" : Float.toString(v);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
+        return cmd;
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -74,24 +74,61 @@ public final class Attention {
 
     private Attention() {}
 
-    /** {@link #forward(Parallelism, AttentionConfig, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, float[], int, HeadLayout, float[], int)} on the default team. */
-    public static void forward(AttentionConfig cfg,
-                               float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
-                               float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
-                               float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
-        forward(Parallelism.defaultParallelism(), cfg, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff,
-                o, oOff, os, lse, lseOff);
+    /** {@link #forward(Parallelism, AttentionConfig, AttentionView, AttentionView, AttentionView, AttentionView,
+            AttentionView, AttentionView)} on the process default team. */
+    public static void forward(AttentionConfig cfg, AttentionView q, AttentionView k, AttentionView v,
+                               AttentionView bias, AttentionView o, AttentionView lse) {
+        forward(Parallelism.defaultParallelism(), cfg, q, k, v, bias, o, lse);
     }
 
     /**
      * {@code o = softmax(logits) v} and {@code lse = logsumexp(logits)} per query row (see the class and
-     * {@link AttentionConfig} comments for shapes and masks). o and lse are written, never read; bias is
-     * ignored (and may be null) when the config has none.
+     * {@link AttentionConfig} comments for shapes and masks). Each operand is an {@link AttentionView}: a
+     * {@code float[]} (or a {@link java.lang.foreign.MemorySegment}: weights or a KV store mapped from a
+     * file, tensors of FFM code) with an offset and a {@link HeadLayout}; lse (and bias) flat. o and lse
+     * are written, never read, and must be writable; bias is ignored (and may be null) when the config has
+     * none. Segment views are validated in {@code long} and give the same bits as arrays holding the same
+     * values.
      */
-    public static void forward(Parallelism par, AttentionConfig cfg,
-                               float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
-                               float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
-                               float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
+    public static void forward(Parallelism par, AttentionConfig cfg, AttentionView q, AttentionView k,
+                               AttentionView v, AttentionView bias, AttentionView o, AttentionView lse) {
+        ViewStaging.forward(par, cfg, q, k, v, bias, o, lse);
+    }
+
+    /** {@link #backward(Parallelism, AttentionConfig, AttentionView, AttentionView, AttentionView, AttentionView,
+            AttentionView, AttentionView, AttentionView, AttentionView, AttentionView, AttentionView)} on the process default team. */
+    public static void backward(AttentionConfig cfg, AttentionView dO, AttentionView q, AttentionView k,
+                                AttentionView v, AttentionView bias, AttentionView o, AttentionView lse,
+                                AttentionView dq, AttentionView dk, AttentionView dv) {
+        backward(Parallelism.defaultParallelism(), cfg, dO, q, k, v, bias, o, lse, dq, dk, dv);
+    }
+
+    /**
+     * Backward of {@link #forward}, ACCUMULATING into dq, dk and dv (zero them first to overwrite); they
+     * must be writable. o and lse are the forward's outputs for the same inputs. With
+     * {@code P = exp(logit - lse)}:
+     *
+     * <pre>
+     *   Dr = rowsum(dO .* O)            dV += P^T dO                  dP = dO V^T
+     *   dS = P .* (dP - Dr)             dQ += scale * dS K            dK += scale * dS^T Q
+     * </pre>
+     *
+     * where dk and dv of a kv head sum over the G query heads of its group. The bias receives no gradient.
+     */
+    public static void backward(Parallelism par, AttentionConfig cfg, AttentionView dO, AttentionView q,
+                                AttentionView k, AttentionView v, AttentionView bias, AttentionView o,
+                                AttentionView lse, AttentionView dq, AttentionView dk, AttentionView dv) {
+        ViewStaging.backward(par, cfg, dO, q, k, v, bias, o, lse, dq, dk, dv);
+    }
+
+    /**
+     * The array entry of the views: {@link ViewStaging} calls it with array views as they are and segment
+     * views staged into heap buffers.
+     */
+    static void forward(Parallelism par, AttentionConfig cfg,
+                        float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
+                        float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
+                        float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
         dev.lanes.kernels.Checks.team(par);
         notNull(cfg, "cfg");
         int T = cfg.queries, S = cfg.keys;
@@ -102,34 +139,13 @@ public final class Attention {
         job.runForward(par);
     }
 
-    /** {@link #backward(Parallelism, AttentionConfig, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, float[], int, HeadLayout, float[], int, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout)} on the default team. */
-    public static void backward(AttentionConfig cfg, float[] dO, int dOOff, HeadLayout dOs,
-                                float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
-                                float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
-                                float[] o, int oOff, HeadLayout os, float[] lse, int lseOff,
-                                float[] dq, int dqOff, HeadLayout dqs, float[] dk, int dkOff, HeadLayout dks,
-                                float[] dv, int dvOff, HeadLayout dvs) {
-        backward(Parallelism.defaultParallelism(), cfg, dO, dOOff, dOs, q, qOff, qs, k, kOff, ks, v, vOff, vs,
-                bias, biasOff, o, oOff, os, lse, lseOff, dq, dqOff, dqs, dk, dkOff, dks, dv, dvOff, dvs);
-    }
-
-    /**
-     * Backward of {@link #forward}, ACCUMULATING into dq, dk and dv (zero them first to overwrite). o and
-     * lse are the forward's outputs for the same inputs. With {@code P = exp(logit - lse)}:
-     *
-     * <pre>
-     *   Dr = rowsum(dO .* O)            dV += P^T dO                  dP = dO V^T
-     *   dS = P .* (dP - Dr)             dQ += scale * dS K            dK += scale * dS^T Q
-     * </pre>
-     *
-     * where dk and dv of a kv head sum over the G query heads of its group. The bias receives no gradient.
-     */
-    public static void backward(Parallelism par, AttentionConfig cfg, float[] dO, int dOOff, HeadLayout dOs,
-                                float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
-                                float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
-                                float[] o, int oOff, HeadLayout os, float[] lse, int lseOff,
-                                float[] dq, int dqOff, HeadLayout dqs, float[] dk, int dkOff, HeadLayout dks,
-                                float[] dv, int dvOff, HeadLayout dvs) {
+    /** The array entry of the backward views; see {@link #forward(Parallelism, AttentionConfig, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, float[], int, HeadLayout, float[], int)}. */
+    static void backward(Parallelism par, AttentionConfig cfg, float[] dO, int dOOff, HeadLayout dOs,
+                         float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
+                         float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
+                         float[] o, int oOff, HeadLayout os, float[] lse, int lseOff,
+                         float[] dq, int dqOff, HeadLayout dqs, float[] dk, int dkOff, HeadLayout dks,
+                         float[] dv, int dvOff, HeadLayout dvs) {
         dev.lanes.kernels.Checks.team(par);
         notNull(cfg, "cfg");
         int T = cfg.queries, S = cfg.keys;
@@ -141,28 +157,6 @@ public final class Attention {
         job.setBackward(cfg.keySplit, dO, dOOff, dOs, dq, dqOff, dqs, dk, dkOff, dks, dv, dvOff, dvs);
         job.checkWorkspace();
         job.runBackward(par);
-    }
-
-    /**
-     * {@link #forward(Parallelism, AttentionConfig, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, float[], int, HeadLayout, float[], int)}
-     * on {@link AttentionView}s: each operand a {@code float[]} or a {@link java.lang.foreign.MemorySegment}
-     * (weights or a KV store mapped from a file, tensors of FFM code). bias may be null when the config
-     * has none. The same validation (segment views in {@code long}) and the same bits as the arrays
-     * holding the same values; o and lse must be writable.
-     */
-    public static void forward(Parallelism par, AttentionConfig cfg, AttentionView q, AttentionView k,
-                               AttentionView v, AttentionView bias, AttentionView o, AttentionView lse) {
-        ViewStaging.forward(par, cfg, q, k, v, bias, o, lse);
-    }
-
-    /**
-     * {@link #backward(Parallelism, AttentionConfig, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, float[], int, HeadLayout, float[], int, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout)}
-     * on {@link AttentionView}s, ACCUMULATING into dq, dk and dv; see the view forward.
-     */
-    public static void backward(Parallelism par, AttentionConfig cfg, AttentionView dO, AttentionView q,
-                                AttentionView k, AttentionView v, AttentionView bias, AttentionView o,
-                                AttentionView lse, AttentionView dq, AttentionView dk, AttentionView dv) {
-        ViewStaging.backward(par, cfg, dO, q, k, v, bias, o, lse, dq, dk, dv);
     }
 
     /** Drops the calling thread's backward workspace (the packed blocks of the largest shape seen). */

@@ -11,10 +11,58 @@ package dev.lanes.core.attention;
 public final class AttentionScalar {
     private AttentionScalar() {}
 
-    /** Same contract as {@link Attention#forward(dev.lanes.kernels.Parallelism, AttentionConfig, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, float[], int, HeadLayout, float[], int)}. */
-    public static void forward(AttentionConfig cfg, float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
-                               float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
-                               float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
+    /**
+     * Same contract as {@link Attention#forward(dev.lanes.kernels.Parallelism, AttentionConfig, AttentionView,
+             AttentionView, AttentionView, AttentionView, AttentionView, AttentionView)},
+     * on array views only (a segment view is refused: the twin is an oracle over heap arrays).
+     */
+    public static void forward(AttentionConfig cfg, AttentionView q, AttentionView k, AttentionView v,
+                               AttentionView bias, AttentionView o, AttentionView lse) {
+        if (cfg == null) {
+            throw new NullPointerException("cfg is null");
+        }
+        forward(cfg, arr("q", q), off(q), lay(q), arr("k", k), off(k), lay(k), arr("v", v), off(v), lay(v),
+                bias == null ? null : arr("bias", bias), off(bias), arr("o", o), off(o), lay(o), arr("lse", lse), off(lse));
+    }
+
+    /**
+     * Same contract as {@link Attention#backward(dev.lanes.kernels.Parallelism, AttentionConfig, AttentionView,
+             AttentionView, AttentionView, AttentionView, AttentionView, AttentionView, AttentionView, AttentionView, AttentionView, AttentionView)}
+     * on array views only: accumulates into dq, dk, dv.
+     */
+    public static void backward(AttentionConfig cfg, AttentionView dO, AttentionView q, AttentionView k,
+                                AttentionView v, AttentionView bias, AttentionView o, AttentionView lse,
+                                AttentionView dq, AttentionView dk, AttentionView dv) {
+        if (cfg == null) {
+            throw new NullPointerException("cfg is null");
+        }
+        backward(cfg, arr("dO", dO), off(dO), lay(dO), arr("q", q), off(q), lay(q), arr("k", k), off(k), lay(k),
+                arr("v", v), off(v), lay(v), bias == null ? null : arr("bias", bias), off(bias),
+                arr("o", o), off(o), lay(o), arr("lse", lse), off(lse), arr("dq", dq), off(dq), lay(dq),
+                arr("dk", dk), off(dk), lay(dk), arr("dv", dv), off(dv), lay(dv));
+    }
+
+    private static float[] arr(String name, AttentionView x) {
+        if (x == null) {
+            throw new NullPointerException(name + " is null");
+        }
+        if (x.isSegment()) {
+            throw new IllegalArgumentException(name + " is a segment view; the scalar twin takes array views");
+        }
+        return x.array;
+    }
+
+    private static int off(AttentionView x) {
+        return x == null ? 0 : (int) x.offset;
+    }
+
+    private static HeadLayout lay(AttentionView x) {
+        return x == null ? null : x.layout;
+    }
+
+    private static void forward(AttentionConfig cfg, float[] q, int qOff, HeadLayout qs, float[] k, int kOff,
+                                HeadLayout ks, float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
+                                float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
         int B = cfg.batch, Hq = cfg.heads, Hkv = cfg.kvHeads, T = cfg.queries, S = cfg.keys, D = cfg.headDim;
         Views.checkForward(cfg, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os, lse, lseOff);
         double[] p = new double[S];   // one row of probabilities
@@ -58,13 +106,12 @@ public final class AttentionScalar {
         }
     }
 
-    /** Same contract as {@link Attention#backward(dev.lanes.kernels.Parallelism, AttentionConfig, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, float[], int, HeadLayout, float[], int, float[], int, HeadLayout, float[], int, HeadLayout, float[], int, HeadLayout)}: accumulates into dq, dk, dv. */
-    public static void backward(AttentionConfig cfg, float[] dO, int dOOff, HeadLayout dOs,
-                                float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
-                                float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
-                                float[] o, int oOff, HeadLayout os, float[] lse, int lseOff,
-                                float[] dq, int dqOff, HeadLayout dqs, float[] dk, int dkOff, HeadLayout dks,
-                                float[] dv, int dvOff, HeadLayout dvs) {
+    private static void backward(AttentionConfig cfg, float[] dO, int dOOff, HeadLayout dOs,
+                                 float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
+                                 float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
+                                 float[] o, int oOff, HeadLayout os, float[] lse, int lseOff,
+                                 float[] dq, int dqOff, HeadLayout dqs, float[] dk, int dkOff, HeadLayout dks,
+                                 float[] dv, int dvOff, HeadLayout dvs) {
         int B = cfg.batch, Hq = cfg.heads, Hkv = cfg.kvHeads, T = cfg.queries, S = cfg.keys, D = cfg.headDim;
         Views.checkBackward(cfg, dO, dOOff, dOs, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os,
                 lse, lseOff, dq, dqOff, dqs, dk, dkOff, dks, dv, dvOff, dvs);

@@ -1,6 +1,7 @@
 package dev.lanes.core.nn;
 
 import dev.lanes.kernels.Checks;
+import dev.lanes.kernels.Optimizers;
 import dev.lanes.kernels.Overlap;
 import dev.lanes.kernels.Parallelism;
 
@@ -76,9 +77,9 @@ public final class AdamWOptimizer {
         return v;
     }
 
-    /** {@link #clipGradNorm(Parallelism, float[], float)} on one thread. */
+    /** {@link #clipGradNorm(Parallelism, float[], float)} on the process default team, as the kernels' overloads. */
     public double clipGradNorm(float[] grads, float maxNorm) {
-        return clipGradNorm(Parallelism.serial(), grads, maxNorm);
+        return clipGradNorm(Parallelism.defaultParallelism(), grads, maxNorm);
     }
 
     /**
@@ -138,9 +139,9 @@ public final class AdamWOptimizer {
         }
     }
 
-    /** {@link #step(Parallelism, float, float[], float[])} on one thread. */
+    /** {@link #step(Parallelism, float, float[], float[])} on the process default team, as the kernels' overloads. */
     public boolean step(float lr, float[] params, float[] grads) {
-        return step(Parallelism.serial(), lr, params, grads);
+        return step(Parallelism.defaultParallelism(), lr, params, grads);
     }
 
     /**
@@ -166,7 +167,7 @@ public final class AdamWOptimizer {
         }
         t++;
         for (ParamLayout.Entry e : entries) { // an array: a List's iterator cost 56 bytes per step
-            AdamW.step(par, e.size(), lr, beta1, beta2, eps, e.decay() ? weightDecay : 0f, t,
+            Optimizers.adamW(par, e.size(), lr, beta1, beta2, eps, e.decay() ? weightDecay : 0f, t,
                     grads, e.offset(), params, e.offset(), m, e.offset(), v, e.offset());
         }
         return true;

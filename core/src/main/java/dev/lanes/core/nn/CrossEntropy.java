@@ -8,18 +8,20 @@ import dev.lanes.kernels.Overlap;
  * logsumexp, which forward saves for backward instead of the probabilities:
  *
  * <pre>
- *   logits:  (rows, V), row stride ld          (rows = B*T, V = vocabulary)
+ *   logits:  (rows, V), contiguous rows         (rows = B*T, V = vocabulary)
  *   targets: (rows) in [0, V)
  *   loss[i] = logsumexp_j(logits[i][j]) - logits[i][targets[i]];   lse: (rows)
+ *   dlogits: (rows, V), contiguous rows
  * </pre>
  */
 public final class CrossEntropy {
     private CrossEntropy() {}
 
     /** Writes the per-row losses and logsumexps; returns their mean (0 for no rows). */
-    public static float forward(int rows, int vocab, float[] logits, int off, int ld, int[] targets, int tOff,
+    public static float forward(int rows, int vocab, float[] logits, int off, int[] targets, int tOff,
                                 float[] losses, int lossOff, float[] lse, int lseOff) {
-        check(rows, vocab, logits, off, ld, targets, tOff);
+        int ld = vocab;
+        check(rows, vocab, logits, off, targets, tOff);
         Checks.vector("losses", losses, lossOff, rows);
         Checks.vector("lse", lse, lseOff, rows);
         Overlap.views().input("logits", logits, off, rows, vocab, ld)
@@ -48,12 +50,13 @@ public final class CrossEntropy {
      * Backward, ACCUMULATING into dlogits: {@code dlogits[i][j] += dloss[i] * (softmax(logits[i])[j] - [j == t_i])}.
      * For the mean loss pass {@code dloss[i] = 1 / rows}.
      */
-    public static void backward(int rows, int vocab, float[] dloss, int dlOff, float[] logits, int off, int ld,
-                                int[] targets, int tOff, float[] lse, int lseOff, float[] dlogits, int dOff, int ldd) {
-        check(rows, vocab, logits, off, ld, targets, tOff);
+    public static void backward(int rows, int vocab, float[] dloss, int dlOff, float[] logits, int off,
+                                int[] targets, int tOff, float[] lse, int lseOff, float[] dlogits, int dOff) {
+        int ld = vocab, ldd = vocab;
+        check(rows, vocab, logits, off, targets, tOff);
         Checks.vector("dloss", dloss, dlOff, rows);
         Checks.vector("lse", lse, lseOff, rows);
-        Checks.matrix("dlogits", dlogits, dOff, ldd, "ldd", rows, vocab, "vocab");
+        Checks.matrix("dlogits", dlogits, dOff, Math.max(1, ldd), "vocab", rows, vocab, "vocab");
         Overlap.views().input("dloss", dloss, dlOff, rows).input("logits", logits, off, rows, vocab, ld)
                 .input("lse", lse, lseOff, rows).output("dlogits", dlogits, dOff, rows, vocab, ldd).check();
         for (int i = 0; i < rows; i++) {
@@ -67,10 +70,10 @@ public final class CrossEntropy {
         }
     }
 
-    private static void check(int rows, int vocab, float[] logits, int off, int ld, int[] targets, int tOff) {
+    private static void check(int rows, int vocab, float[] logits, int off, int[] targets, int tOff) {
         Checks.nonNegative("rows", rows);
         Checks.nonNegative("vocab", vocab);
-        Checks.matrix("logits", logits, off, ld, "ld", rows, vocab, "vocab");
+        Checks.matrix("logits", logits, off, Math.max(1, vocab), "vocab", rows, vocab, "vocab");
         Checks.notNull(targets, "targets");
         if (tOff < 0 || (long) tOff + rows > targets.length) {
             throw new IllegalArgumentException("targets too short: tOff=" + tOff + " + rows=" + rows + " > targets.length="

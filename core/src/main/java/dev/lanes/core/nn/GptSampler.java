@@ -3,9 +3,7 @@ package dev.lanes.core.nn;
 import dev.lanes.core.attention.HeadLayout;
 import dev.lanes.core.attention.KVCache;
 import dev.lanes.kernels.Checks;
-import dev.lanes.kernels.Gemm;
 import dev.lanes.kernels.Parallelism;
-import dev.lanes.kernels.Transpose;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -21,6 +19,10 @@ import java.util.SplittableRandom;
  *   logits of the last new position only: (1, V)
  * </pre>
  *
+ * It composes the same blocks as {@link Gpt} ({@link Embedding}, {@link AttentionBlock}'s projections
+ * around the cache's attention, {@link MlpBlock}, {@link Head}) on per-chunk buffers shared by every
+ * layer.
+ *
  * The parameters are read, never written, and may change between calls (e.g. while training); the
  * caches then hold keys of the old parameters until {@link #reset}. Not safe for concurrent use. Steady
  * state allocates nothing.
@@ -29,10 +31,13 @@ public final class GptSampler {
     private final GptConfig cfg;
     private final float[] params;
     private final int maxLen, chunk;
-    private final int V, C, L, Hq, Hkv, D, W, A, F;
+    private final int V, C, L, Hq, A, kvWidth;
     private final float scale;
     private final KVCache[] caches;
-    private final ParamOffsets po;
+    private final Embedding embedding;
+    private final AttentionBlock[] attention;
+    private final MlpBlock[] mlp;
+    private final Head head;
     // per-chunk scratch: (chunk, width) row-major
     private final float[] x, xm, h, qkv, att, fch, stats, logits, sorted;
     // the views of qkv and att, for any n <= chunk (one sequence: the batch stride is never used)
@@ -60,17 +65,20 @@ public final class GptSampler {
         C = cfg.dim();
         L = cfg.layers();
         Hq = cfg.heads();
-        Hkv = cfg.kvHeads();
-        D = cfg.headDim();
-        W = cfg.qkvDim();
+        int Hkv = cfg.kvHeads(), D = cfg.headDim(), W = cfg.qkvDim(), F = cfg.mlpDim();
         A = cfg.attnDim();
-        F = cfg.mlpDim();
+        kvWidth = Hkv * D;
         scale = (float) (1.0 / Math.sqrt(D));
         caches = new KVCache[L];
+        embedding = new Embedding(cfg, layout);
+        attention = new AttentionBlock[L];
+        mlp = new MlpBlock[L];
         for (int l = 0; l < L; l++) {
             caches[l] = new KVCache(1, Hkv, D, maxLen);
+            attention[l] = new AttentionBlock(cfg, layout, l);
+            mlp[l] = new MlpBlock(cfg, layout, l);
         }
-        po = new ParamOffsets(layout, L);
+        head = new Head(cfg, layout);
         x = new float[chunk * C];
         xm = new float[chunk * C];
         h = new float[chunk * C];
@@ -119,20 +127,16 @@ public final class GptSampler {
                 throw new IllegalArgumentException("tokens[" + (off + i) + "]=" + t + " is outside [0, vocab=" + V + ")");
             }
         }
-        for (int i = 0; i < n; i++) {
-            int e = po.wte + tokens[off + i] * C, p = po.wpe + (pos + i) * C;
-            for (int j = 0; j < C; j++) {
-                x[i * C + j] = params[e + j] + params[p + j];
-            }
-        }
+        embedding.forward(params, tokens, off, n, n, pos, x, 0);
         for (int l = 0; l < L; l++) {
-            po.attentionIn(par, cfg, l, params, n, x, 0, h, 0, stats, 0, chunk, qkv, 0);
-            caches[l].append(n, qkv, A, qs, qkv, A + Hkv * D, qs);
+            attention[l].project(par, n, params, x, 0, h, 0, stats, 0, chunk, qkv, 0);
+            caches[l].append(n, qkv, A, qs, qkv, A + kvWidth, qs);
             caches[l].attend(par, Hq, n, scale, qkv, 0, qs, att, 0, os, null, 0);
-            po.attentionOut(par, cfg, l, params, n, x, 0, att, 0, xm, 0, h, 0, stats, 0, chunk, fch, 0, fch, 0, x, 0);
+            attention[l].output(par, n, params, x, 0, att, 0, xm, 0);
+            mlp[l].forward(par, n, params, xm, 0, h, 0, stats, 0, chunk, fch, 0, fch, 0, x, 0);
         }
-        norm(par, 1, po.lnfG, po.lnfB, x, n - 1, h);
-        Gemm.sgemm(par, Transpose.N, Transpose.T, 1, V, C, 1f, h, 0, C, params, po.wte, C, 0f, logits, 0, V);
+        // the last new position only: rows [n - 1, n) of x
+        head.logits(par, 1, params, x, (n - 1) * C, h, 0, stats, 0, chunk, logits, 0);
         return logits;
     }
 
@@ -209,10 +213,5 @@ public final class GptSampler {
             }
         }
         return out;
-    }
-
-    /** h = Norm(rows [from, from + n) of in); mean and rstd go to stats[0, n) and stats[chunk, chunk + n). */
-    private void norm(Parallelism par, int n, int gain, int bias, float[] in, int from, float[] out) {
-        ParamOffsets.normForward(par, cfg, n, params, gain, bias, in, from * C, out, 0, stats, 0, chunk);
     }
 }

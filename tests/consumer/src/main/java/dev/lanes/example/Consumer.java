@@ -3,6 +3,7 @@ package dev.lanes.example;
 import dev.lanes.core.Lanes;
 import dev.lanes.core.attention.Attention;
 import dev.lanes.core.attention.AttentionConfig;
+import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.CausalMask;
 import dev.lanes.core.attention.HeadLayout;
 import dev.lanes.core.nn.AdamWOptimizer;
@@ -87,9 +88,12 @@ public final class Consumer {
         float[] o = new float[q.length], lse = new float[B * Hq * T];
         float[] dq = new float[q.length], dk = new float[k.length], dv = new float[v.length];
         try (Parallelism team = Parallelism.fixed(2)) {
-            Attention.forward(team, cfg, q, 0, qs, k, 0, kvs, v, 0, kvs, null, 0, o, 0, qs, lse, 0);
-            Attention.backward(team, cfg, dO, 0, qs, q, 0, qs, k, 0, kvs, v, 0, kvs, null, 0, o, 0, qs, lse, 0,
-                    dq, 0, qs, dk, 0, kvs, dv, 0, kvs);
+            AttentionView qv = AttentionView.of(q, 0, qs), ov = AttentionView.of(o, 0, qs);
+            AttentionView kv = AttentionView.of(k, 0, kvs), vv = AttentionView.of(v, 0, kvs);
+            AttentionView lv = AttentionView.flat(lse, 0);
+            Attention.forward(team, cfg, qv, kv, vv, null, ov, lv);
+            Attention.backward(team, cfg, AttentionView.of(dO, 0, qs), qv, kv, vv, null, ov, lv,
+                    AttentionView.of(dq, 0, qs), AttentionView.of(dk, 0, kvs), AttentionView.of(dv, 0, kvs));
         }
         double[] ref = new double[o.length];
         forward(B, Hq, Hkv, T, S, D, toDouble(q), toDouble(k), toDouble(v), ref);

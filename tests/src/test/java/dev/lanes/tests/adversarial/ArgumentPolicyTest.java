@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 
 import dev.lanes.core.attention.Attention;
 import dev.lanes.core.attention.AttentionConfig;
+import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.HeadLayout;
 import dev.lanes.core.attention.KVCache;
 import dev.lanes.core.nn.AdamWOptimizer;
@@ -172,7 +173,9 @@ class ArgumentPolicyTest {
                 int s = dim.equals("S") ? v : 2, d = dim.equals("D") ? v : 4;
                 AttentionConfig c = AttentionConfig.builder(b, h, 1, t, s, d).build();
                 HeadLayout ql = HeadLayout.contiguous(2, 2, 4), kl = HeadLayout.contiguous(1, 2, 4);
-                Attention.forward(p, c, a[0], 0, ql, a[1], 0, kl, a[2], 0, kl, null, 0, a[3], 0, ql, a[4], 0);
+                Attention.forward(p, c, AttentionView.of(a[0], 0, ql), AttentionView.of(a[1], 0, kl),
+                        AttentionView.of(a[2], 0, kl), null, AttentionView.of(a[3], 0, ql),
+                        AttentionView.flat(a[4], 0));
             }));
         }
         l.add(new IntArg("KVCache.new", "capacity", v -> v >= 0 && v <= 1, new int[0],
@@ -281,8 +284,7 @@ class ArgumentPolicyTest {
                 new Object[] {"params", (Runnable) () -> uncheck(() -> GptCheckpoint.save(Path.of("x"), CFG, null))},
                 new Object[] {"grads", (Runnable) () -> new AdamWOptimizer(ParamLayout.of(CFG), 0.9f, 0.95f, 1e-8f, 0f)
                         .clipGradNorm(null, 1f)},
-                new Object[] {"cfg", (Runnable) () -> Attention.forward(null, null, 0, null, null, 0, null, null, 0, null,
-                        null, 0, null, 0, null, null, 0)},
+                new Object[] {"cfg", (Runnable) () -> Attention.forward((AttentionConfig) null, null, null, null, null, null, null)},
                 new Object[] {"a", (Runnable) () -> Gemm.sgemm(Transpose.N, Transpose.N, 1, 1, 1, 1f, null, 0, 1,
                         new float[1], 0, 1, 0f, new float[1], 0, 1)});
         for (Object[] c : calls) {

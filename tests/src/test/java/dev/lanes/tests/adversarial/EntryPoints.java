@@ -2,6 +2,7 @@ package dev.lanes.tests.adversarial;
 
 import dev.lanes.core.attention.Attention;
 import dev.lanes.core.attention.AttentionConfig;
+import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.HeadLayout;
 import dev.lanes.core.attention.KVCache;
@@ -130,13 +131,17 @@ final class EntryPoints {
                         a[2], o[2], a[3], o[3])));
         e.add(new Entry("Attention.forward", List.of(in("q", QLEN), in("k", KLEN), in("v", KLEN), in("bias", T * S),
                 out("o", QLEN), out("lse", LSE)), Set.of(),
-                (a, o) -> Attention.forward(par, attention(BiasShape.SHARED), a[0], o[0], QL, a[1], o[1], KL, a[2], o[2],
-                        KL, a[3], o[3], a[4], o[4], QL, a[5], o[5])));
+                (a, o) -> Attention.forward(par, attention(BiasShape.SHARED), AttentionView.of(a[0], o[0], QL),
+                        AttentionView.of(a[1], o[1], KL), AttentionView.of(a[2], o[2], KL),
+                        AttentionView.flat(a[3], o[3]), AttentionView.of(a[4], o[4], QL),
+                        AttentionView.flat(a[5], o[5]))));
         e.add(new Entry("Attention.backward", List.of(in("dO", QLEN), in("q", QLEN), in("k", KLEN), in("v", KLEN),
                 in("o", QLEN), in("lse", LSE), out("dq", QLEN), out("dk", KLEN), out("dv", KLEN)), Set.of(),
-                (a, o) -> Attention.backward(par, attention(BiasShape.NONE), a[0], o[0], QL, a[1], o[1], QL, a[2], o[2],
-                        KL, a[3], o[3], KL, null, 0, a[4], o[4], QL, a[5], o[5], a[6], o[6], QL, a[7], o[7], KL,
-                        a[8], o[8], KL)));
+                (a, o) -> Attention.backward(par, attention(BiasShape.NONE), AttentionView.of(a[0], o[0], QL),
+                        AttentionView.of(a[1], o[1], QL), AttentionView.of(a[2], o[2], KL),
+                        AttentionView.of(a[3], o[3], KL), null, AttentionView.of(a[4], o[4], QL),
+                        AttentionView.flat(a[5], o[5]), AttentionView.of(a[6], o[6], QL),
+                        AttentionView.of(a[7], o[7], KL), AttentionView.of(a[8], o[8], KL))));
         e.add(new Entry("KVCache.attend", List.of(in("q", QLEN), out("o", QLEN), out("lse", LSE)), Set.of(),
                 (a, o) -> {
                     KVCache cache = new KVCache(B, HKV, D, 8);
@@ -146,19 +151,19 @@ final class EntryPoints {
                 }));
         e.add(new Entry("CrossEntropy.forward", List.of(in("logits", R * C), out("losses", R), out("lse", R)),
                 Set.of(),
-                (a, o) -> CrossEntropy.forward(R, C, a[0], o[0], C, new int[] {0, 1, 4}, 0, a[1], o[1], a[2], o[2])));
+                (a, o) -> CrossEntropy.forward(R, C, a[0], o[0], new int[] {0, 1, 4}, 0, a[1], o[1], a[2], o[2])));
         e.add(new Entry("CrossEntropy.backward", List.of(in("dloss", R), in("logits", R * C), in("lse", R),
                 out("dlogits", R * C)), Set.of(),
-                (a, o) -> CrossEntropy.backward(R, C, a[0], o[0], a[1], o[1], C, new int[] {0, 1, 4}, 0, a[2], o[2],
-                        a[3], o[3], C)));
-        e.add(new Entry("Linear.forward", List.of(in("x", R * K), in("w", K * C), in("bias", C), in("res", R * C),
+                (a, o) -> CrossEntropy.backward(R, C, a[0], o[0], a[1], o[1], new int[] {0, 1, 4}, 0, a[2], o[2],
+                        a[3], o[3])));
+        // Linear: w (K, C) at the start of the parameter operand, the bias right after it
+        e.add(new Entry("Linear.forward", List.of(in("x", R * K), in("params", K * C + C), in("res", R * C),
                 out("y", R * C)), Set.of(),
-                (a, o) -> Linear.forward(par, R, K, C, a[0], o[0], K, a[1], o[1], C, a[2], o[2], a[3], o[3], C,
-                        a[4], o[4], C)));
-        e.add(new Entry("Linear.backward", List.of(in("dy", R * C), in("x", R * K), in("w", K * C), out("dx", R * K),
-                out("dw", K * C), out("dbias", C)), Set.of(),
-                (a, o) -> Linear.backward(par, R, K, C, a[0], o[0], C, a[1], o[1], K, a[2], o[2], C, a[3], o[3], K,
-                        a[4], o[4], C, a[5], o[5])));
+                (a, o) -> new Linear(K, C, 0, K * C).forward(par, R, a[1], o[1], a[0], o[0], a[2], o[2], a[3], o[3])));
+        e.add(new Entry("Linear.backward", List.of(in("dy", R * C), in("x", R * K), in("params", K * C + C),
+                out("dx", R * K), out("grads", K * C + C)), Set.of(),
+                (a, o) -> new Linear(K, C, 0, K * C).backward(par, R, a[2], o[2], a[4], o[4], a[0], o[0], a[1], o[1],
+                        a[3], o[3])));
         // The scalar twins are public too and share their facades' checks: attacked the same way.
         e.add(new Entry("GemmScalar.sgemmFused", List.of(in("a", R * K), in("b", K * C), in("bias", C),
                 in("res", R * C), out("c", R * C)), Set.of(),
@@ -192,14 +197,18 @@ final class EntryPoints {
                         a[2], o[2], a[3], o[3])));
         e.add(new Entry("AttentionScalar.forward", List.of(in("q", QLEN), in("k", KLEN), in("v", KLEN),
                 in("bias", T * S), out("o", QLEN), out("lse", LSE)), Set.of(),
-                (a, o) -> AttentionScalar.forward(attention(BiasShape.SHARED), a[0], o[0], QL, a[1], o[1], KL, a[2], o[2],
-                        KL, a[3], o[3], a[4], o[4], QL, a[5], o[5])));
+                (a, o) -> AttentionScalar.forward(attention(BiasShape.SHARED), AttentionView.of(a[0], o[0], QL),
+                        AttentionView.of(a[1], o[1], KL), AttentionView.of(a[2], o[2], KL),
+                        AttentionView.flat(a[3], o[3]), AttentionView.of(a[4], o[4], QL),
+                        AttentionView.flat(a[5], o[5]))));
         e.add(new Entry("AttentionScalar.backward", List.of(in("dO", QLEN), in("q", QLEN), in("k", KLEN),
                 in("v", KLEN), in("o", QLEN), in("lse", LSE), out("dq", QLEN), out("dk", KLEN), out("dv", KLEN)),
                 Set.of(),
-                (a, o) -> AttentionScalar.backward(attention(BiasShape.NONE), a[0], o[0], QL, a[1], o[1], QL, a[2], o[2],
-                        KL, a[3], o[3], KL, null, 0, a[4], o[4], QL, a[5], o[5], a[6], o[6], QL, a[7], o[7], KL,
-                        a[8], o[8], KL)));
+                (a, o) -> AttentionScalar.backward(attention(BiasShape.NONE), AttentionView.of(a[0], o[0], QL),
+                        AttentionView.of(a[1], o[1], QL), AttentionView.of(a[2], o[2], KL),
+                        AttentionView.of(a[3], o[3], KL), null, AttentionView.of(a[4], o[4], QL),
+                        AttentionView.flat(a[5], o[5]), AttentionView.of(a[6], o[6], QL),
+                        AttentionView.of(a[7], o[7], KL), AttentionView.of(a[8], o[8], KL))));
         return e;
     }
 }

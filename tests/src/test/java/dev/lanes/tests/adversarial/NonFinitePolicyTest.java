@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lanes.core.attention.Attention;
 import dev.lanes.core.attention.AttentionConfig;
+import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.CausalMask;
 import dev.lanes.core.attention.HeadLayout;
@@ -242,7 +243,9 @@ class NonFinitePolicyTest {
         q[0 * D + 3] = NAN; // query 0
         k[2 * D + 1] = NAN; // key 2: seen by queries 2 and 3 (causal)
         Arrays.fill(bias, 1 * S, 2 * S, Float.NEGATIVE_INFINITY); // query 1 sees nothing
-        Attention.forward(cfg, q, 0, l, k, 0, l, v, 0, l, bias, 0, o, 0, l, lse, 0);
+        Attention.forward(cfg, AttentionView.of(q, 0, l), AttentionView.of(k, 0, l), AttentionView.of(v, 0, l),
+                bias == null ? null : AttentionView.flat(bias, 0), AttentionView.of(o, 0, l),
+                AttentionView.flat(lse, 0));
         assertRow(o, 0, D, "NaN query", e -> Float.isNaN(e));
         assertThat(lse[0]).as("a NaN row's logsumexp is NaN, not the -Inf of an empty row").isNaN();
         assertRow(o, 1, D, "fully masked query", x -> x == 0f);
@@ -263,7 +266,7 @@ class NonFinitePolicyTest {
         logits[1 * V + 5] = INF;
         logits[2 * V + 5] = Float.NEGATIVE_INFINITY;
         logits[3 * V + 1] = Float.NEGATIVE_INFINITY; // the target
-        CrossEntropy.forward(4, V, logits, 0, V, t, 0, losses, 0, lse, 0);
+        CrossEntropy.forward(4, V, logits, 0, t, 0, losses, 0, lse, 0);
         assertThat(losses[0]).isNaN();
         assertThat(losses[1]).isNaN();
         assertThat(losses[2]).isFinite();

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 
 import dev.lanes.core.attention.Attention;
 import dev.lanes.core.attention.AttentionConfig;
+import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.HeadLayout;
 import dev.lanes.kernels.Norms;
@@ -115,8 +116,9 @@ class OverlapTest {
         float[] q = filled(qn, 1), v = filled(kn, 2), lse = new float[B * HQ * T];
         float[] kAndO = filled(qn + 8, 3); // k at 0, o at 8: inside k
         float[] before = kAndO.clone();
-        Throwable t = catchThrowable(() -> Attention.forward(cfg(), q, 0, ql, kAndO, 0, kl, v, 0, kl, null, 0,
-                kAndO, 8, ql, lse, 0));
+        Throwable t = catchThrowable(() -> Attention.forward(cfg(), AttentionView.of(q, 0, ql),
+                AttentionView.of(kAndO, 0, kl), AttentionView.of(v, 0, kl), null, AttentionView.of(kAndO, 8, ql),
+                AttentionView.flat(lse, 0)));
         assertThat(t).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("o overlaps k");
         assertThat(kAndO).isEqualTo(before);
     }
@@ -128,15 +130,19 @@ class OverlapTest {
         HeadLayout zeroHeads = new HeadLayout(T * D, 0, D);
         int qn = B * HQ * T * D, kn = B * HKV * S * D;
         float[] q = filled(qn, 1), k = filled(kn, 2), v = filled(kn, 3), o = filled(qn, 4), lse = new float[B * HQ * T];
-        assertThat(catchThrowable(() -> Attention.forward(cfg(), q, 0, ql, k, 0, kl, v, 0, kl, null, 0, o, 0, zeroHeads,
-                lse, 0))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("o overlaps itself");
+        assertThat(catchThrowable(() -> Attention.forward(cfg(), AttentionView.of(q, 0, ql), AttentionView.of(k, 0, kl),
+                AttentionView.of(v, 0, kl), null, AttentionView.of(o, 0, zeroHeads),
+                AttentionView.flat(lse, 0)))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("o overlaps itself");
         float[] dO = filled(qn, 5), dq = new float[qn], dk = new float[kn], dv = new float[kn];
-        assertThat(catchThrowable(() -> Attention.backward(cfg(), dO, 0, ql, q, 0, ql, k, 0, kl, v, 0, kl, null, 0,
-                o, 0, ql, lse, 0, dq, 0, zeroHeads, dk, 0, kl, dv, 0, kl)))
+        assertThat(catchThrowable(() -> Attention.backward(cfg(), AttentionView.of(dO, 0, ql),
+                AttentionView.of(q, 0, ql), AttentionView.of(k, 0, kl), AttentionView.of(v, 0, kl), null,
+                AttentionView.of(o, 0, ql), AttentionView.flat(lse, 0), AttentionView.of(dq, 0, zeroHeads),
+                AttentionView.of(dk, 0, kl), AttentionView.of(dv, 0, kl))))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dq overlaps itself");
         HeadLayout batchOverHeads = new HeadLayout(T * D, T * D, D); // batch b+1 == head h+1
-        assertThat(catchThrowable(() -> Attention.forward(cfg(), q, 0, ql, k, 0, kl, v, 0, kl, null, 0,
-                filled(qn, 0), 0, batchOverHeads, lse, 0))).isInstanceOf(IllegalArgumentException.class)
+        assertThat(catchThrowable(() -> Attention.forward(cfg(), AttentionView.of(q, 0, ql), AttentionView.of(k, 0, kl),
+                AttentionView.of(v, 0, kl), null, AttentionView.of(filled(qn, 0), 0, batchOverHeads),
+                AttentionView.flat(lse, 0)))).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("o overlaps itself");
     }
 
@@ -154,23 +160,30 @@ class OverlapTest {
         HeadLayout ql = HeadLayout.contiguous(HQ, T, D);
         float[] qkv = random(B * T * width, 1);
         float[] o = new float[B * HQ * T * D], lse = new float[B * HQ * T], dO = random(o.length, 2);
-        Attention.forward(c, qkv, 0, fused, qkv, HQ * D, fused, qkv, (HQ + HKV) * D, fused, null, 0, o, 0, ql, lse, 0);
+        Attention.forward(c, AttentionView.of(qkv, 0, fused), AttentionView.of(qkv, HQ * D, fused),
+                AttentionView.of(qkv, (HQ + HKV) * D, fused), null, AttentionView.of(o, 0, ql),
+                AttentionView.flat(lse, 0));
         float[] dqkv = new float[qkv.length];
-        assertThatCode(() -> Attention.backward(c, dO, 0, ql, qkv, 0, fused, qkv, HQ * D, fused, qkv,
-                (HQ + HKV) * D, fused, null, 0, o, 0, ql, lse, 0, dqkv, 0, fused, dqkv, HQ * D, fused, dqkv,
-                (HQ + HKV) * D, fused)).doesNotThrowAnyException();
+        assertThatCode(() -> Attention.backward(c, AttentionView.of(dO, 0, ql), AttentionView.of(qkv, 0, fused),
+                AttentionView.of(qkv, HQ * D, fused), AttentionView.of(qkv, (HQ + HKV) * D, fused), null,
+                AttentionView.of(o, 0, ql), AttentionView.flat(lse, 0), AttentionView.of(dqkv, 0, fused),
+                AttentionView.of(dqkv, HQ * D, fused),
+                AttentionView.of(dqkv, (HQ + HKV) * D, fused))).doesNotThrowAnyException();
         // dk starting one column early covers dq's last column
         float[] d2 = new float[qkv.length];
-        Throwable t = catchThrowable(() -> Attention.backward(c, dO, 0, ql, qkv, 0, fused, qkv, HQ * D, fused, qkv,
-                (HQ + HKV) * D, fused, null, 0, o, 0, ql, lse, 0, d2, 0, fused, d2, HQ * D - 1, fused, d2,
-                (HQ + HKV) * D, fused));
+        Throwable t = catchThrowable(() -> Attention.backward(c, AttentionView.of(dO, 0, ql),
+                AttentionView.of(qkv, 0, fused), AttentionView.of(qkv, HQ * D, fused),
+                AttentionView.of(qkv, (HQ + HKV) * D, fused), null, AttentionView.of(o, 0, ql),
+                AttentionView.flat(lse, 0), AttentionView.of(d2, 0, fused), AttentionView.of(d2, HQ * D - 1, fused),
+                AttentionView.of(d2, (HQ + HKV) * D, fused)));
         assertThat(t).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dk overlaps dq");
         assertThat(d2).containsOnly(0f);
         // o written into the padding columns of the fused input buffer is legal too: o is disjoint from q, k, v
         HeadLayout wide = HeadLayout.fused(T, width + HQ * D, D);
         float[] buf = random(B * T * (width + HQ * D), 3);
-        assertThatCode(() -> Attention.forward(c, buf, 0, wide, buf, HQ * D, wide, buf, (HQ + HKV) * D, wide, null, 0,
-                buf, width, wide, lse, 0)).doesNotThrowAnyException();
+        assertThatCode(() -> Attention.forward(c, AttentionView.of(buf, 0, wide), AttentionView.of(buf, HQ * D, wide),
+                AttentionView.of(buf, (HQ + HKV) * D, wide), null, AttentionView.of(buf, width, wide),
+                AttentionView.flat(lse, 0))).doesNotThrowAnyException();
     }
 
     /** The defect: Norms accepted mean/rstd over x and y over gamma/beta (LayerNorm and RMSNorm). */

@@ -3,6 +3,7 @@ package dev.lanes.tests.attention;
 import dev.lanes.core.attention.Attention;
 import dev.lanes.core.attention.AttentionConfig;
 import dev.lanes.core.attention.AttentionScalar;
+import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.CausalMask;
 import dev.lanes.core.attention.HeadLayout;
@@ -62,13 +63,23 @@ class AttentionGoldenTest {
             float[] o = new float[q.length], lse = new float[B * Hq * T];
             float[] dq = new float[q.length], dk = new float[k.length], dv = new float[v.length];
             if (fast) {
-                Attention.forward(cfg, q, 0, qs, k, 0, ks, v, 0, ks, bias, 0, o, 0, qs, lse, 0);
-                Attention.backward(cfg, dO, 0, qs, q, 0, qs, k, 0, ks, v, 0, ks, bias, 0, o, 0, qs, lse, 0,
-                        dq, 0, qs, dk, 0, ks, dv, 0, ks);
+                Attention.forward(cfg, AttentionView.of(q, 0, qs), AttentionView.of(k, 0, ks),
+                        AttentionView.of(v, 0, ks), bias == null ? null : AttentionView.flat(bias, 0),
+                        AttentionView.of(o, 0, qs), AttentionView.flat(lse, 0));
+                Attention.backward(cfg, AttentionView.of(dO, 0, qs), AttentionView.of(q, 0, qs),
+                        AttentionView.of(k, 0, ks), AttentionView.of(v, 0, ks),
+                        bias == null ? null : AttentionView.flat(bias, 0), AttentionView.of(o, 0, qs),
+                        AttentionView.flat(lse, 0), AttentionView.of(dq, 0, qs), AttentionView.of(dk, 0, ks),
+                        AttentionView.of(dv, 0, ks));
             } else {
-                AttentionScalar.forward(cfg, q, 0, qs, k, 0, ks, v, 0, ks, bias, 0, o, 0, qs, lse, 0);
-                AttentionScalar.backward(cfg, dO, 0, qs, q, 0, qs, k, 0, ks, v, 0, ks, bias, 0, o, 0, qs, lse, 0,
-                        dq, 0, qs, dk, 0, ks, dv, 0, ks);
+                AttentionScalar.forward(cfg, AttentionView.of(q, 0, qs), AttentionView.of(k, 0, ks),
+                        AttentionView.of(v, 0, ks), bias == null ? null : AttentionView.flat(bias, 0),
+                        AttentionView.of(o, 0, qs), AttentionView.flat(lse, 0));
+                AttentionScalar.backward(cfg, AttentionView.of(dO, 0, qs), AttentionView.of(q, 0, qs),
+                        AttentionView.of(k, 0, ks), AttentionView.of(v, 0, ks),
+                        bias == null ? null : AttentionView.flat(bias, 0), AttentionView.of(o, 0, qs),
+                        AttentionView.flat(lse, 0), AttentionView.of(dq, 0, qs), AttentionView.of(dk, 0, ks),
+                        AttentionView.of(dv, 0, ks));
             }
             double tol = fast ? 2e-5 : 1e-6;
             Close.assertClose(who + "o", t.get("o"), o, tol, tol);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.lanes.core.attention.Attention;
 import dev.lanes.core.attention.AttentionConfig;
 import dev.lanes.core.attention.AttentionScalar;
+import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.CausalMask;
 import dev.lanes.core.attention.HeadLayout;
@@ -44,7 +45,9 @@ class AttentionGradientTest {
         }
         HeadLayout qs = HeadLayout.contiguous(Hq, T, D), ks = HeadLayout.contiguous(Hkv, S, D);
         float[] o = new float[q.length], lse = new float[B * Hq * T];
-        Attention.forward(cfg, q, 0, qs, k, 0, ks, v, 0, ks, bias, 0, o, 0, qs, lse, 0);
+        Attention.forward(cfg, AttentionView.of(q, 0, qs), AttentionView.of(k, 0, ks), AttentionView.of(v, 0, ks),
+                bias == null ? null : AttentionView.flat(bias, 0), AttentionView.of(o, 0, qs),
+                AttentionView.flat(lse, 0));
 
         double[] qd = toDouble(q), kd = toDouble(k), vd = toDouble(v);
         double[][] fd = new double[3][];
@@ -66,11 +69,17 @@ class AttentionGradientTest {
         for (boolean fast : new boolean[] {true, false}) {
             float[] dq = new float[q.length], dk = new float[k.length], dv = new float[v.length];
             if (fast) {
-                Attention.backward(cfg, dO, 0, qs, q, 0, qs, k, 0, ks, v, 0, ks, bias, 0, o, 0, qs, lse, 0,
-                        dq, 0, qs, dk, 0, ks, dv, 0, ks);
+                Attention.backward(cfg, AttentionView.of(dO, 0, qs), AttentionView.of(q, 0, qs),
+                        AttentionView.of(k, 0, ks), AttentionView.of(v, 0, ks),
+                        bias == null ? null : AttentionView.flat(bias, 0), AttentionView.of(o, 0, qs),
+                        AttentionView.flat(lse, 0), AttentionView.of(dq, 0, qs), AttentionView.of(dk, 0, ks),
+                        AttentionView.of(dv, 0, ks));
             } else {
-                AttentionScalar.backward(cfg, dO, 0, qs, q, 0, qs, k, 0, ks, v, 0, ks, bias, 0, o, 0, qs, lse, 0,
-                        dq, 0, qs, dk, 0, ks, dv, 0, ks);
+                AttentionScalar.backward(cfg, AttentionView.of(dO, 0, qs), AttentionView.of(q, 0, qs),
+                        AttentionView.of(k, 0, ks), AttentionView.of(v, 0, ks),
+                        bias == null ? null : AttentionView.flat(bias, 0), AttentionView.of(o, 0, qs),
+                        AttentionView.flat(lse, 0), AttentionView.of(dq, 0, qs), AttentionView.of(dk, 0, ks),
+                        AttentionView.of(dv, 0, ks));
             }
             double tol = fast ? 2e-5 : 1e-7; // float kernels vs the double oracle
             assertGrad((fast ? "Attention" : "AttentionScalar") + " dq", fd[0], dq, tol);

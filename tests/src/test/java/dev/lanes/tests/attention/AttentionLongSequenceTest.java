@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lanes.core.attention.Attention;
 import dev.lanes.core.attention.AttentionConfig;
+import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.HeadLayout;
 import dev.lanes.kernels.Parallelism;
 import java.util.Random;
@@ -37,9 +38,12 @@ class AttentionLongSequenceTest {
         AttentionConfig cfg = AttentionConfig.builder(B, HQ, HKV, T, T, D).build();
         float scale = (float) (1 / Math.sqrt(D));
         try (Parallelism team = Parallelism.fixed(2)) {
-            Attention.forward(team, cfg, q, 0, qs, k, 0, ks, v, 0, ks, null, 0, o, 0, qs, lse, 0);
-            Attention.backward(team, cfg, dO, 0, qs, q, 0, qs, k, 0, ks, v, 0, ks, null, 0, o, 0, qs, lse, 0,
-                    dq, 0, qs, dk, 0, ks, dv, 0, ks);
+            Attention.forward(team, cfg, AttentionView.of(q, 0, qs), AttentionView.of(k, 0, ks),
+                    AttentionView.of(v, 0, ks), null, AttentionView.of(o, 0, qs), AttentionView.flat(lse, 0));
+            Attention.backward(team, cfg, AttentionView.of(dO, 0, qs), AttentionView.of(q, 0, qs),
+                    AttentionView.of(k, 0, ks), AttentionView.of(v, 0, ks), null, AttentionView.of(o, 0, qs),
+                    AttentionView.flat(lse, 0), AttentionView.of(dq, 0, qs), AttentionView.of(dk, 0, ks),
+                    AttentionView.of(dv, 0, ks));
         }
         for (float[] g : new float[][] {dq, dk, dv}) {
             for (float x : g) {

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.lanes.core.attention.Attention;
 import dev.lanes.core.attention.AttentionConfig;
 import dev.lanes.core.attention.AttentionScalar;
+import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.HeadLayout;
 import java.util.Arrays;
@@ -63,10 +64,12 @@ class AttentionRejectionTest {
         expectForward("k strides must be >= 0", q, qs, k, new HeadLayout(-1, S * D, D), o, null);
         // a bias the config asks for but is missing or short
         AttentionConfig withBias = AttentionConfig.builder(B, Hq, Hkv, T, S, D).bias(BiasShape.SHARED).build();
-        assertThatThrownBy(() -> Attention.forward(withBias, q, 0, qs, k, 0, ks, v, 0, ks, new float[T * S - 1], 0,
-                o, 0, qs, lse, 0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("bias too short");
-        assertThatThrownBy(() -> Attention.forward(cfg, q, 0, qs, k, 0, ks, v, 0, ks, null, 0,
-                o, 0, qs, new float[B * Hq * T - 1], 0))
+        assertThatThrownBy(() -> Attention.forward(withBias, AttentionView.of(q, 0, qs), AttentionView.of(k, 0, ks),
+                AttentionView.of(v, 0, ks), AttentionView.flat(new float[T * S - 1], 0), AttentionView.of(o, 0, qs),
+                AttentionView.flat(lse, 0))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("bias too short");
+        assertThatThrownBy(() -> Attention.forward(cfg, AttentionView.of(q, 0, qs), AttentionView.of(k, 0, ks),
+                AttentionView.of(v, 0, ks), null, AttentionView.of(o, 0, qs),
+                AttentionView.flat(new float[B * Hq * T - 1], 0)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lse too short");
         assertThat(o).containsOnly(42f);
         assertThat(lse).containsOnly(42f);
@@ -74,14 +77,20 @@ class AttentionRejectionTest {
 
     @Test
     void backwardRejectsBadViewsAndWritesNothing() {
-        assertThatThrownBy(() -> Attention.backward(cfg, dO, 0, qs, q, 0, qs, k, 0, ks, v, 0, ks, null, 0, o, 0, qs,
-                lse, 0, dq, 0, qs, dk, 0, ks, new float[v.length - 1], 0, ks))
+        assertThatThrownBy(() -> Attention.backward(cfg, AttentionView.of(dO, 0, qs), AttentionView.of(q, 0, qs),
+                AttentionView.of(k, 0, ks), AttentionView.of(v, 0, ks), null, AttentionView.of(o, 0, qs),
+                AttentionView.flat(lse, 0), AttentionView.of(dq, 0, qs), AttentionView.of(dk, 0, ks),
+                AttentionView.of(new float[v.length - 1], 0, ks)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dv too short");
-        assertThatThrownBy(() -> Attention.backward(cfg, dO, 0, qs, q, 0, qs, k, 0, ks, v, 0, ks, null, 0, o, 0, qs,
-                lse, 0, dq, -1, qs, dk, 0, ks, dv, 0, ks))
+        assertThatThrownBy(() -> Attention.backward(cfg, AttentionView.of(dO, 0, qs), AttentionView.of(q, 0, qs),
+                AttentionView.of(k, 0, ks), AttentionView.of(v, 0, ks), null, AttentionView.of(o, 0, qs),
+                AttentionView.flat(lse, 0), AttentionView.of(dq, -1, qs), AttentionView.of(dk, 0, ks),
+                AttentionView.of(dv, 0, ks)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("dqOff=-1 < 0");
-        assertThatThrownBy(() -> AttentionScalar.backward(cfg, dO, 0, qs, q, 0, qs, k, 0, HeadLayout.contiguous(Hkv, S, 7),
-                v, 0, ks, null, 0, o, 0, qs, lse, 0, dq, 0, qs, dk, 0, ks, dv, 0, ks))
+        assertThatThrownBy(() -> AttentionScalar.backward(cfg, AttentionView.of(dO, 0, qs), AttentionView.of(q, 0, qs),
+                AttentionView.of(k, 0, HeadLayout.contiguous(Hkv, S, 7)), AttentionView.of(v, 0, ks), null,
+                AttentionView.of(o, 0, qs), AttentionView.flat(lse, 0), AttentionView.of(dq, 0, qs),
+                AttentionView.of(dk, 0, ks), AttentionView.of(dv, 0, ks)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("k rowStride=7 < D=8");
         assertThat(dq).containsOnly(42f);
         assertThat(dk).containsOnly(42f);
@@ -89,9 +98,13 @@ class AttentionRejectionTest {
     }
 
     private void expectForward(String message, float[] q, HeadLayout qs, float[] k, HeadLayout ks, float[] o, float[] bias) {
-        assertThatThrownBy(() -> Attention.forward(cfg, q, 0, qs, k, 0, ks, v, 0, this.ks, bias, 0, o, 0, this.qs, lse, 0))
+        assertThatThrownBy(() -> Attention.forward(cfg, AttentionView.of(q, 0, qs), AttentionView.of(k, 0, ks),
+                AttentionView.of(v, 0, this.ks), bias == null ? null : AttentionView.flat(bias, 0),
+                AttentionView.of(o, 0, this.qs), AttentionView.flat(lse, 0)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(message);
-        assertThatThrownBy(() -> AttentionScalar.forward(cfg, q, 0, qs, k, 0, ks, v, 0, this.ks, bias, 0, o, 0, this.qs, lse, 0))
+        assertThatThrownBy(() -> AttentionScalar.forward(cfg, AttentionView.of(q, 0, qs), AttentionView.of(k, 0, ks),
+                AttentionView.of(v, 0, this.ks), bias == null ? null : AttentionView.flat(bias, 0),
+                AttentionView.of(o, 0, this.qs), AttentionView.flat(lse, 0)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(message);
         assertThat(o).containsOnly(o == this.o ? 42f : 0f);
     }

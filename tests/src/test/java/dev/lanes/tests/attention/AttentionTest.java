@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.lanes.core.attention.Attention;
 import dev.lanes.core.attention.AttentionConfig;
 import dev.lanes.core.attention.AttentionScalar;
+import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.CausalMask;
 import dev.lanes.kernels.Parallelism;
+import dev.lanes.tests.Bits;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -71,24 +73,31 @@ class AttentionTest {
     void forwardAndBackwardMatchTheScalarTwin(AttentionConfig cfg, boolean fused) {
         AttentionCase c = new AttentionCase(cfg, fused, cfg.hashCode());
         float[] oRef = c.newO(), lseRef = c.newLse();
-        AttentionScalar.forward(cfg, c.qkv, c.qOff, c.qs, c.kArr, c.kOff, c.ks, c.vArr, c.vOff, c.vs,
-                c.bias, c.biasOff, oRef, c.oOff, c.os, lseRef, c.lseOff);
+        AttentionScalar.forward(cfg, AttentionView.of(c.qkv, c.qOff, c.qs), AttentionView.of(c.kArr, c.kOff, c.ks),
+                AttentionView.of(c.vArr, c.vOff, c.vs), c.bias == null ? null : AttentionView.flat(c.bias, c.biasOff),
+                AttentionView.of(oRef, c.oOff, c.os), AttentionView.flat(lseRef, c.lseOff));
         float[] dO = c.newDo(7);
         float[][] gRef = c.grads(11);
-        AttentionScalar.backward(cfg, dO, c.oOff, c.os, c.qkv, c.qOff, c.qs, c.kArr, c.kOff, c.ks,
-                c.vArr, c.vOff, c.vs, c.bias, c.biasOff, oRef, c.oOff, c.os, lseRef, c.lseOff,
-                gRef[0], c.qOff, c.qs, gRef[1], c.kOff, c.ks, gRef[2], c.vOff, c.vs);
+        AttentionScalar.backward(cfg, AttentionView.of(dO, c.oOff, c.os), AttentionView.of(c.qkv, c.qOff, c.qs),
+                AttentionView.of(c.kArr, c.kOff, c.ks), AttentionView.of(c.vArr, c.vOff, c.vs),
+                c.bias == null ? null : AttentionView.flat(c.bias, c.biasOff), AttentionView.of(oRef, c.oOff, c.os),
+                AttentionView.flat(lseRef, c.lseOff), AttentionView.of(gRef[0], c.qOff, c.qs),
+                AttentionView.of(gRef[1], c.kOff, c.ks), AttentionView.of(gRef[2], c.vOff, c.vs));
 
         float[] o1 = null, lse1 = null;
         float[][] g1 = null;
         for (Parallelism par : new Parallelism[] {Parallelism.serial(), two}) {
             float[] o = c.newO(), lse = c.newLse();
-            Attention.forward(par, cfg, c.qkv, c.qOff, c.qs, c.kArr, c.kOff, c.ks, c.vArr, c.vOff, c.vs,
-                    c.bias, c.biasOff, o, c.oOff, c.os, lse, c.lseOff);
+            Attention.forward(par, cfg, AttentionView.of(c.qkv, c.qOff, c.qs), AttentionView.of(c.kArr, c.kOff, c.ks),
+                    AttentionView.of(c.vArr, c.vOff, c.vs),
+                    c.bias == null ? null : AttentionView.flat(c.bias, c.biasOff), AttentionView.of(o, c.oOff, c.os),
+                    AttentionView.flat(lse, c.lseOff));
             float[][] g = c.grads(11);
-            Attention.backward(par, cfg, dO, c.oOff, c.os, c.qkv, c.qOff, c.qs, c.kArr, c.kOff, c.ks,
-                    c.vArr, c.vOff, c.vs, c.bias, c.biasOff, o, c.oOff, c.os, lse, c.lseOff,
-                    g[0], c.qOff, c.qs, g[1], c.kOff, c.ks, g[2], c.vOff, c.vs);
+            Attention.backward(par, cfg, AttentionView.of(dO, c.oOff, c.os), AttentionView.of(c.qkv, c.qOff, c.qs),
+                    AttentionView.of(c.kArr, c.kOff, c.ks), AttentionView.of(c.vArr, c.vOff, c.vs),
+                    c.bias == null ? null : AttentionView.flat(c.bias, c.biasOff), AttentionView.of(o, c.oOff, c.os),
+                    AttentionView.flat(lse, c.lseOff), AttentionView.of(g[0], c.qOff, c.qs),
+                    AttentionView.of(g[1], c.kOff, c.ks), AttentionView.of(g[2], c.vOff, c.vs));
             if (o1 == null) {
                 Close.assertClose("o", oRef, o, 2e-5, 2e-5);
                 Close.assertClose("lse", lseRef, lse, 2e-5, 2e-5);
@@ -101,10 +110,10 @@ class AttentionTest {
                 lse1 = lse;
                 g1 = g;
             } else {
-                Close.assertSameBits("o, 2 threads vs 1", o1, o);
-                Close.assertSameBits("lse, 2 threads vs 1", lse1, lse);
+                Bits.assertSameBits("o, 2 threads vs 1", o1, o);
+                Bits.assertSameBits("lse, 2 threads vs 1", lse1, lse);
                 for (int i = 0; i < 3; i++) {
-                    Close.assertSameBits("gradient " + i + ", 2 threads vs 1", g1[i], g[i]);
+                    Bits.assertSameBits("gradient " + i + ", 2 threads vs 1", g1[i], g[i]);
                 }
             }
         }
@@ -117,8 +126,9 @@ class AttentionTest {
         // batch 0 sees nothing; batch 1 with S - T = 3 sees keys j <= i + 3
         AttentionCase c = new AttentionCase(cfg, false, 5);
         float[] o = c.newO(), lse = c.newLse();
-        Attention.forward(cfg, c.qkv, c.qOff, c.qs, c.kArr, c.kOff, c.ks, c.vArr, c.vOff, c.vs, null, 0,
-                o, c.oOff, c.os, lse, c.lseOff);
+        Attention.forward(cfg, AttentionView.of(c.qkv, c.qOff, c.qs), AttentionView.of(c.kArr, c.kOff, c.ks),
+                AttentionView.of(c.vArr, c.vOff, c.vs), null, AttentionView.of(o, c.oOff, c.os),
+                AttentionView.flat(lse, c.lseOff));
         int half = c.Hq * c.T * c.D;
         for (int i = 0; i < half; i++) {
             assertThat(o[c.oOff + i]).isEqualTo(0f);
@@ -131,8 +141,11 @@ class AttentionTest {
         }
         float[] dO = c.newDo(3);
         float[] dq = new float[c.qkv.length], dk = new float[c.kArr.length], dv = new float[c.vArr.length];
-        Attention.backward(cfg, dO, c.oOff, c.os, c.qkv, c.qOff, c.qs, c.kArr, c.kOff, c.ks, c.vArr, c.vOff, c.vs,
-                null, 0, o, c.oOff, c.os, lse, c.lseOff, dq, c.qOff, c.qs, dk, c.kOff, c.ks, dv, c.vOff, c.vs);
+        Attention.backward(cfg, AttentionView.of(dO, c.oOff, c.os), AttentionView.of(c.qkv, c.qOff, c.qs),
+                AttentionView.of(c.kArr, c.kOff, c.ks), AttentionView.of(c.vArr, c.vOff, c.vs), null,
+                AttentionView.of(o, c.oOff, c.os), AttentionView.flat(lse, c.lseOff),
+                AttentionView.of(dq, c.qOff, c.qs), AttentionView.of(dk, c.kOff, c.ks),
+                AttentionView.of(dv, c.vOff, c.vs));
         for (int i = 0; i < half; i++) {
             assertThat(dq[c.qOff + i]).isEqualTo(0f);
         }
@@ -153,12 +166,13 @@ class AttentionTest {
         float[] first = null;
         for (int rep = 0; rep < 30; rep++) {
             float[] o = c.newO(), lse = c.newLse();
-            Attention.forward(cfg, c.qkv, c.qOff, c.qs, c.kArr, c.kOff, c.ks, c.vArr, c.vOff, c.vs, null, 0,
-                    o, c.oOff, c.os, lse, c.lseOff);
+            Attention.forward(cfg, AttentionView.of(c.qkv, c.qOff, c.qs), AttentionView.of(c.kArr, c.kOff, c.ks),
+                    AttentionView.of(c.vArr, c.vOff, c.vs), null, AttentionView.of(o, c.oOff, c.os),
+                    AttentionView.flat(lse, c.lseOff));
             if (first == null) {
                 first = o;
             } else {
-                Close.assertSameBits("o, repeated", first, o);
+                Bits.assertSameBits("o, repeated", first, o);
             }
         }
     }

@@ -10,6 +10,7 @@ import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.CausalMask;
 import dev.lanes.core.attention.HeadLayout;
 import dev.lanes.kernels.Parallelism;
+import dev.lanes.tests.Bits;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -63,14 +64,6 @@ class AttentionViewTest {
         return AttentionView.of(seg, off, nh * rows * ld, rows * ld, ld);
     }
 
-    private static void sameBits(float[] expected, float[] actual, String what) {
-        for (int i = 0; i < expected.length; i++) {
-            if (Float.floatToRawIntBits(expected[i]) != Float.floatToRawIntBits(actual[i])) {
-                throw new AssertionError(what + ": element " + i + " is " + actual[i] + ", the arrays gave " + expected[i]);
-            }
-        }
-    }
-
     @Test
     void segmentViewsGiveTheArrayBitsForwardAndBackward(@TempDir Path dir) throws IOException {
         SplittableRandom rnd = new SplittableRandom(17);
@@ -81,9 +74,14 @@ class AttentionViewTest {
         float[] o = new float[nq], lse = new float[B * HQ * T];
         float[] dq = dq0.clone(), dk = dk0.clone(), dv = dv0.clone();
         try (Parallelism team = Parallelism.fixed(2)) {
-            Attention.forward(team, CFG, q, 0, ql, k, 0, kl, v, 0, kl, bias, 0, o, 0, ql, lse, 0);
-            Attention.backward(team, CFG, dO, 0, ql, q, 0, ql, k, 0, kl, v, 0, kl, bias, 0, o, 0, ql, lse, 0,
-                    dq, 0, ql, dk, 0, kl, dv, 0, kl);
+            Attention.forward(team, CFG, AttentionView.of(q, 0, ql), AttentionView.of(k, 0, kl),
+                    AttentionView.of(v, 0, kl), bias == null ? null : AttentionView.flat(bias, 0),
+                    AttentionView.of(o, 0, ql), AttentionView.flat(lse, 0));
+            Attention.backward(team, CFG, AttentionView.of(dO, 0, ql), AttentionView.of(q, 0, ql),
+                    AttentionView.of(k, 0, kl), AttentionView.of(v, 0, kl),
+                    bias == null ? null : AttentionView.flat(bias, 0), AttentionView.of(o, 0, ql),
+                    AttentionView.flat(lse, 0), AttentionView.of(dq, 0, ql), AttentionView.of(dk, 0, kl),
+                    AttentionView.of(dv, 0, kl));
         }
         // K and V as a read-only mapped file (a KV store or weights on disk), row stride D + 8.
         long kvLd = D + 8;
@@ -104,22 +102,23 @@ class AttentionViewTest {
             MemorySegment lses = arena.allocate((long) lse.length * Float.BYTES + 12);
             MemorySegment bs = arena.allocate((long) bias.length * Float.BYTES);
             MemorySegment.copy(bias, 0, bs, F, 0, bias.length);
-            AttentionView qv = view(qs, qOff, HQ, T, qLd), ov = view(os, 0, HQ, T, qLd), lv = AttentionView.flat(lses, 3);
+            AttentionView qv = view(qs, qOff, HQ, T, qLd), ov = view(os, 0, HQ, T, qLd), lv = AttentionView.flat(lses,
+                    3);
             AttentionView kvv = view(kv, 0, HKV, S, kvLd), vvv = view(kv, (long) B * HKV * S * kvLd, HKV, S, kvLd);
             Attention.forward(team, CFG, qv, kvv, vvv, AttentionView.flat(bs, 0), ov, lv);
-            sameBits(o, gather(os, 0, B, HQ, T, D, qLd), "o");
+            Bits.assertSameBits("o", o, gather(os, 0, B, HQ, T, D, qLd));
             float[] lseGot = new float[lse.length];
             MemorySegment.copy(lses, F, 12, lseGot, 0, lse.length);
-            sameBits(lse, lseGot, "lse");
+            Bits.assertSameBits("lse", lse, lseGot);
 
             // Backward: dq a segment, dk and dv arrays (mixed views), all starting from nonzero values.
             MemorySegment dqs = spread(arena.allocate((long) nq * Float.BYTES), 0, dq0, B, HQ, T, D, D);
             float[] dk2 = dk0.clone(), dv2 = dv0.clone();
             Attention.backward(team, CFG, view(dOs, 0, HQ, T, D), qv, kvv, vvv, AttentionView.flat(bias, 0), ov, lv,
                     view(dqs, 0, HQ, T, D), AttentionView.of(dk2, 0, kl), AttentionView.of(dv2, 0, kl));
-            sameBits(dq, gather(dqs, 0, B, HQ, T, D, D), "dq");
-            sameBits(dk, dk2, "dk");
-            sameBits(dv, dv2, "dv");
+            Bits.assertSameBits("dq", dq, gather(dqs, 0, B, HQ, T, D, D));
+            Bits.assertSameBits("dk", dk, dk2);
+            Bits.assertSameBits("dv", dv, dv2);
 
             // The mapped file is read-only: as an output it is refused before anything is written.
             assertThatThrownBy(() -> Attention.forward(team, CFG, qv, kvv, vvv, AttentionView.flat(bs, 0),
@@ -135,7 +134,9 @@ class AttentionViewTest {
         float[] q = random(rnd, nq), k = random(rnd, nkv), v = random(rnd, nkv), bias = random(rnd, T * S);
         HeadLayout ql = HeadLayout.contiguous(HQ, T, D), kl = HeadLayout.contiguous(HKV, S, D);
         float[] o = new float[nq], lse = new float[B * HQ * T], o2 = new float[nq], lse2 = new float[B * HQ * T];
-        Attention.forward(CFG, q, 0, ql, k, 0, kl, v, 0, kl, bias, 0, o, 0, ql, lse, 0);
+        Attention.forward(CFG, AttentionView.of(q, 0, ql), AttentionView.of(k, 0, kl), AttentionView.of(v, 0, kl),
+                bias == null ? null : AttentionView.flat(bias, 0), AttentionView.of(o, 0, ql),
+                AttentionView.flat(lse, 0));
         Attention.forward(Parallelism.serial(), CFG, AttentionView.of(q, 0, ql), AttentionView.of(k, 0, kl),
                 AttentionView.of(v, 0, kl), AttentionView.flat(bias, 0), AttentionView.of(o2, 0, ql),
                 AttentionView.flat(lse2, 0));
@@ -150,7 +151,8 @@ class AttentionViewTest {
         float[] q = random(rnd, 2 * 5 * 16), k = random(rnd, 7 * 16), v = random(rnd, 7 * 16);
         float[] o = new float[q.length], lse = new float[10];
         HeadLayout ql = HeadLayout.contiguous(2, 5, 16), kl = HeadLayout.contiguous(1, 7, 16);
-        Attention.forward(cfg, q, 0, ql, k, 0, kl, v, 0, kl, null, 0, o, 0, ql, lse, 0);
+        Attention.forward(cfg, AttentionView.of(q, 0, ql), AttentionView.of(k, 0, kl), AttentionView.of(v, 0, kl), null,
+                AttentionView.of(o, 0, ql), AttentionView.flat(lse, 0));
         long qOff = (1L << 31) + 7;   // q's first element lies past 2^31, its heads 2^29 floats apart
         long headStride = 1L << 29;
         Path file = dir.resolve("sparse.bin");
@@ -169,8 +171,8 @@ class AttentionViewTest {
             Attention.forward(Parallelism.serial(), cfg, AttentionView.of(big, qOff, 2 * headStride, headStride, 16),
                     AttentionView.of(ks, 0, kl), AttentionView.of(vs, 0, kl), null, AttentionView.of(o2, 0, ql),
                     AttentionView.flat(lse2, 0));
-            sameBits(o, o2, "o from q past 2^31");
-            sameBits(lse, lse2, "lse from q past 2^31");
+            Bits.assertSameBits("o from q past 2^31", o, o2);
+            Bits.assertSameBits("lse from q past 2^31", lse, lse2);
             assertThatThrownBy(() -> Attention.forward(Parallelism.serial(), cfg,
                     AttentionView.of(big, qOff, 2 * headStride, 4 * headStride, 16), AttentionView.of(ks, 0, kl),
                     AttentionView.of(vs, 0, kl), null, AttentionView.of(o2, 0, ql), AttentionView.flat(lse2, 0)))

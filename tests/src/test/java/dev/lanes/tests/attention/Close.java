@@ -38,16 +38,4 @@ final class Close {
                     + (abs + rel * Math.abs(expected[worstAt])) + ")");
         }
     }
-
-    /** The same bits everywhere (NaN sentinels included); names the first difference. */
-    static void assertSameBits(String what, float[] expected, float[] actual) {
-        if (expected.length != actual.length) {
-            throw new AssertionError(what + ": length " + actual.length + " != " + expected.length);
-        }
-        for (int i = 0; i < expected.length; i++) {
-            if (Float.floatToIntBits(expected[i]) != Float.floatToIntBits(actual[i])) {
-                throw new AssertionError(what + "[" + i + "]: " + actual[i] + " != " + expected[i]);
-            }
-        }
-    }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lanes.core.attention.Attention;
 import dev.lanes.core.attention.AttentionConfig;
+import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.CausalMask;
 import dev.lanes.core.attention.HeadLayout;
 import dev.lanes.core.attention.KVCache;
@@ -35,7 +36,9 @@ class KVCacheTest {
         AttentionConfig cfg = AttentionConfig.builder(B, Hq, Hkv, N, N, D).causal(CausalMask.TOP_LEFT).build();
         HeadLayout os = HeadLayout.contiguous(Hq, N, D);
         float[] full = new float[B * Hq * N * D], lseFull = new float[B * Hq * N];
-        Attention.forward(cfg, qkv, 0, fused, qkv, kOff, fused, qkv, vOff, fused, null, 0, full, 0, os, lseFull, 0);
+        Attention.forward(cfg, AttentionView.of(qkv, 0, fused), AttentionView.of(qkv, kOff, fused),
+                AttentionView.of(qkv, vOff, fused), null, AttentionView.of(full, 0, os),
+                AttentionView.flat(lseFull, 0));
 
         KVCache cache = new KVCache(B, Hkv, D, N);
         float[] out = new float[B * Hq * N * D], lse = new float[B * Hq * N];

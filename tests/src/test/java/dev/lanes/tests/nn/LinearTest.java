@@ -19,11 +19,22 @@ class LinearTest {
         float[] x = random(r, rows * in), w = random(r, in * out), bias = random(r, out), res = random(r, rows * out);
         float[] dy = random(r, rows * out);
         float[] y = new float[rows * out];
+        // w and bias at offsets 3 and 3 + in*out of a parameter array, as a model lays them out
+        int wOff = 3, bOff = wOff + in * out;
+        float[] params = new float[bOff + out + 2], grads = new float[params.length];
+        System.arraycopy(w, 0, params, wOff, w.length);
+        System.arraycopy(bias, 0, params, bOff, out);
+        Linear layer = new Linear(in, out, wOff, bOff);
         try (Parallelism team = Parallelism.fixed(2)) {
-            Linear.forward(team, rows, in, out, x, 0, in, w, 0, out, bias, 0, res, 0, out, y, 0, out);
-            float[] dx = new float[rows * in], dw = new float[in * out], db = new float[out];
-            Arrays.fill(dw, 1f); // accumulation
-            Linear.backward(team, rows, in, out, dy, 0, out, x, 0, in, w, 0, out, dx, 0, in, dw, 0, out, db, 0);
+            layer.forward(team, rows, params, 0, x, 0, res, 0, y, 0);
+            float[] dx = new float[rows * in + 1];
+            Arrays.fill(grads, wOff, bOff, 1f); // dw accumulates
+            Arrays.fill(dx, 2f); // so does dx
+            layer.backward(team, rows, params, 0, grads, 0, dy, 0, x, 0, dx, 1);
+            float[] dw = Arrays.copyOfRange(grads, wOff, bOff), db = Arrays.copyOfRange(grads, bOff, bOff + out);
+            assertThat(grads[0]).isZero();
+            assertThat(grads[grads.length - 1]).isZero();
+            assertThat(dx[0]).isEqualTo(2f);
             for (int i = 0; i < rows; i++) {
                 for (int j = 0; j < out; j++) {
                     double want = bias[j] + res[i * out + j];
@@ -33,11 +44,11 @@ class LinearTest {
                     assertThat((double) y[i * out + j]).isCloseTo(want, org.assertj.core.data.Offset.offset(1e-4));
                 }
                 for (int p = 0; p < in; p++) {
-                    double want = 0; // dx = dy w^T
+                    double want = 2; // the pre-filled 2 plus dy w^T
                     for (int j = 0; j < out; j++) {
                         want += (double) dy[i * out + j] * w[p * out + j];
                     }
-                    assertThat((double) dx[i * in + p]).isCloseTo(want, org.assertj.core.data.Offset.offset(1e-4));
+                    assertThat((double) dx[1 + i * in + p]).isCloseTo(want, org.assertj.core.data.Offset.offset(1e-4));
                 }
             }
             for (int p = 0; p < in; p++) {
@@ -61,13 +72,15 @@ class LinearTest {
 
     @Test
     void backwardRejectsAShortGradientBeforeWritingAnything() {
-        float[] dx = new float[6], dw = new float[6];
+        // (3 -> 2): w at 0 (6 floats), bias at 6; the gradient array ends one float short of the bias
+        float[] dx = new float[6], grads = new float[7];
         Arrays.fill(dx, 3f);
-        assertThatThrownBy(() -> Linear.backward(Parallelism.serial(), 2, 3, 2, new float[4], 0, 2, new float[6], 0, 3,
-                new float[6], 0, 2, dx, 0, 3, dw, 0, 2, new float[1], 0)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("dbias too short");
+        Linear layer = new Linear(3, 2, 0, 6);
+        assertThatThrownBy(() -> layer.backward(Parallelism.serial(), 2, new float[8], 0, grads, 0, new float[4], 0,
+                new float[6], 0, dx, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("grads.bias too short");
         assertThat(dx).containsOnly(3f);
-        assertThat(dw).containsOnly(0f);
+        assertThat(grads).containsOnly(0f);
     }
 
     private static float[] random(Random r, int n) {

@@ -3,11 +3,10 @@ package dev.lanes.tests.nn;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.lanes.core.nn.AdamW;
 import dev.lanes.core.nn.CrossEntropy;
-import dev.lanes.core.nn.Gelu;
-import dev.lanes.core.nn.LayerNorm;
-import dev.lanes.core.nn.RmsNorm;
+import dev.lanes.kernels.Activations;
+import dev.lanes.kernels.Norms;
+import dev.lanes.kernels.Optimizers;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.function.Function;
@@ -118,12 +117,12 @@ class NnLayersTest {
         double[] x = randomD(r, rows * cols), gamma = randomD(r, cols), beta = randomD(r, cols);
         double[] dOut = randomD(r, rows * cols);
         float[] y = new float[rows * cols], mean = new float[rows], rstd = new float[rows];
-        LayerNorm.forward(rows, cols, eps, toF(x), 0, cols, toF(gamma), 0, toF(beta), 0, y, 0, cols, mean, 0, rstd, 0);
+        Norms.layerNormForward(rows, cols, eps, toF(x), 0, cols, toF(gamma), 0, toF(beta), 0, y, 0, cols, mean, 0, rstd, 0);
         assertClose(y, layerNormRef(rows, cols, x, gamma, beta, eps), 1e-5, "y");
 
         float[] dx = new float[rows * cols], dgamma = new float[cols], dbeta = new float[cols];
         Arrays.fill(dx, 0.5f); // accumulation: the pre-filled value must be added to
-        LayerNorm.backward(rows, cols, toF(dOut), 0, cols, toF(x), 0, cols, toF(gamma), 0, mean, 0, rstd, 0,
+        Norms.layerNormBackward(rows, cols, toF(dOut), 0, cols, toF(x), 0, cols, toF(gamma), 0, mean, 0, rstd, 0,
                 dx, 0, cols, dgamma, 0, dbeta, 0);
         double[] wantDx = numericGradient(v -> dot(layerNormRef(rows, cols, v, gamma, beta, eps), dOut), x.clone());
         for (int i = 0; i < wantDx.length; i++) {
@@ -143,10 +142,10 @@ class NnLayersTest {
         float eps = 1e-6f;
         double[] x = randomD(r, rows * cols), gamma = randomD(r, cols), dOut = randomD(r, rows * cols);
         float[] y = new float[rows * cols], rstd = new float[rows];
-        RmsNorm.forward(rows, cols, eps, toF(x), 0, cols, toF(gamma), 0, y, 0, cols, rstd, 0);
+        Norms.rmsNormForward(rows, cols, eps, toF(x), 0, cols, toF(gamma), 0, y, 0, cols, rstd, 0);
         assertClose(y, rmsNormRef(rows, cols, x, gamma, eps), 1e-5, "y");
         float[] dx = new float[rows * cols], dgamma = new float[cols];
-        RmsNorm.backward(rows, cols, toF(dOut), 0, cols, toF(x), 0, cols, toF(gamma), 0, rstd, 0, dx, 0, cols, dgamma, 0);
+        Norms.rmsNormBackward(rows, cols, toF(dOut), 0, cols, toF(x), 0, cols, toF(gamma), 0, rstd, 0, dx, 0, cols, dgamma, 0);
         assertClose(dx, numericGradient(v -> dot(rmsNormRef(rows, cols, v, gamma, eps), dOut), x.clone()), 2e-4, "dx");
         assertClose(dgamma, numericGradient(v -> dot(rmsNormRef(rows, cols, x, v, eps), dOut), gamma.clone()),
                 2e-4, "dgamma");
@@ -161,14 +160,14 @@ class NnLayersTest {
             x[i] *= 3; // cover the saturated tails too
         }
         float[] y = new float[n];
-        Gelu.forward(n, toF(x), 0, y, 0);
+        Activations.geluForward(n, toF(x), 0, y, 0);
         double[] want = new double[n];
         for (int i = 0; i < n; i++) {
             want[i] = geluRef(x[i]);
         }
         assertClose(y, want, 1e-6, "y");
         float[] dx = new float[n];
-        Gelu.backward(n, toF(dOut), 0, toF(x), 0, dx, 0);
+        Activations.geluBackward(n, toF(dOut), 0, toF(x), 0, dx, 0);
         double[] wantDx = numericGradient(v -> {
             double s = 0;
             for (int i = 0; i < n; i++) {
@@ -203,19 +202,19 @@ class NnLayersTest {
             return total / rows;
         };
         float[] losses = new float[rows], lse = new float[rows];
-        float mean = CrossEntropy.forward(rows, vocab, toF(logits), 0, vocab, targets, 0, losses, 0, lse, 0);
+        float mean = CrossEntropy.forward(rows, vocab, toF(logits), 0, targets, 0, losses, 0, lse, 0);
         assertThat((double) mean).isCloseTo(meanLoss.apply(logits), org.assertj.core.data.Offset.offset(1e-5));
         float[] dloss = new float[rows];
         Arrays.fill(dloss, 1f / rows);
         float[] dlogits = new float[rows * vocab];
-        CrossEntropy.backward(rows, vocab, dloss, 0, toF(logits), 0, vocab, targets, 0, lse, 0, dlogits, 0, vocab);
+        CrossEntropy.backward(rows, vocab, dloss, 0, toF(logits), 0, targets, 0, lse, 0, dlogits, 0);
         assertClose(dlogits, numericGradient(meanLoss, logits.clone()), 1e-5, "dlogits");
     }
 
     @Test
     void crossEntropyRejectsTargetsOutsideTheVocabularyBeforeWriting() {
         float[] losses = {7f, 7f};
-        assertThatThrownBy(() -> CrossEntropy.forward(2, 3, new float[6], 0, 3, new int[] {0, 3}, 0, losses, 0,
+        assertThatThrownBy(() -> CrossEntropy.forward(2, 3, new float[6], 0, new int[] {0, 3}, 0, losses, 0,
                 new float[2], 0)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("targets[1]=3 is outside [0, vocab=3)");
         assertThat(losses).containsExactly(7f, 7f);
@@ -233,7 +232,7 @@ class NnLayersTest {
         }
         for (int t = 1; t <= 5; t++) {
             float[] g = toF(randomD(r, n));
-            AdamW.step(n, lr, b1, b2, eps, wd, t, g, 0, p, 0, m, 0, v, 0);
+            Optimizers.adamW(n, lr, b1, b2, eps, wd, t, g, 0, p, 0, m, 0, v, 0);
             for (int i = 0; i < n; i++) {
                 pd[i] *= 1 - (double) lr * wd;
                 md[i] = b1 * md[i] + (1 - b1) * (double) g[i];

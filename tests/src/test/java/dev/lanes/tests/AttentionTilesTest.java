@@ -1,4 +1,4 @@
-package dev.lanes.tests.attention;
+package dev.lanes.tests;
 
 import dev.lanes.kernels.AttentionTiles;
 import dev.lanes.kernels.AttentionTilesScalar;
@@ -51,7 +51,7 @@ class AttentionTilesTest {
         float[] c1 = c0.clone(), c2 = c0.clone();
         AttentionTiles.gemm(m, n, k, a, 3, aRs, aCs, b, 2, ldb, accumulate, scaled ? cs : null, 1, c1, 1, ldc);
         AttentionTilesScalar.gemm(m, n, k, a, 3, aRs, aCs, b, 2, ldb, accumulate, scaled ? cs : null, 1, c2, 1, ldc);
-        Close.assertSameBits("gemm m=" + m + " n=" + n + " k=" + k, c2, c1);
+        Bits.assertSameBits("gemm m=" + m + " n=" + n + " k=" + k, c2, c1);
     }
 
     @RepeatedTest(20)
@@ -80,10 +80,10 @@ class AttentionTilesTest {
         float[] sum1 = sum0.clone(), sum2 = sum0.clone(), a1 = new float[m], a2 = new float[m];
         AttentionTiles.softmaxOnline(n, m, s1, 0, lds, rowBase, limit, 0, bias, biasIdx, 0, max1, sum1, a1, 0);
         AttentionTilesScalar.softmaxOnlineUnchecked(n, m, s2, 0, lds, rowBase, limit, 0, bias, biasIdx, 0, max2, sum2, a2, 0);
-        Close.assertSameBits("softmax p", s2, s1);
-        Close.assertSameBits("softmax max", max2, max1);
-        Close.assertSameBits("softmax sum", sum2, sum1);
-        Close.assertSameBits("softmax alpha", a2, a1);
+        Bits.assertSameBits("softmax p", s2, s1);
+        Bits.assertSameBits("softmax max", max2, max1);
+        Bits.assertSameBits("softmax sum", sum2, sum1);
+        Bits.assertSameBits("softmax alpha", a2, a1);
 
     }
 
@@ -115,10 +115,10 @@ class AttentionTilesTest {
         AttentionTiles.softmaxOnlineRows(m, n, s1, 0, lds, colBase, limit, 0, bias, biasIdx, 0, max1, sum1, a1, 0);
         AttentionTilesScalar.softmaxOnlineRowsUnchecked(m, n, s2, 0, lds, colBase, limit, 0, bias, biasIdx, 0,
                 max2, sum2, a2, 0);
-        Close.assertSameBits("rows p", s2, s1);
-        Close.assertSameBits("rows max", max2, max1);
-        Close.assertSameBits("rows sum", sum2, sum1);
-        Close.assertSameBits("rows alpha", a2, a1);
+        Bits.assertSameBits("rows p", s2, s1);
+        Bits.assertSameBits("rows max", max2, max1);
+        Bits.assertSameBits("rows sum", sum2, sum1);
+        Bits.assertSameBits("rows alpha", a2, a1);
         float[] t = new float[n * m], p1 = new float[n * m];
         for (int i = 0; i < m; i++) {
             for (int j = 0; j < n; j++) {
@@ -127,10 +127,10 @@ class AttentionTilesTest {
             }
         }
         AttentionTiles.softmaxOnline(n, m, t, 0, m, colBase, limit, 0, bias, biasIdx, 0, max3, sum3, a3, 0);
-        Close.assertSameBits("rows vs columns p", t, p1);
-        Close.assertSameBits("rows vs columns max", max3, max1);
-        Close.assertSameBits("rows vs columns sum", sum3, sum1);
-        Close.assertSameBits("rows vs columns alpha", a3, a1);
+        Bits.assertSameBits("rows vs columns p", t, p1);
+        Bits.assertSameBits("rows vs columns max", max3, max1);
+        Bits.assertSameBits("rows vs columns sum", sum3, sum1);
+        Bits.assertSameBits("rows vs columns alpha", a3, a1);
     }
 
     @RepeatedTest(20)
@@ -166,8 +166,8 @@ class AttentionTilesTest {
                 lse, 0, dr, 0);
         AttentionTilesScalar.backwardScoresRowsUnchecked(m, n, 0.3f, p2, 0, lds, dp2, 0, lds, colBase, limit, 0, bias,
                 biasIdx, 0, lse, 0, dr, 0);
-        Close.assertSameBits("backward p", p2, p1);
-        Close.assertSameBits("backward ds", dp2, dp1);
+        Bits.assertSameBits("backward p", p2, p1);
+        Bits.assertSameBits("backward ds", dp2, dp1);
     }
 
     @Test
@@ -186,9 +186,9 @@ class AttentionTilesTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(
                 () -> AttentionTiles.softmaxOnline(4, 32, s, 0, 32, 0, null, 0, null, null, 0, max, max, other, 0))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("max == sum");
-        Close.assertSameBits("s untouched", s0, s);
-        Close.assertSameBits("max untouched", max0, max);
-        Close.assertSameBits("other untouched", other0, other);
+        Bits.assertSameBits("s untouched", s0, s);
+        Bits.assertSameBits("max untouched", max0, max);
+        Bits.assertSameBits("other untouched", other0, other);
     }
 
     @Test
