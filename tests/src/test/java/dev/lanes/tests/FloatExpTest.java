@@ -109,8 +109,8 @@ class FloatExpTest {
                     boolean same = inside && Float.isNaN(want) ? Float.isNaN(y[i])
                             : Float.floatToRawIntBits(y[i]) == Float.floatToRawIntBits(want);
                     if (!same) {
-                        fail("n=" + n + " y[" + i + "] = " + TestSupport.show(y[i]) + ", expected "
-                                + TestSupport.show(want) + (inside ? " (x = " + x[xOff + i - yOff] + ")" : " (padding)"));
+                        fail("n=" + n + " y[" + i + "] = " + Bits.show(y[i]) + ", expected "
+                                + Bits.show(want) + (inside ? " (x = " + x[xOff + i - yOff] + ")" : " (padding)"));
                     }
                 }
                 // in place

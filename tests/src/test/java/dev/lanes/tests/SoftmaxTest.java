@@ -463,8 +463,8 @@ class SoftmaxTest {
                     for (int i : new int[] {0, 2}) {
                         float[] alone = new float[cols];
                         Softmax.forward(1, cols, x, i * cols, cols, alone, 0, cols);
-                        TestSupport.assertSameBits("cols=" + cols + " kind=" + kind + " row " + i,
-                                Arrays.copyOfRange(y, i * cols, (i + 1) * cols), alone);
+                        Bits.assertSameBits("cols=" + cols + " kind=" + kind + " row " + i,
+                                alone, Arrays.copyOfRange(y, i * cols, (i + 1) * cols));
                     }
                 }
             }
