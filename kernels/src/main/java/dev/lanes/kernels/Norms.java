@@ -156,6 +156,10 @@ public final class Norms {
         Segments.vector("mean", mean, meanOff, rows);
         Segments.writable("mean", mean);
         Segments.vector("beta", beta, bOff, cols);
+        Overlap.views().input("x", x, xOff, rows, cols, ldx).input("gamma", gamma, gOff, cols)
+                .input("beta", beta, bOff, cols)
+                .output("y", y, yOff, rows, cols, ldy).orSameAs("x")
+                .output("mean", mean, meanOff, rows).output("rstd", rstd, rstdOff, rows).check();
         segmentsForward(true, rows, cols, eps, x, xOff, ldx, gamma, gOff, beta, bOff, y, yOff, ldy,
                 mean, meanOff, rstd, rstdOff);
     }
@@ -168,6 +172,9 @@ public final class Norms {
                                       MemorySegment gamma, long gOff, MemorySegment y, long yOff, long ldy,
                                       MemorySegment rstd, long rstdOff) {
         checkSegmentsForward(rows, cols, eps, x, xOff, ldx, gamma, gOff, y, yOff, ldy, rstd, rstdOff);
+        Overlap.views().input("x", x, xOff, rows, cols, ldx).input("gamma", gamma, gOff, cols)
+                .output("y", y, yOff, rows, cols, ldy).orSameAs("x")
+                .output("rstd", rstd, rstdOff, rows).check();
         segmentsForward(false, rows, cols, eps, x, xOff, ldx, gamma, gOff, null, 0, y, yOff, ldy,
                 null, 0, rstd, rstdOff);
     }
@@ -184,7 +191,6 @@ public final class Norms {
         checkEps(eps);
         Segments.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
         Segments.writable("y", y);
-        Segments.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
     }
 
     /** Rows staged a chunk at a time through the array forward (beta and mean null for RMS norm). */

@@ -82,11 +82,9 @@ public final class ResidualAdd {
         }
         Segments.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
         Segments.writable("y", y);
-        Segments.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
-        Segments.noPartialOverlap("y", y, yOff, ldy, "f", f, fOff, ldf, rows, cols);
-        if (bias != null) {
-            Segments.disjoint("y", y, yOff, rows, cols, ldy, "bias", bias, biasOff, 1, cols, cols);
-        }
+        Overlap.views().input("x", x, xOff, rows, cols, ldx).input("f", f, fOff, rows, cols, ldf)
+                .input("bias", bias, biasOff, cols)
+                .output("y", y, yOff, rows, cols, ldy).orSameAs("x").orSameAs("f").check();
         if (rows == 0 || cols == 0) {
             return;
         }

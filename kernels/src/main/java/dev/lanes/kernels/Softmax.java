@@ -110,10 +110,8 @@ public final class Softmax {
         }
         Segments.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
         Segments.writable("y", y);
-        Segments.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
-        if (mask != null) {
-            Segments.noPartialOverlap("y", y, yOff, ldy, "mask", mask, maskOff, ldmask, rows, cols);
-        }
+        Overlap.views().input("x", x, xOff, rows, cols, ldx).input("mask", mask, maskOff, rows, cols, ldmask)
+                .output("y", y, yOff, rows, cols, ldy).orSameAs("x").check();
         if (rows == 0 || cols == 0) {
             return;
         }
