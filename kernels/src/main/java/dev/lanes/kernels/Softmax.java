@@ -145,7 +145,7 @@ public final class Softmax {
     private static void segmentRows(int rows, int cols, float scale, boolean causal, int causalOffset,
                                      MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy,
                                      Segments.Stage st) {
-        st.w = Segments.Stage.atLeast(st.w, 64);
+        st.w = Segments.Stage.atLeast(st.w, cols); // one row of exponentials
         for (int i = 0; i < rows; i++) {
             int visible = causal ? (int) Math.max(0, Math.min(cols, (long) i + causalOffset + 1)) : cols;
             long xr = (xOff + i * ldx) * Float.BYTES, yr = (yOff + i * ldy) * Float.BYTES;
