@@ -270,6 +270,63 @@ class SegmentsTest {
         }
     }
 
+    /**
+     * The backward overloads accumulate: every output starts from nonzero values, padding between rows must
+     * survive, and the rows span several norm row blocks (their gain partials reduced in block order) and
+     * residual-add column blocks; in-place forms (dx = dy) too.
+     */
+    @Test
+    void backwardKernelsHaveTheArrayBits() {
+        for (int cols : new int[] {1, 17, 300, 5000}) {
+            int rows = 70, ld = cols + 3;
+            SplittableRandom rnd = new SplittableRandom(31L * cols);
+            float[] dy = padded(rnd, rows, cols, ld, 2), x = padded(rnd, rows, cols, cols, 1);
+            float[] y = padded(rnd, rows, cols, ld, 0), dx = padded(rnd, rows, cols, ld + 1, 3);
+            float[] df = padded(rnd, rows, cols, cols, 0), gamma = padded(rnd, 1, cols, cols, 1);
+            float[] mean = padded(rnd, 1, rows, rows, 0), rstd = padded(rnd, 1, rows, rows, 2);
+            float[] dgamma = padded(rnd, 1, cols, cols, 1), dbeta = padded(rnd, 1, cols, cols, 0);
+            float[] dbias = padded(rnd, 1, cols, cols, 2);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment dys = copy(arena, dy), xs = copy(arena, x), ys = copy(arena, y), dxs = copy(arena, dx);
+                MemorySegment dfs = copy(arena, df), gs = copy(arena, gamma), ms = copy(arena, mean);
+                MemorySegment rs = copy(arena, rstd), dgs = copy(arena, dgamma), dbs = copy(arena, dbeta);
+                MemorySegment dbias_s = copy(arena, dbias);
+
+                Softmax.backward(rows, cols, 0.75f, dy, 2, ld, y, 0, ld, dx, 3, ld + 1);
+                Softmax.backward(rows, cols, 0.75f, dys, 2, ld, ys, 0, ld, dxs, 3, ld + 1);
+                assertSameBits(dx, dxs, "softmax backward dx cols=" + cols);
+
+                Norms.layerNormBackward(rows, cols, dy, 2, ld, x, 1, cols, gamma, 1, mean, 0, rstd, 2,
+                        dx, 3, ld + 1, dgamma, 1, dbeta, 0);
+                Norms.layerNormBackward(rows, cols, dys, 2, ld, xs, 1, cols, gs, 1, ms, 0, rs, 2,
+                        dxs, 3, ld + 1, dgs, 1, dbs, 0);
+                assertSameBits(dx, dxs, "layer norm backward dx cols=" + cols);
+                assertSameBits(dgamma, dgs, "layer norm backward dgamma cols=" + cols);
+                assertSameBits(dbeta, dbs, "layer norm backward dbeta cols=" + cols);
+                // dx null, dbeta only
+                Norms.layerNormBackward(rows, cols, dy, 2, ld, x, 1, cols, gamma, 1, mean, 0, rstd, 2,
+                        null, 0, 1, null, 0, dbeta, 0);
+                Norms.layerNormBackward(rows, cols, dys, 2, ld, xs, 1, cols, gs, 1, ms, 0, rs, 2,
+                        null, 0, 1, null, 0, dbs, 0);
+                assertSameBits(dbeta, dbs, "layer norm backward dbeta alone cols=" + cols);
+
+                Norms.rmsNormBackward(rows, cols, dy, 2, ld, x, 1, cols, gamma, 1, rstd, 2, dy, 2, ld, dgamma, 1);
+                Norms.rmsNormBackward(rows, cols, dys, 2, ld, xs, 1, cols, gs, 1, rs, 2, dys, 2, ld, dgs, 1);
+                assertSameBits(dy, dys, "RMS norm backward dx = dy in place cols=" + cols);
+                assertSameBits(dgamma, dgs, "RMS norm backward dgamma cols=" + cols);
+
+                ResidualAdd.backward(rows, cols, 0.5f, dy, 2, ld, dx, 3, ld + 1, df, 1, cols, dbias, 2);
+                ResidualAdd.backward(rows, cols, 0.5f, dys, 2, ld, dxs, 3, ld + 1, dfs, 1, cols, dbias_s, 2);
+                assertSameBits(dx, dxs, "residual add backward dx cols=" + cols);
+                assertSameBits(df, dfs, "residual add backward df cols=" + cols);
+                assertSameBits(dbias, dbias_s, "residual add backward dbias cols=" + cols);
+                ResidualAdd.backward(rows, cols, 2f, dy, 2, ld, null, 0, 1, dy, 2, ld, null, 0);
+                ResidualAdd.backward(rows, cols, 2f, dys, 2, ld, null, 0, 1, dys, 2, ld, null, 0);
+                assertSameBits(dy, dys, "residual add backward df = dy in place cols=" + cols);
+            }
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Refusals, before anything is written
 

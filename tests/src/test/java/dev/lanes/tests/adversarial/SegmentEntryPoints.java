@@ -72,6 +72,21 @@ final class SegmentEntryPoints {
         add(e, "Norms.rmsNormForward(segments)", List.of(in("x", R * C), in("gamma", C), out("y", R * C),
                 out("rstd", R)), Set.of("y=x"),
                 (s, o) -> Norms.rmsNormForward(R, C, 1e-5f, s[0], o[0], C, s[1], o[1], s[2], o[2], C, s[3], o[3]));
+        add(e, "Softmax.backward(segments)", List.of(in("dy", R * C), in("y", R * C), out("dx", R * C)),
+                Set.of("dx=dy", "dx=y"),
+                (s, o) -> Softmax.backward(R, C, 0.5f, s[0], o[0], C, s[1], o[1], C, s[2], o[2], C));
+        add(e, "ResidualAdd.backward(segments)", List.of(in("dy", R * C), out("dx", R * C), out("df", R * C),
+                out("dbias", C)), Set.of("dx=dy", "df=dy"),
+                (s, o) -> ResidualAdd.backward(R, C, 0.5f, s[0], o[0], C, s[1], o[1], C, s[2], o[2], C, s[3], o[3]));
+        add(e, "Norms.layerNormBackward(segments)", List.of(in("dy", R * C), in("x", R * C), in("gamma", C),
+                in("mean", R), in("rstd", R), out("dx", R * C), out("dgamma", C), out("dbeta", C)),
+                Set.of("dx=dy", "dx=x"),
+                (s, o) -> Norms.layerNormBackward(R, C, s[0], o[0], C, s[1], o[1], C, s[2], o[2], s[3], o[3],
+                        s[4], o[4], s[5], o[5], C, s[6], o[6], s[7], o[7]));
+        add(e, "Norms.rmsNormBackward(segments)", List.of(in("dy", R * C), in("x", R * C), in("gamma", C),
+                in("rstd", R), out("dx", R * C), out("dgamma", C)), Set.of("dx=dy", "dx=x"),
+                (s, o) -> Norms.rmsNormBackward(R, C, s[0], o[0], C, s[1], o[1], C, s[2], o[2], s[3], o[3],
+                        s[4], o[4], C, s[5], o[5]));
         add(e, "Attention.forward(views)", List.of(in("q", QLEN), in("k", KLEN), in("v", KLEN), in("bias", T * S),
                 out("o", QLEN), out("lse", LSE)), Set.of(),
                 (s, o) -> Attention.forward(par, attention(BiasShape.SHARED), AttentionView.of(s[0], o[0], QL),
