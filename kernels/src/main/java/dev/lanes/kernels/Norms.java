@@ -193,7 +193,11 @@ public final class Norms {
         Segments.writable("y", y);
     }
 
-    /** Rows staged a chunk at a time through the array forward (beta and mean null for RMS norm). */
+    /**
+     * Rows staged a chunk at a time through the array forward's own row loop ({@link Job#rows}, no
+     * validation per chunk: the segments were validated once), x normalised in place in the heap chunk;
+     * beta and mean null for RMS norm.
+     */
     private static void segmentsForward(boolean layer, int rows, int cols, float eps, MemorySegment x, long xOff,
                                         long ldx, MemorySegment gamma, long gOff, MemorySegment beta, long bOff,
                                         MemorySegment y, long yOff, long ldy, MemorySegment mean, long meanOff,
@@ -202,7 +206,7 @@ public final class Norms {
             return;
         }
         Segments.Stage st = Segments.STAGE.get();
-        int chunk = Segments.chunkRows(rows, cols);
+        int chunk = Segments.chunkRows(rows, cols), ld = Math.max(1, cols);
         st.v = Segments.Stage.atLeast(st.v, (long) chunk * cols);
         st.a = Segments.Stage.atLeast(st.a, cols);
         st.b = Segments.Stage.atLeast(st.b, cols);
@@ -212,19 +216,25 @@ public final class Norms {
         if (layer) {
             Segments.load(beta, bOff, cols, 1, cols, st.b);
         }
-        for (int r0 = 0; r0 < rows; r0 += chunk) {
-            int n = Math.min(chunk, rows - r0);
-            Segments.load(x, xOff + r0 * ldx, ldx, n, cols, st.v);
-            if (layer) {
-                layerNormForward(Parallelism.serial(), n, cols, eps, st.v, 0, Math.max(1, cols), st.a, 0, st.b, 0,
-                        st.v, 0, Math.max(1, cols), st.c, 0, st.u, 0);
-                Segments.store(st.c, 1, n, mean, meanOff + r0, n);
-            } else {
-                rmsNormForward(Parallelism.serial(), n, cols, eps, st.v, 0, Math.max(1, cols), st.a, 0,
-                        st.v, 0, Math.max(1, cols), st.u, 0);
+        Job job = JOB.get();
+        job.set(layer ? LN_FWD : RMS_FWD, rows, cols, eps, null, 0, 0, st.v, 0, ld, st.a, 0, layer ? st.b : null, 0,
+                st.v, 0, ld, layer ? st.c : null, 0, st.u, 0, null, 0, null, 0);
+        try {
+            for (int r0 = 0; r0 < rows; r0 += chunk) {
+                int n = Math.min(chunk, rows - r0);
+                Segments.load(x, xOff + r0 * ldx, ldx, n, cols, st.v);
+                // Job.rows reads row r of the whole at offset + r * ld: point row r0 at the buffers' start.
+                job.xOff = job.outOff = -r0 * ld;
+                job.meanOff = job.rstdOff = -r0;
+                job.rows(r0, r0 + n);
+                if (layer) {
+                    Segments.store(st.c, 1, n, mean, meanOff + r0, n);
+                }
+                Segments.store(st.v, n, cols, y, yOff + r0 * ldy, ldy);
+                Segments.store(st.u, 1, n, rstd, rstdOff + r0, n);
             }
-            Segments.store(st.v, n, cols, y, yOff + r0 * ldy, ldy);
-            Segments.store(st.u, 1, n, rstd, rstdOff + r0, n);
+        } finally {
+            job.clear();
         }
     }
 
