@@ -29,8 +29,11 @@ final class Segments {
     static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
     /** Row-wise kernels stage about this many floats of each operand at a time (16 KiB: L1-resident). */
     static final int ROW_CHUNK_FLOATS = 1 << 12;
-    /** GEMM stages a (k, nc) block of op(B) of about this many floats, and (mc, k) rows of op(A). */
-    static final int GEMM_B_FLOATS = 1 << 20;
+    /**
+     * GEMM stages a (k, nc) block of op(B) of about this many floats (8 MiB: 1024 columns at k = 2048, the
+     * NC of the Zen 4 tuning), and (mc, k) rows of op(A).
+     */
+    static final int GEMM_B_FLOATS = 1 << 21;
     static final int GEMM_A_FLOATS = 1 << 22;
 
     /** A thread that never runs: a segment accessible by it is not confined to the calling thread. */

@@ -105,7 +105,7 @@ class SegmentsTest {
 
     @Test
     void gemmHasTheArrayBitsAcrossStagedBlocksAndTeams() {
-        // k = 20000 stages op(A) at most 209 rows and op(B) 64 columns at a time: several blocks each way.
+        // k = 20000 stages op(A) at most 209 rows and op(B) 128 columns at a time: several blocks each way.
         stagedBlocks(250, 140);
         try (Arena arena = Arena.ofShared(); Parallelism team = Parallelism.fixed(2)) {
             gemmCase(team, arena, Transpose.T, Transpose.T, 130, 90, 20000, -0.5f, 0.25f, 2);
@@ -118,7 +118,7 @@ class SegmentsTest {
         }
     }
 
-    /** An (m, n, 20000) product on 2 threads: op(A) staged at most 209 rows, op(B) 64 columns at a time. */
+    /** An (m, n, 20000) product on 2 threads: op(A) staged at most 209 rows, op(B) 128 columns at a time. */
     static void stagedBlocks(int m, int n) {
         try (Arena arena = Arena.ofShared(); Parallelism team = Parallelism.fixed(2)) {
             gemmCase(team, arena, Transpose.N, Transpose.N, m, n, 20000, 1f, 0f, 6);
