@@ -132,7 +132,7 @@ public class ResidualAddBench {
         }
     }
 
-    /** Lanes on native segments: rows staged through the same kernel, same bits. */
+    /** Lanes on native segments: the SIMD loop reads and writes the segments in place, same bits. */
     @Benchmark
     public MemorySegment lanesSegment() {
         ResidualAdd.forward(rows, cols, ALPHA, xSeg, 0, cols, fSeg, 0, cols, biasSeg, 0, ySeg, 0, cols);

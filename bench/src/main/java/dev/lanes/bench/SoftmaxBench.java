@@ -125,7 +125,7 @@ public class SoftmaxBench {
         }
     }
 
-    /** Lanes on native segments: rows staged through the same kernel, same bits. */
+    /** Lanes on native segments: unmasked SIMD rows read and write the segments in place, same bits. */
     @Benchmark
     public MemorySegment lanesSegment() {
         Softmax.forward(rows, cols, 1f, xSeg, 0, cols, ySeg, 0, cols);

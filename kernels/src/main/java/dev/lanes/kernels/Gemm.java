@@ -194,10 +194,10 @@ public final class Gemm {
         Segments.matrix("b", b, bOff, ldb, "ldb", bRows, bCols, tb ? "k" : "n");
         Segments.matrix("c", c, cOff, ldc, "ldc", m, n, "n");
         Segments.writable("c", c);
-        if (m > 0 && n > 0 && k > 0) {
-            Segments.disjoint("c", c, cOff, m, n, ldc, "a", a, aOff, aRows, aCols, lda);
-            Segments.disjoint("c", c, cOff, m, n, ldc, "b", b, bOff, bRows, bCols, ldb);
-        }
+        boolean readsAB = m > 0 && n > 0 && k > 0; // otherwise A and B are never read: they may be anything
+        Overlap.views().input("a", readsAB ? a : null, aOff, aRows, aCols, lda)
+                .input("b", readsAB ? b : null, bOff, bRows, bCols, ldb)
+                .output("c", c, cOff, m, n, ldc).check();
     }
 
     static void check(Transpose transA, Transpose transB, int m, int n, int k,

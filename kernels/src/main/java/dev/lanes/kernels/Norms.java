@@ -156,6 +156,10 @@ public final class Norms {
         Segments.vector("mean", mean, meanOff, rows);
         Segments.writable("mean", mean);
         Segments.vector("beta", beta, bOff, cols);
+        Overlap.views().input("x", x, xOff, rows, cols, ldx).input("gamma", gamma, gOff, cols)
+                .input("beta", beta, bOff, cols)
+                .output("y", y, yOff, rows, cols, ldy).orSameAs("x")
+                .output("mean", mean, meanOff, rows).output("rstd", rstd, rstdOff, rows).check();
         segmentsForward(true, rows, cols, eps, x, xOff, ldx, gamma, gOff, beta, bOff, y, yOff, ldy,
                 mean, meanOff, rstd, rstdOff);
     }
@@ -168,6 +172,9 @@ public final class Norms {
                                       MemorySegment gamma, long gOff, MemorySegment y, long yOff, long ldy,
                                       MemorySegment rstd, long rstdOff) {
         checkSegmentsForward(rows, cols, eps, x, xOff, ldx, gamma, gOff, y, yOff, ldy, rstd, rstdOff);
+        Overlap.views().input("x", x, xOff, rows, cols, ldx).input("gamma", gamma, gOff, cols)
+                .output("y", y, yOff, rows, cols, ldy).orSameAs("x")
+                .output("rstd", rstd, rstdOff, rows).check();
         segmentsForward(false, rows, cols, eps, x, xOff, ldx, gamma, gOff, null, 0, y, yOff, ldy,
                 null, 0, rstd, rstdOff);
     }
@@ -184,10 +191,13 @@ public final class Norms {
         checkEps(eps);
         Segments.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
         Segments.writable("y", y);
-        Segments.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
     }
 
-    /** Rows staged a chunk at a time through the array forward (beta and mean null for RMS norm). */
+    /**
+     * Rows staged a chunk at a time through the array forward's own row loop ({@link Job#rows}, no
+     * validation per chunk: the segments were validated once), x normalised in place in the heap chunk;
+     * beta and mean null for RMS norm.
+     */
     private static void segmentsForward(boolean layer, int rows, int cols, float eps, MemorySegment x, long xOff,
                                         long ldx, MemorySegment gamma, long gOff, MemorySegment beta, long bOff,
                                         MemorySegment y, long yOff, long ldy, MemorySegment mean, long meanOff,
@@ -196,7 +206,7 @@ public final class Norms {
             return;
         }
         Segments.Stage st = Segments.STAGE.get();
-        int chunk = Segments.chunkRows(rows, cols);
+        int chunk = Segments.chunkRows(rows, cols), ld = Math.max(1, cols);
         st.v = Segments.Stage.atLeast(st.v, (long) chunk * cols);
         st.a = Segments.Stage.atLeast(st.a, cols);
         st.b = Segments.Stage.atLeast(st.b, cols);
@@ -206,19 +216,170 @@ public final class Norms {
         if (layer) {
             Segments.load(beta, bOff, cols, 1, cols, st.b);
         }
-        for (int r0 = 0; r0 < rows; r0 += chunk) {
-            int n = Math.min(chunk, rows - r0);
-            Segments.load(x, xOff + r0 * ldx, ldx, n, cols, st.v);
-            if (layer) {
-                layerNormForward(Parallelism.serial(), n, cols, eps, st.v, 0, Math.max(1, cols), st.a, 0, st.b, 0,
-                        st.v, 0, Math.max(1, cols), st.c, 0, st.u, 0);
-                Segments.store(st.c, 1, n, mean, meanOff + r0, n);
-            } else {
-                rmsNormForward(Parallelism.serial(), n, cols, eps, st.v, 0, Math.max(1, cols), st.a, 0,
-                        st.v, 0, Math.max(1, cols), st.u, 0);
+        Job job = JOB.get();
+        job.set(layer ? LN_FWD : RMS_FWD, rows, cols, eps, null, 0, 0, st.v, 0, ld, st.a, 0, layer ? st.b : null, 0,
+                st.v, 0, ld, layer ? st.c : null, 0, st.u, 0, null, 0, null, 0);
+        try {
+            for (int r0 = 0; r0 < rows; r0 += chunk) {
+                int n = Math.min(chunk, rows - r0);
+                Segments.load(x, xOff + r0 * ldx, ldx, n, cols, st.v);
+                // Job.rows reads row r of the whole at offset + r * ld: point row r0 at the buffers' start.
+                job.xOff = job.outOff = -r0 * ld;
+                job.meanOff = job.rstdOff = -r0;
+                job.rows(r0, r0 + n);
+                if (layer) {
+                    Segments.store(st.c, 1, n, mean, meanOff + r0, n);
+                }
+                Segments.store(st.v, n, cols, y, yOff + r0 * ldy, ldy);
+                Segments.store(st.u, 1, n, rstd, rstdOff + r0, n);
             }
-            Segments.store(st.v, n, cols, y, yOff + r0 * ldy, ldy);
-            Segments.store(st.u, 1, n, rstd, rstdOff + r0, n);
+        } finally {
+            job.clear();
+        }
+    }
+
+    /**
+     * Layer norm backward on {@link MemorySegment} operands, on the calling thread, ACCUMULATING into dx,
+     * dgamma and dbeta (any may be null): the same rules and the same bits as the array overload. The
+     * outputs must be writable; dx may be dy or x itself.
+     */
+    public static void layerNormBackward(int rows, int cols, MemorySegment dy, long dyOff, long lddy,
+                                         MemorySegment x, long xOff, long ldx, MemorySegment gamma, long gOff,
+                                         MemorySegment mean, long meanOff, MemorySegment rstd, long rstdOff,
+                                         MemorySegment dx, long dxOff, long lddx,
+                                         MemorySegment dgamma, long dgOff, MemorySegment dbeta, long dbOff) {
+        checkSegmentsBackward(rows, cols, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, rstd, rstdOff, mean, meanOff,
+                dx, dxOff, lddx, dgamma, dgOff);
+        if (dbeta != null) {
+            Segments.vector("dbeta", dbeta, dbOff, cols);
+            Segments.writable("dbeta", dbeta);
+        }
+        Overlap.views().input("dy", dy, dyOff, rows, cols, lddy).input("x", x, xOff, rows, cols, ldx)
+                .input("gamma", gamma, gOff, cols).input("mean", mean, meanOff, rows)
+                .input("rstd", rstd, rstdOff, rows)
+                .output("dx", dx, dxOff, rows, cols, lddx).orSameAs("dy").orSameAs("x")
+                .output("dgamma", dgamma, dgOff, cols).output("dbeta", dbeta, dbOff, cols).check();
+        segmentsBackward(LN_BWD, rows, cols, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, mean, meanOff, rstd, rstdOff,
+                dx, dxOff, lddx, dgamma, dgOff, dbeta, dbOff);
+    }
+
+    /**
+     * RMS norm backward on {@link MemorySegment} operands, on the calling thread, ACCUMULATING into dx and
+     * dgamma (either may be null): the same rules and the same bits as the array overload.
+     */
+    public static void rmsNormBackward(int rows, int cols, MemorySegment dy, long dyOff, long lddy,
+                                       MemorySegment x, long xOff, long ldx, MemorySegment gamma, long gOff,
+                                       MemorySegment rstd, long rstdOff, MemorySegment dx, long dxOff, long lddx,
+                                       MemorySegment dgamma, long dgOff) {
+        checkSegmentsBackward(rows, cols, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, rstd, rstdOff, null, 0,
+                dx, dxOff, lddx, dgamma, dgOff);
+        Overlap.views().input("dy", dy, dyOff, rows, cols, lddy).input("x", x, xOff, rows, cols, ldx)
+                .input("gamma", gamma, gOff, cols).input("rstd", rstd, rstdOff, rows)
+                .output("dx", dx, dxOff, rows, cols, lddx).orSameAs("dy").orSameAs("x")
+                .output("dgamma", dgamma, dgOff, cols).check();
+        segmentsBackward(RMS_BWD, rows, cols, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, null, 0, rstd, rstdOff,
+                dx, dxOff, lddx, dgamma, dgOff, null, 0);
+    }
+
+    /** The array checks' order: x, gamma, rstd, [mean], dy, dx, dgamma; mean null for RMS norm. */
+    private static void checkSegmentsBackward(int rows, int cols, MemorySegment dy, long dyOff, long lddy,
+                                              MemorySegment x, long xOff, long ldx, MemorySegment gamma, long gOff,
+                                              MemorySegment rstd, long rstdOff, MemorySegment mean, long meanOff,
+                                              MemorySegment dx, long dxOff, long lddx,
+                                              MemorySegment dgamma, long dgOff) {
+        Checks.nonNegative("rows", rows);
+        Checks.nonNegative("cols", cols);
+        Segments.matrix("x", x, xOff, ldx, "ldx", rows, cols, "cols");
+        Segments.vector("gamma", gamma, gOff, cols);
+        Segments.vector("rstd", rstd, rstdOff, rows);
+        if (mean != null) {
+            Segments.vector("mean", mean, meanOff, rows);
+        }
+        Segments.matrix("dy", dy, dyOff, lddy, "lddy", rows, cols, "cols");
+        if (dx != null) {
+            Segments.matrix("dx", dx, dxOff, lddx, "lddx", rows, cols, "cols");
+            Segments.writable("dx", dx);
+        }
+        if (dgamma != null) {
+            Segments.vector("dgamma", dgamma, dgOff, cols);
+            Segments.writable("dgamma", dgamma);
+        }
+    }
+
+    /**
+     * The array backward's own blocks, staged: each ROW_BLOCK rows block is copied into heap buffers and
+     * run by {@link Job#rows} (which writes its dx rows and its gain/bias partial sums into the block's
+     * workspace slot, as for arrays), then the partials are reduced in block order by the array reduce.
+     * So every operation and its order are the array overload's, whatever the backend.
+     */
+    private static void segmentsBackward(int op, int rows, int cols, MemorySegment dy, long dyOff, long lddy,
+                                         MemorySegment x, long xOff, long ldx, MemorySegment gamma, long gOff,
+                                         MemorySegment mean, long meanOff, MemorySegment rstd, long rstdOff,
+                                         MemorySegment dx, long dxOff, long lddx,
+                                         MemorySegment dgamma, long dgOff, MemorySegment dbeta, long dbOff) {
+        if (rows == 0 || cols == 0) {
+            return;
+        }
+        Segments.Stage st = Segments.STAGE.get();
+        int blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
+        long blockFloats = (long) ROW_BLOCK * cols;
+        st.v = Segments.Stage.atLeast(st.v, blockFloats);              // dy rows
+        st.w = Segments.Stage.atLeast(st.w, blockFloats);              // x rows
+        st.c = Segments.Stage.atLeast(st.c, dx != null ? blockFloats : 0); // dx rows
+        st.a = Segments.Stage.atLeast(st.a, cols);                     // gamma
+        st.b = Segments.Stage.atLeast(st.b, 2L * cols);                // dgamma, dbeta
+        st.u = Segments.Stage.atLeast(st.u, 2L * ROW_BLOCK);           // mean, rstd of the block
+        Segments.load(gamma, gOff, cols, 1, cols, st.a);
+        boolean partials = dgamma != null || dbeta != null;
+        float[] ws = null;
+        if (partials) {
+            ws = WORKSPACE.get();
+            if (ws.length < 2L * blocks * cols) {
+                ws = new float[Math.toIntExact(2L * blocks * cols)];
+                WORKSPACE.set(ws);
+            }
+        }
+        Job job = JOB.get();
+        job.set(op, rows, cols, 0f, st.v, 0, cols, st.w, 0, cols, st.a, 0, null, 0, dx == null ? null : st.c, 0, cols,
+                mean == null ? null : st.u, 0, st.u, 0, dgamma == null ? null : st.b, 0, dbeta == null ? null : st.b,
+                cols);
+        job.simd = Backend.SIMD;
+        job.ws = ws;
+        try {
+            for (int r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
+                int n = Math.min(ROW_BLOCK, rows - r0);
+                Segments.load(dy, dyOff + r0 * lddy, lddy, n, cols, st.v);
+                Segments.load(x, xOff + r0 * ldx, ldx, n, cols, st.w);
+                if (dx != null) {
+                    Segments.load(dx, dxOff + r0 * lddx, lddx, n, cols, st.c);
+                }
+                if (mean != null) {
+                    Segments.load(mean, meanOff + r0, n, 1, n, st.u);
+                }
+                MemorySegment.copy(rstd, Segments.FLOAT, (rstdOff + r0) * Float.BYTES, st.u, ROW_BLOCK, n);
+                // Job.rows reads row r of the whole at offset + r * ld: point row r0 at the buffers' start.
+                job.dyOff = -r0 * cols;
+                job.xOff = -r0 * cols;
+                job.outOff = -r0 * cols;
+                job.meanOff = -r0;
+                job.rstdOff = ROW_BLOCK - r0;
+                job.rows(r0, r0 + n);
+                if (dx != null) {
+                    Segments.store(st.c, n, cols, dx, dxOff + r0 * lddx, lddx);
+                }
+            }
+            if (dgamma != null) {
+                Segments.load(dgamma, dgOff, cols, 1, cols, st.b);
+                reduce(job.simd, blocks, cols, ws, 0, st.b, 0);
+                Segments.store(st.b, 1, cols, dgamma, dgOff, cols);
+            }
+            if (dbeta != null) {
+                Segments.load(dbeta, dbOff, cols, 1, cols, st.b);
+                reduce(job.simd, blocks, cols, ws, blocks * cols, st.b, 0);
+                Segments.store(st.b, 1, cols, dbeta, dbOff, cols);
+            }
+        } finally {
+            job.clear();
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.lanes.kernels;
 
+import java.lang.foreign.MemorySegment;
+
 /**
  * The one overlap rule of every public entry point of Lanes: <b>no output may share an element with any
  * input or with any other output, and no output may cover an element twice</b>. The only exceptions are
@@ -20,16 +22,28 @@ package dev.lanes.kernels;
  * strides, sorted, each reach past everything the smaller ones span. Layouts this test cannot prove
  * disjoint are rejected: the rule is sufficient, never optimistic.
  *
+ * <p>Arrays and {@link MemorySegment}s are one kind of operand here: every view is placed in bytes
+ * ({@code 4 * element}) from the start of its memory. Views of one {@code float[]} share memory, and so
+ * do views of a heap segment over that array (the segment's address is its byte offset in the array);
+ * native segments share one address space and compare by absolute address, so two segments sliced
+ * from one allocation are checked element by element like two views of one array. Segments of
+ * different memories (native against heap, heap segments of different arrays) never overlap.
+ *
  * <p>Use: {@code Overlap.views().input(...)...output(...).orSameAs("x")...check()}, after every bounds
- * check. The set is kept per thread and reused, so checking allocates nothing; null arrays and empty
- * views are skipped (absent optional arguments).
+ * check. The set is kept per thread and reused, so checking native segments or arrays allocates
+ * nothing; null operands and empty views are skipped (absent optional arguments).
  */
 public final class Overlap {
     private static final int MAX = 16;
     private static final ThreadLocal<Overlap> SETS = ThreadLocal.withInitial(Overlap::new);
 
     private final String[] names = new String[MAX];
-    private final float[][] arrays = new float[MAX][];
+    /** The memory of view i: its float[], NATIVE, or a heap segment's base (null when read-only: unknown). */
+    private final Object[] bases = new Object[MAX];
+    /** View i's segment, or null for an array. */
+    private final MemorySegment[] segments = new MemorySegment[MAX];
+    /** Byte position of view i's element 0 in its memory: 0 for an array, the segment's address otherwise. */
+    private final long[] origin = new long[MAX];
     private final boolean[] output = new boolean[MAX];
     private final long[] off = new long[MAX];
     private final int[] width = new int[MAX];
@@ -41,6 +55,9 @@ public final class Overlap {
     private final boolean[] normalized = new boolean[MAX];
     private int count;
     private int last = -1; // the last view added, or -1 when it was skipped
+
+    /** The base of every native segment: one address space. */
+    private static final Object NATIVE = new Object();
 
     private Overlap() {}
 
@@ -83,6 +100,38 @@ public final class Overlap {
         return add(true, name, x, xOff, n0, s0, n1, s1, n2, s2, width);
     }
 
+    /** A contiguous input of {@code len} floats of a segment, element {@code i} at byte {@code 4*i}. */
+    public Overlap input(String name, MemorySegment x, long xOff, int len) {
+        return add(false, name, x, xOff, 1, 0, 1, 0, 1, 0, len);
+    }
+
+    /** A row-major input block {@code (rows, cols)} of a segment with row stride ld. */
+    public Overlap input(String name, MemorySegment x, long xOff, int rows, int cols, long ld) {
+        return add(false, name, x, xOff, rows, ld, 1, 0, 1, 0, cols);
+    }
+
+    /** A general input view of a segment; see the class comment. */
+    public Overlap input(String name, MemorySegment x, long xOff, int n0, long s0, int n1, long s1, int n2,
+                         long s2, int width) {
+        return add(false, name, x, xOff, n0, s0, n1, s1, n2, s2, width);
+    }
+
+    /** A contiguous output of {@code len} floats of a segment. */
+    public Overlap output(String name, MemorySegment x, long xOff, int len) {
+        return add(true, name, x, xOff, 1, 0, 1, 0, 1, 0, len);
+    }
+
+    /** A row-major output block {@code (rows, cols)} of a segment with row stride ld. */
+    public Overlap output(String name, MemorySegment x, long xOff, int rows, int cols, long ld) {
+        return add(true, name, x, xOff, rows, ld, 1, 0, 1, 0, cols);
+    }
+
+    /** A general output view of a segment; see the class comment. */
+    public Overlap output(String name, MemorySegment x, long xOff, int n0, long s0, int n1, long s1, int n2,
+                          long s2, int width) {
+        return add(true, name, x, xOff, n0, s0, n1, s1, n2, s2, width);
+    }
+
     /**
      * The output just added may be exactly the view added earlier under {@code name} (in place); any
      * other overlap with it is still refused. May be repeated to name several views.
@@ -108,7 +157,7 @@ public final class Overlap {
             }
             for (int i = 0; i < count; i++) {
                 for (int j = i + 1; j < count; j++) {
-                    if (arrays[i] == arrays[j] && (output[i] || output[j])) {
+                    if ((output[i] || output[j]) && sameMemory(i, j)) {
                         pairCheck(i, j);
                     }
                 }
@@ -120,7 +169,8 @@ public final class Overlap {
 
     private void reset() {
         for (int i = 0; i < count; i++) {
-            arrays[i] = null; // hold no caller's array past the call
+            bases[i] = null; // hold no caller's memory past the call
+            segments[i] = null;
         }
         count = 0;
         last = -1;
@@ -132,12 +182,30 @@ public final class Overlap {
         if (x == null || n0 <= 0 || n1 <= 0 || n2 <= 0 || w <= 0) {
             return this;
         }
+        return add(isOutput, name, x, null, 0, xOff, n0, s0, n1, s1, n2, s2, w);
+    }
+
+    private Overlap add(boolean isOutput, String name, MemorySegment x, long xOff, int n0, long s0, int n1, long s1,
+                        int n2, long s2, int w) {
+        last = -1;
+        if (x == null || n0 <= 0 || n1 <= 0 || n2 <= 0 || w <= 0) {
+            return this;
+        }
+        // a read-only heap segment hides its base: null, resolved pair by pair in sameMemory
+        Object base = x.isNative() ? NATIVE : x.heapBase().orElse(null);
+        return add(isOutput, name, base, x, x.address(), xOff, n0, s0, n1, s1, n2, s2, w);
+    }
+
+    private Overlap add(boolean isOutput, String name, Object base, MemorySegment seg, long org, long xOff, int n0,
+                        long s0, int n1, long s1, int n2, long s2, int w) {
         if (count == MAX) {
             throw new IllegalStateException("more than " + MAX + " views"); // a Lanes bug
         }
         int i = count++, k = 3 * i;
         names[i] = name;
-        arrays[i] = x;
+        bases[i] = base;
+        segments[i] = seg;
+        origin[i] = org;
         output[i] = isOutput;
         off[i] = xOff;
         width[i] = w;
@@ -211,11 +279,34 @@ public final class Overlap {
         }
     }
 
+    /**
+     * Whether views i and j lie in one memory, where their byte positions compare. Only a read-only heap
+     * segment (whose base is hidden) needs the segments' own test, which allocates; arrays and native
+     * segments compare by identity.
+     */
+    private boolean sameMemory(int i, int j) {
+        Object bi = bases[i], bj = bases[j];
+        if (bi != null && bj != null) {
+            return bi == bj;
+        }
+        if (bi == NATIVE || bj == NATIVE) {
+            return false; // a heap segment (base hidden) against native memory
+        }
+        MemorySegment si = segments[i] != null ? segments[i] : MemorySegment.ofArray((float[]) bi);
+        MemorySegment sj = segments[j] != null ? segments[j] : MemorySegment.ofArray((float[]) bj);
+        // Over the whole segments: sharing any byte means one array, where heap addresses are offsets.
+        return si.asOverlappingSlice(sj).isPresent() || sj.asOverlappingSlice(si).isPresent();
+    }
+
+    /** Byte position of element e of view i. */
+    private long at(int i, long e) {
+        return origin[i] + e * Float.BYTES;
+    }
+
     private void pairCheck(int a, int b) {
         normalize(a);
         normalize(b);
-        long aEnd = end(a), bEnd = end(b);
-        if (aEnd <= off[b] || bEnd <= off[a]) {
+        if (at(a, end(a)) <= at(b, off[b]) || at(b, end(b)) <= at(a, off[a])) {
             return;
         }
         int out = output[b] ? b : a, other = out == b ? a : b;
@@ -227,13 +318,14 @@ public final class Overlap {
             return;
         }
         String allowed = mayAlias ? " (only the identical view is allowed)" : "";
-        throw new IllegalArgumentException(names[out] + " overlaps " + names[other] + " in the same array: "
+        String memory = segments[out] == null && segments[other] == null ? "array" : "memory";
+        throw new IllegalArgumentException(names[out] + " overlaps " + names[other] + " in the same " + memory + ": "
                 + names[out] + " " + describe(out) + ", " + names[other] + " " + describe(other)
                 + "; an output may not share elements with an input or another output" + allowed);
     }
 
     private boolean identical(int a, int b) {
-        if (off[a] != off[b] || width[a] != width[b]) {
+        if (at(a, off[a]) != at(b, off[b]) || width[a] != width[b]) {
             return false;
         }
         for (int d = 0; d < 3; d++) {
@@ -244,15 +336,18 @@ public final class Overlap {
         return true;
     }
 
-    /** Column-block test modulo the gcd of both views' strides after folding contiguous dimensions. */
+    /**
+     * Column-block test modulo the gcd of both views' strides after folding contiguous dimensions, in
+     * bytes (a segment's element 0 may sit at any byte).
+     */
     private boolean bandsDisjoint(int a, int b) {
-        long wa = fold(a), ga = foldGcd;
-        long wb = fold(b), gb = foldGcd;
-        long g = gcd(ga, gb);
+        long wa = fold(a) * Float.BYTES, ga = foldGcd;
+        long wb = fold(b) * Float.BYTES, gb = foldGcd;
+        long g = gcd(ga, gb) * Float.BYTES;
         if (g == 0 || wa > g || wb > g) {
             return false;
         }
-        long ra = Math.floorMod(off[a], g), rb = Math.floorMod(off[b], g);
+        long ra = Math.floorMod(at(a, off[a]), g), rb = Math.floorMod(at(b, off[b]), g);
         return Math.floorMod(rb - ra, g) >= wa && Math.floorMod(ra - rb, g) >= wb;
     }
 
@@ -295,7 +390,12 @@ public final class Overlap {
                 sb.append(", ").append(cnt[3 * i + d]).append(" x stride ").append(str[3 * i + d]);
             }
         }
-        return sb.append(", width ").append(width[i]).append("] = elements [").append(off[i]).append(", ")
-                .append(end(i)).append(')').toString();
+        sb.append(", width ").append(width[i]).append("] = elements [").append(off[i]).append(", ")
+                .append(end(i)).append(')');
+        if (segments[i] != null) {
+            sb.append(" = bytes [").append(at(i, off[i])).append(", ").append(at(i, end(i))).append(") of ")
+                    .append(bases[i] == NATIVE ? "native memory" : "its array");
+        }
+        return sb.toString();
     }
 }

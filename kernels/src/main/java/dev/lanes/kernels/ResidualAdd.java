@@ -82,11 +82,9 @@ public final class ResidualAdd {
         }
         Segments.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
         Segments.writable("y", y);
-        Segments.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
-        Segments.noPartialOverlap("y", y, yOff, ldy, "f", f, fOff, ldf, rows, cols);
-        if (bias != null) {
-            Segments.disjoint("y", y, yOff, rows, cols, ldy, "bias", bias, biasOff, 1, cols, cols);
-        }
+        Overlap.views().input("x", x, xOff, rows, cols, ldx).input("f", f, fOff, rows, cols, ldf)
+                .input("bias", bias, biasOff, cols)
+                .output("y", y, yOff, rows, cols, ldy).orSameAs("x").orSameAs("f").check();
         if (rows == 0 || cols == 0) {
             return;
         }
@@ -110,6 +108,70 @@ public final class ResidualAdd {
             Segments.load(f, fOff + r0 * ldf, ldf, n, cols, st.w);
             forward(n, cols, alpha, st.v, 0, cols, st.w, 0, cols, bias == null ? null : st.a, 0, st.v, 0, cols);
             Segments.store(st.v, n, cols, y, yOff + r0 * ldy, ldy);
+        }
+    }
+
+    /**
+     * Backward of residual add on {@link MemorySegment} operands, ACCUMULATING into dx, df and dbias (any
+     * may be null): the same rules and the same bits as the array overload. Columns are staged a block
+     * at a time, every row of them, through the array kernel: each column's bias sum runs over the rows
+     * in order, as for arrays. The outputs must be writable; dx and df may each be dy itself.
+     */
+    public static void backward(int rows, int cols, float alpha, MemorySegment dy, long dyOff, long lddy,
+                                MemorySegment dx, long dxOff, long lddx, MemorySegment df, long dfOff, long lddf,
+                                MemorySegment dbias, long dbiasOff) {
+        Checks.nonNegative("rows", rows);
+        Checks.nonNegative("cols", cols);
+        Segments.matrix("dy", dy, dyOff, lddy, "lddy", rows, cols, "cols");
+        if (dx != null) {
+            Segments.matrix("dx", dx, dxOff, lddx, "lddx", rows, cols, "cols");
+            Segments.writable("dx", dx);
+        }
+        if (df != null) {
+            Segments.matrix("df", df, dfOff, lddf, "lddf", rows, cols, "cols");
+            Segments.writable("df", df);
+        }
+        if (dbias != null) {
+            Segments.vector("dbias", dbias, dbiasOff, cols);
+            Segments.writable("dbias", dbias);
+        }
+        Overlap.views().input("dy", dy, dyOff, rows, cols, lddy)
+                .output("dx", dx, dxOff, rows, cols, lddx).orSameAs("dy")
+                .output("df", df, dfOff, rows, cols, lddf).orSameAs("dy")
+                .output("dbias", dbias, dbiasOff, cols).check();
+        if (rows == 0 || cols == 0) {
+            return;
+        }
+        Segments.Stage st = Segments.STAGE.get();
+        int width = (int) Math.max(1, Math.min(cols, Segments.ROW_CHUNK_FLOATS * 64L / rows));
+        long block = (long) rows * width;
+        st.v = Segments.Stage.atLeast(st.v, block);
+        st.w = Segments.Stage.atLeast(st.w, dx != null ? block : 0);
+        st.c = Segments.Stage.atLeast(st.c, df != null ? block : 0);
+        st.a = Segments.Stage.atLeast(st.a, dbias != null ? width : 0);
+        for (int j0 = 0; j0 < cols; j0 += width) {
+            int w = Math.min(width, cols - j0);
+            Segments.load(dy, dyOff + j0, lddy, rows, w, st.v);
+            if (dx != null) {
+                Segments.load(dx, dxOff + j0, lddx, rows, w, st.w);
+            }
+            if (df != null) {
+                Segments.load(df, dfOff + j0, lddf, rows, w, st.c);
+            }
+            if (dbias != null) {
+                Segments.load(dbias, dbiasOff + j0, w, 1, w, st.a);
+            }
+            backward(rows, w, alpha, st.v, 0, w, dx == null ? null : st.w, 0, w, df == null ? null : st.c, 0, w,
+                    dbias == null ? null : st.a, 0);
+            if (dx != null) {
+                Segments.store(st.w, rows, w, dx, dxOff + j0, lddx);
+            }
+            if (df != null) {
+                Segments.store(st.c, rows, w, df, dfOff + j0, lddf);
+            }
+            if (dbias != null) {
+                Segments.store(st.a, 1, w, dbias, dbiasOff + j0, w);
+            }
         }
     }
 

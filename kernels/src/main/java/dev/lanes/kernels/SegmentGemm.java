@@ -44,10 +44,17 @@ final class SegmentGemm {
 
     /**
      * Columns of op(B) staged at a time: at most about GEMM_B_FLOATS floats and a part's share when the
-     * team splits the columns, cut into equal blocks rounded up to 64 (the micro-tile's width).
+     * team splits the columns, cut into equal blocks rounded up to 64 (the micro-tile's width), or to the
+     * tuning's NC when at least NC columns fit: the array GEMM packs op(A) once per NC block of columns,
+     * so staged blocks that are whole NC blocks make it pack op(A) no more often than for arrays.
      */
     static int blockColumns(int n, int k, int parts) {
-        return block(n, Math.max(64, Segments.GEMM_B_FLOATS / Math.max(1, k)), parts, 64);
+        long cap = Math.max(64, Segments.GEMM_B_FLOATS / Math.max(1, k));
+        int nc = Tuning.current().nc();
+        if (cap >= nc) {
+            return block(n, cap / nc * nc, parts, nc);
+        }
+        return block(n, cap, parts, 64);
     }
 
     /**

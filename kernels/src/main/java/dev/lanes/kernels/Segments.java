@@ -29,8 +29,11 @@ final class Segments {
     static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
     /** Row-wise kernels stage about this many floats of each operand at a time (16 KiB: L1-resident). */
     static final int ROW_CHUNK_FLOATS = 1 << 12;
-    /** GEMM stages a (k, nc) block of op(B) of about this many floats, and (mc, k) rows of op(A). */
-    static final int GEMM_B_FLOATS = 1 << 20;
+    /**
+     * GEMM stages a (k, nc) block of op(B) of about this many floats (8 MiB: 1024 columns at k = 2048, the
+     * NC of the Zen 4 tuning), and (mc, k) rows of op(A).
+     */
+    static final int GEMM_B_FLOATS = 1 << 21;
     static final int GEMM_A_FLOATS = 1 << 22;
 
     /** A thread that never runs: a segment accessible by it is not confined to the calling thread. */
@@ -97,52 +100,6 @@ final class Segments {
         if (x.isReadOnly()) {
             throw new IllegalArgumentException(name + " is a read-only segment and is written by this call");
         }
-    }
-
-    /**
-     * out may be in itself (same first element, same stride); any other overlap of the two blocks'
-     * extents is refused, as for arrays.
-     */
-    static void noPartialOverlap(String outName, MemorySegment out, long outOff, long ldOut,
-                                 String inName, MemorySegment in, long inOff, long ldIn, long rows, long cols) {
-        if (rows == 0 || cols == 0) {
-            return;
-        }
-        if (!overlap(out, outOff, rows, cols, ldOut, in, inOff, rows, cols, ldIn)) {
-            return;
-        }
-        if (ldOut == ldIn && out.address() + outOff * Float.BYTES == in.address() + inOff * Float.BYTES) {
-            return; // the very same view (overlapping segments share a base, so addresses compare)
-        }
-        throw new IllegalArgumentException(outName + " overlaps " + inName + " in the same memory (" + outName
-                + "Off=" + outOff + ", ld=" + ldOut + "; " + inName + "Off=" + inOff + ", ld=" + ldIn
-                + "): only the identical view is allowed");
-    }
-
-    /** out's and in's extents must not overlap at all. */
-    static void disjoint(String outName, MemorySegment out, long outOff, long outRows, long outCols, long ldOut,
-                         String inName, MemorySegment in, long inOff, long inRows, long inCols, long ldIn) {
-        if (outRows == 0 || outCols == 0 || inRows == 0 || inCols == 0) {
-            return;
-        }
-        if (overlap(out, outOff, outRows, outCols, ldOut, in, inOff, inRows, inCols, ldIn)) {
-            throw new IllegalArgumentException(outName + " shares storage with " + inName + ": their extents ("
-                    + outName + "Off=" + outOff + ", " + inName + "Off=" + inOff + ") overlap in the same memory");
-        }
-    }
-
-    /**
-     * Whether two blocks' extents share memory. Native segments compare absolute addresses (no
-     * allocation on the hot path); heap segments ask the segments themselves.
-     */
-    private static boolean overlap(MemorySegment x, long xOff, long xRows, long xCols, long ldx,
-                                   MemorySegment y, long yOff, long yRows, long yCols, long ldy) {
-        long xLen = ((xRows - 1) * ldx + xCols) * Float.BYTES, yLen = ((yRows - 1) * ldy + yCols) * Float.BYTES;
-        if (x.isNative() && y.isNative()) {
-            long x0 = x.address() + xOff * Float.BYTES, y0 = y.address() + yOff * Float.BYTES;
-            return x0 < y0 + yLen && y0 < x0 + xLen;
-        }
-        return x.asSlice(xOff * Float.BYTES, xLen).asOverlappingSlice(y.asSlice(yOff * Float.BYTES, yLen)).isPresent();
     }
 
     /** Whether every segment may be read by threads other than the caller (not a confined arena's). */

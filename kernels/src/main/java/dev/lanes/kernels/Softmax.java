@@ -110,10 +110,8 @@ public final class Softmax {
         }
         Segments.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
         Segments.writable("y", y);
-        Segments.noPartialOverlap("y", y, yOff, ldy, "x", x, xOff, ldx, rows, cols);
-        if (mask != null) {
-            Segments.noPartialOverlap("y", y, yOff, ldy, "mask", mask, maskOff, ldmask, rows, cols);
-        }
+        Overlap.views().input("x", x, xOff, rows, cols, ldx).input("mask", mask, maskOff, rows, cols, ldmask)
+                .output("y", y, yOff, rows, cols, ldy).orSameAs("x").check();
         if (rows == 0 || cols == 0) {
             return;
         }
@@ -147,7 +145,7 @@ public final class Softmax {
     private static void segmentRows(int rows, int cols, float scale, boolean causal, int causalOffset,
                                      MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy,
                                      Segments.Stage st) {
-        st.w = Segments.Stage.atLeast(st.w, 64);
+        st.w = Segments.Stage.atLeast(st.w, cols); // one row of exponentials
         for (int i = 0; i < rows; i++) {
             int visible = causal ? (int) Math.max(0, Math.min(cols, (long) i + causalOffset + 1)) : cols;
             long xr = (xOff + i * ldx) * Float.BYTES, yr = (yOff + i * ldy) * Float.BYTES;
@@ -169,6 +167,40 @@ public final class Softmax {
     public static void forward(int rows, int cols, float scale, MemorySegment x, long xOff, long ldx,
                                MemorySegment y, long yOff, long ldy) {
         forward(rows, cols, scale, false, 0, null, 0, 0, x, xOff, ldx, y, yOff, ldy);
+    }
+
+    /**
+     * Backward of softmax on {@link MemorySegment} operands, ACCUMULATING into dx: the same rules and the
+     * same bits as the array overload (rows staged a chunk at a time through it). dx must be writable and
+     * may be dy or y itself.
+     */
+    public static void backward(int rows, int cols, float scale, MemorySegment dy, long dyOff, long lddy,
+                                MemorySegment y, long yOff, long ldy, MemorySegment dx, long dxOff, long lddx) {
+        Checks.nonNegative("rows", rows);
+        Checks.nonNegative("cols", cols);
+        checkScale(scale);
+        Segments.matrix("dy", dy, dyOff, lddy, "lddy", rows, cols, "cols");
+        Segments.matrix("y", y, yOff, ldy, "ldy", rows, cols, "cols");
+        Segments.matrix("dx", dx, dxOff, lddx, "lddx", rows, cols, "cols");
+        Segments.writable("dx", dx);
+        Overlap.views().input("dy", dy, dyOff, rows, cols, lddy).input("y", y, yOff, rows, cols, ldy)
+                .output("dx", dx, dxOff, rows, cols, lddx).orSameAs("dy").orSameAs("y").check();
+        if (rows == 0 || cols == 0) {
+            return;
+        }
+        Segments.Stage st = Segments.STAGE.get();
+        int chunk = Segments.chunkRows(rows, cols);
+        st.v = Segments.Stage.atLeast(st.v, (long) chunk * cols);
+        st.w = Segments.Stage.atLeast(st.w, (long) chunk * cols);
+        st.c = Segments.Stage.atLeast(st.c, (long) chunk * cols);
+        for (int r0 = 0; r0 < rows; r0 += chunk) {
+            int n = Math.min(chunk, rows - r0);
+            Segments.load(dy, dyOff + r0 * lddy, lddy, n, cols, st.v);
+            Segments.load(y, yOff + r0 * ldy, ldy, n, cols, st.w);
+            Segments.load(dx, dxOff + r0 * lddx, lddx, n, cols, st.c);
+            backward(n, cols, scale, st.v, 0, cols, st.w, 0, cols, st.c, 0, cols);
+            Segments.store(st.c, n, cols, dx, dxOff + r0 * lddx, lddx);
+        }
     }
 
     static void checkForward(int rows, int cols, float scale, float[] mask, int maskOff, int ldmask,

@@ -98,7 +98,7 @@ class SegmentsTest {
 
     @Test
     void gemmHasTheArrayBitsAcrossStagedBlocksAndTeams() {
-        // k = 20000 stages op(A) at most 209 rows and op(B) 64 columns at a time: several blocks each way.
+        // k = 20000 stages op(A) at most 209 rows and op(B) 128 columns at a time: several blocks each way.
         stagedBlocks(250, 140);
         try (Arena arena = Arena.ofShared(); Parallelism team = Parallelism.fixed(2)) {
             gemmCase(team, arena, Transpose.T, Transpose.T, 130, 90, 20000, -0.5f, 0.25f, 2);
@@ -111,7 +111,7 @@ class SegmentsTest {
         }
     }
 
-    /** An (m, n, 20000) product on 2 threads: op(A) staged at most 209 rows, op(B) 64 columns at a time. */
+    /** An (m, n, 20000) product on 2 threads: op(A) staged at most 209 rows, op(B) 128 columns at a time. */
     static void stagedBlocks(int m, int n) {
         try (Arena arena = Arena.ofShared(); Parallelism team = Parallelism.fixed(2)) {
             gemmCase(team, arena, Transpose.N, Transpose.N, m, n, 20000, 1f, 0f, 6);
@@ -263,6 +263,63 @@ class SegmentsTest {
         }
     }
 
+    /**
+     * The backward overloads accumulate: every output starts from nonzero values, padding between rows must
+     * survive, and the rows span several norm row blocks (their gain partials reduced in block order) and
+     * residual-add column blocks; in-place forms (dx = dy) too.
+     */
+    @Test
+    void backwardKernelsHaveTheArrayBits() {
+        for (int cols : new int[] {1, 17, 300, 5000}) {
+            int rows = 70, ld = cols + 3;
+            SplittableRandom rnd = new SplittableRandom(31L * cols);
+            float[] dy = padded(rnd, rows, cols, ld, 2), x = padded(rnd, rows, cols, cols, 1);
+            float[] y = padded(rnd, rows, cols, ld, 0), dx = padded(rnd, rows, cols, ld + 1, 3);
+            float[] df = padded(rnd, rows, cols, cols, 0), gamma = padded(rnd, 1, cols, cols, 1);
+            float[] mean = padded(rnd, 1, rows, rows, 0), rstd = padded(rnd, 1, rows, rows, 2);
+            float[] dgamma = padded(rnd, 1, cols, cols, 1), dbeta = padded(rnd, 1, cols, cols, 0);
+            float[] dbias = padded(rnd, 1, cols, cols, 2);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment dys = copy(arena, dy), xs = copy(arena, x), ys = copy(arena, y), dxs = copy(arena, dx);
+                MemorySegment dfs = copy(arena, df), gs = copy(arena, gamma), ms = copy(arena, mean);
+                MemorySegment rs = copy(arena, rstd), dgs = copy(arena, dgamma), dbs = copy(arena, dbeta);
+                MemorySegment dbias_s = copy(arena, dbias);
+
+                Softmax.backward(rows, cols, 0.75f, dy, 2, ld, y, 0, ld, dx, 3, ld + 1);
+                Softmax.backward(rows, cols, 0.75f, dys, 2, ld, ys, 0, ld, dxs, 3, ld + 1);
+                assertSameBits(dx, dxs, "softmax backward dx cols=" + cols);
+
+                Norms.layerNormBackward(rows, cols, dy, 2, ld, x, 1, cols, gamma, 1, mean, 0, rstd, 2,
+                        dx, 3, ld + 1, dgamma, 1, dbeta, 0);
+                Norms.layerNormBackward(rows, cols, dys, 2, ld, xs, 1, cols, gs, 1, ms, 0, rs, 2,
+                        dxs, 3, ld + 1, dgs, 1, dbs, 0);
+                assertSameBits(dx, dxs, "layer norm backward dx cols=" + cols);
+                assertSameBits(dgamma, dgs, "layer norm backward dgamma cols=" + cols);
+                assertSameBits(dbeta, dbs, "layer norm backward dbeta cols=" + cols);
+                // dx null, dbeta only
+                Norms.layerNormBackward(rows, cols, dy, 2, ld, x, 1, cols, gamma, 1, mean, 0, rstd, 2,
+                        null, 0, 1, null, 0, dbeta, 0);
+                Norms.layerNormBackward(rows, cols, dys, 2, ld, xs, 1, cols, gs, 1, ms, 0, rs, 2,
+                        null, 0, 1, null, 0, dbs, 0);
+                assertSameBits(dbeta, dbs, "layer norm backward dbeta alone cols=" + cols);
+
+                Norms.rmsNormBackward(rows, cols, dy, 2, ld, x, 1, cols, gamma, 1, rstd, 2, dy, 2, ld, dgamma, 1);
+                Norms.rmsNormBackward(rows, cols, dys, 2, ld, xs, 1, cols, gs, 1, rs, 2, dys, 2, ld, dgs, 1);
+                assertSameBits(dy, dys, "RMS norm backward dx = dy in place cols=" + cols);
+                assertSameBits(dgamma, dgs, "RMS norm backward dgamma cols=" + cols);
+
+                ResidualAdd.backward(rows, cols, 0.5f, dy, 2, ld, dx, 3, ld + 1, df, 1, cols, dbias, 2);
+                ResidualAdd.backward(rows, cols, 0.5f, dys, 2, ld, dxs, 3, ld + 1, dfs, 1, cols, dbias_s, 2);
+                assertSameBits(dx, dxs, "residual add backward dx cols=" + cols);
+                assertSameBits(df, dfs, "residual add backward df cols=" + cols);
+                assertSameBits(dbias, dbias_s, "residual add backward dbias cols=" + cols);
+                ResidualAdd.backward(rows, cols, 2f, dy, 2, ld, null, 0, 1, dy, 2, ld, null, 0);
+                ResidualAdd.backward(rows, cols, 2f, dys, 2, ld, null, 0, 1, dys, 2, ld, null, 0);
+                assertSameBits(dy, dys, "residual add backward df = dy in place cols=" + cols);
+            }
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Refusals, before anything is written
 
@@ -277,7 +334,7 @@ class SegmentsTest {
                     .hasMessageStartingWith("a too short: aOff=1 + (8-1)*lda=8 + 8 = 65 > a length=64 floats");
             assertThatThrownBy(() -> Gemm.sgemm(Transpose.N, Transpose.N, 4, 4, 4, 1f, a, 0, 4, b, 0, 4, 0f,
                     a, 8, 4))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("c shares storage with a");
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("c overlaps a in the same memory: c [off=8, 4 x stride 4, width 4] = elements [8, 24)");
             assertThatThrownBy(() -> Gemm.sgemm(Transpose.N, Transpose.N, 2, 2, 2, 1f, a, 0, 2, b, 0, 2, 0f,
                     c, Long.MAX_VALUE / 2, Long.MAX_VALUE / 2))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("overflows a long");

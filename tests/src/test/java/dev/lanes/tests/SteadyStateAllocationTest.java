@@ -105,6 +105,14 @@ class SteadyStateAllocationTest {
                     y, 0, n, g, 0, y, 0, n));
             assertEventuallyAllocationFree("segment layer norm", () -> Norms.layerNormForward(m, n, 1e-5f, c, 0, n,
                     g, 0, g, 0, y, 0, n, stats, 0, stats, m));
+            MemorySegment d = arena.allocateFrom(ValueLayout.JAVA_FLOAT, gaussian(rnd, m * n));
+            MemorySegment dg = arena.allocateFrom(ValueLayout.JAVA_FLOAT, gaussian(rnd, 2 * n));
+            assertEventuallyAllocationFree("segment softmax backward", () -> Softmax.backward(m, n, 0.5f, c, 0, n,
+                    y, 0, n, d, 0, n));
+            assertEventuallyAllocationFree("segment residual add backward", () -> ResidualAdd.backward(m, n, 0.5f,
+                    c, 0, n, d, 0, n, null, 0, 1, dg, 0));
+            assertEventuallyAllocationFree("segment layer norm backward", () -> Norms.layerNormBackward(m, n, c, 0, n,
+                    y, 0, n, g, 0, stats, 0, stats, m, d, 0, n, dg, 0, dg, n));
             MemorySegment q = arena.allocateFrom(ValueLayout.JAVA_FLOAT, gaussian(rnd, 2 * 4 * 64 * 32));
             MemorySegment kv = arena.allocateFrom(ValueLayout.JAVA_FLOAT, gaussian(rnd, 2 * 2 * 64 * 32));
             MemorySegment o = arena.allocate(2L * 4 * 64 * 32 * Float.BYTES), lse = arena.allocate(2L * 4 * 64 * 4);

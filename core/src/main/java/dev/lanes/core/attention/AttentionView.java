@@ -15,6 +15,10 @@ import java.lang.foreign.MemorySegment;
  * An array view is exactly the {@code (float[], offset, HeadLayout)} triple of the array entry points of
  * {@link Attention}; a segment view takes {@code long} offsets and strides, so it may reach past element
  * 2^31 of a large (for example memory-mapped) segment. Outputs must be writable segments.
+ *
+ * <p>The entry points apply the array rule of {@link dev.lanes.kernels.Overlap} to all of a call's views
+ * together, arrays and segments alike: no output (o, lse, dq, dk, dv) may share an element with an input
+ * or another output, checked before anything is staged or written.
  */
 public final class AttentionView {
     final float[] array;

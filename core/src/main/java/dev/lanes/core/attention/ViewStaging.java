@@ -1,12 +1,15 @@
 package dev.lanes.core.attention;
 
+import dev.lanes.kernels.Overlap;
 import dev.lanes.kernels.Parallelism;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * The {@link AttentionView} entry points: array views go to the array entry points as they are; each
- * segment view is validated in {@code long}, copied into a per-thread heap buffer laid out contiguously
+ * The {@link AttentionView} entry points: every view is validated (segment views in {@code long}) and
+ * the whole call's views, arrays and segments together, go through {@link Overlap} with the array entry
+ * points' rule before anything is staged or written. Array views then go to the array entry points as
+ * they are; each segment view is copied into a per-thread heap buffer laid out contiguously
  * (outputs that accumulate, dq, dk and dv, with their current values) and copied back after the call.
  * Attention reads each element of Q, K and V once per O(S) or O(T) operations, so the copies cost a
  * small fraction of the call; the array kernels compute every element by the same operations
@@ -34,7 +37,7 @@ final class ViewStaging {
         long biasLen = checkForwardViews(cfg, q, k, v, bias, o, lse);
         writable("o", o);
         writable("lse", lse);
-        disjointOutputs("o", o, B, Hq, T, D, "lse", lse, (long) B * Hq * T);
+        forwardViews(Overlap.views(), true, cfg, q, k, v, bias, o, lse).check();
         Buffers st = BUFFERS.get();
         stage(st, Q, q, B, Hq, T, D, true);
         stage(st, K, k, B, Hkv, S, D, true);
@@ -65,6 +68,13 @@ final class ViewStaging {
         writable("dq", dq);
         writable("dk", dk);
         writable("dv", dv);
+        Overlap set = Overlap.views();
+        add(set, false, "dO", dO, B, Hq, T, D);
+        forwardViews(set, false, cfg, q, k, v, bias, o, lse);
+        add(set, true, "dq", dq, B, Hq, T, D);
+        add(set, true, "dk", dk, B, Hkv, S, D);
+        add(set, true, "dv", dv, B, Hkv, S, D);
+        set.check();
         Buffers st = BUFFERS.get();
         stage(st, DO, dO, B, Hq, T, D, true);
         stage(st, Q, q, B, Hq, T, D, true);
@@ -128,6 +138,7 @@ final class ViewStaging {
             if (x.layout == null) {
                 throw new IllegalArgumentException(name + " is a flat view; a [B, H, N, D] view is needed");
             }
+            Views.check(name, x.array, (int) x.offset, x.layout, nb, nh, rows, d);
             return;
         }
         if (x.offset < 0) {
@@ -164,6 +175,7 @@ final class ViewStaging {
     static void checkFlat(String name, AttentionView x, long len) {
         notNull(x, name);
         if (!x.isSegment()) {
+            Views.checkFlat(name, x.array, (int) x.offset, len);
             return;
         }
         if (x.offset < 0) {
@@ -182,18 +194,39 @@ final class ViewStaging {
         }
     }
 
-    /** o and lse are both written: as segments their extents must not overlap. */
-    private static void disjointOutputs(String oName, AttentionView o, int nb, int nh, int rows, int d,
-                                        String lName, AttentionView lse, long lseLen) {
-        if (!o.isSegment() || !lse.isSegment() || nb == 0 || nh == 0 || rows == 0 || lseLen == 0) {
-            return;
+    /**
+     * The array entry points' overlap set ({@code Views}): q, k, v and bias inputs, o and lse outputs of
+     * a forward (inputs of a backward). The flat views as their dimensions, so no width passes 2^31.
+     */
+    private static Overlap forwardViews(Overlap set, boolean forwardWrites, AttentionConfig cfg, AttentionView q,
+                                        AttentionView k, AttentionView v, AttentionView bias, AttentionView o,
+                                        AttentionView lse) {
+        int B = cfg.batch, Hq = cfg.heads, Hkv = cfg.kvHeads, T = cfg.queries, S = cfg.keys, D = cfg.headDim;
+        add(set, false, "q", q, B, Hq, T, D);
+        add(set, false, "k", k, B, Hkv, S, D);
+        add(set, false, "v", v, B, Hkv, S, D);
+        switch (cfg.bias) {
+            case NONE -> { }
+            case SHARED -> add(set, false, "bias", bias, 1, 0, 1, 0, T, S, S);
+            case PER_HEAD -> add(set, false, "bias", bias, B, (long) Hq * T * S, Hq, (long) T * S, T, S, S);
         }
-        long oEnd = o.offset + (nb - 1L) * o.batchStride + (nh - 1L) * o.headStride + (rows - 1L) * o.rowStride + d;
-        MemorySegment a = o.segment.asSlice(o.offset * Float.BYTES, (oEnd - o.offset) * Float.BYTES);
-        MemorySegment b = lse.segment.asSlice(lse.offset * Float.BYTES, lseLen * Float.BYTES);
-        if (a.asOverlappingSlice(b).isPresent()) {
-            throw new IllegalArgumentException(oName + " and " + lName + " overlap in the same memory");
+        add(set, forwardWrites, "o", o, B, Hq, T, D);
+        return add(set, forwardWrites, "lse", lse, 1, 0, B, (long) Hq * T, Hq, T, T);
+    }
+
+    private static Overlap add(Overlap set, boolean output, String name, AttentionView x, int nb, int nh, int rows,
+                               int d) {
+        return add(set, output, name, x, nb, x.batchStride, nh, x.headStride, rows, x.rowStride, d);
+    }
+
+    private static Overlap add(Overlap set, boolean output, String name, AttentionView x, int n0, long s0, int n1,
+                               long s1, int n2, long s2, int width) {
+        if (x.isSegment()) {
+            return output ? set.output(name, x.segment, x.offset, n0, s0, n1, s1, n2, s2, width)
+                    : set.input(name, x.segment, x.offset, n0, s0, n1, s1, n2, s2, width);
         }
+        return output ? set.output(name, x.array, x.offset, n0, s0, n1, s1, n2, s2, width)
+                : set.input(name, x.array, x.offset, n0, s0, n1, s1, n2, s2, width);
     }
 
     // ---------------------------------------------------------------------------------------------

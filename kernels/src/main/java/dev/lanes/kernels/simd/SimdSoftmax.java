@@ -178,13 +178,15 @@ public final class SimdSoftmax {
 
     /**
      * One row of {@link #rowPlain} read from and written to segments (byte offsets xr and yr): the same
-     * operations in the same order, so the same bits, with exp taken through a one-vector heap scratch
-     * ({@link VectorMath#expInPlace} works on arrays, so that no vector crosses a call). Returns false,
-     * having written nothing, when the row's scaled maximum is not finite; the caller runs those rare
-     * rows (empty, all -inf, +inf or NaN) through the array kernel.
+     * operations in the same order, so the same bits. The exponentials go into {@code row}, a heap buffer
+     * of at least n floats (L1-resident for rows up to 8K floats), exactly as the array kernel writes them
+     * into y ({@link VectorMath#expInPlace} works on arrays, so that no vector crosses a call); the last
+     * pass scales them into y. So the segments are read twice and written once per element, no more than
+     * the arrays. Returns false, having written nothing, when the row's scaled maximum is not finite; the
+     * caller runs those rare rows (empty, all -inf, +inf or NaN) through the array kernel.
      */
     public static boolean rowPlain(int n, float scale, MemorySegment x, long xr, MemorySegment y, long yr,
-                                   float[] scratch) {
+                                   float[] row) {
         ByteOrder order = ByteOrder.nativeOrder();
         ValueLayout.OfFloat fl = ValueLayout.JAVA_FLOAT_UNALIGNED;
         int vecEnd = S.loopBound(n);
@@ -205,32 +207,27 @@ public final class SimdSoftmax {
         FloatVector vm = FloatVector.broadcast(S, zmax);
         FloatVector vsum = FloatVector.zero(S);
         for (j = 0; j < vecEnd; j += L) {
-            long o = (long) j * Float.BYTES;
-            FloatVector.fromMemorySegment(S, x, xr + o, order).mul(vs).sub(vm).intoArray(scratch, 0);
-            VectorMath.expInPlace(scratch, 0);
-            FloatVector e = FloatVector.fromArray(S, scratch, 0);
-            e.intoMemorySegment(y, yr + o, order);
-            vsum = vsum.add(e);
+            FloatVector.fromMemorySegment(S, x, xr + (long) j * Float.BYTES, order).mul(vs).sub(vm)
+                    .intoArray(row, j);
+            VectorMath.expInPlace(row, j);
+            vsum = vsum.add(FloatVector.fromArray(S, row, j));
         }
         float sum = vsum.lane(0); // lanes in order, as rowPlain
         for (int l = 1; l < L; l++) {
             sum += vsum.lane(l);
         }
         for (; j < n; j++) {
-            long o = (long) j * Float.BYTES;
-            float e = VectorMath.exp(scale * x.get(fl, xr + o) - zmax);
-            y.set(fl, yr + o, e);
+            float e = VectorMath.exp(scale * x.get(fl, xr + (long) j * Float.BYTES) - zmax);
+            row[j] = e;
             sum += e;
         }
         float inv = 1f / sum;
         FloatVector vi = FloatVector.broadcast(S, inv);
         for (j = 0; j < vecEnd; j += L) {
-            long o = (long) j * Float.BYTES;
-            FloatVector.fromMemorySegment(S, y, yr + o, order).mul(vi).intoMemorySegment(y, yr + o, order);
+            FloatVector.fromArray(S, row, j).mul(vi).intoMemorySegment(y, yr + (long) j * Float.BYTES, order);
         }
         for (; j < n; j++) {
-            long o = (long) j * Float.BYTES;
-            y.set(fl, yr + o, y.get(fl, yr + o) * inv);
+            y.set(fl, yr + (long) j * Float.BYTES, row[j] * inv);
         }
         return true;
     }

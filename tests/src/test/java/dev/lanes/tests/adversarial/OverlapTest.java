@@ -10,8 +10,12 @@ import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.HeadLayout;
 import dev.lanes.kernels.Norms;
+import dev.lanes.kernels.Parallelism;
 import dev.lanes.tests.adversarial.EntryPoints.Entry;
 import dev.lanes.tests.adversarial.EntryPoints.Operand;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -35,7 +39,7 @@ class OverlapTest {
     /** Every (entry point, output, other operand, shift) case, generated from the table. */
     static Stream<Arguments> pairs() {
         List<Arguments> cases = new ArrayList<>();
-        for (Entry e : EntryPoints.all()) {
+        for (Entry e : everyEntry()) {
             for (Operand out : e.operands()) {
                 if (!out.output()) {
                     continue;
@@ -96,7 +100,14 @@ class OverlapTest {
     }
 
     static Stream<Entry> entries() {
-        return EntryPoints.all().stream();
+        return everyEntry().stream();
+    }
+
+    /** The array entry points and the segment ones, in each of their memories. */
+    static List<Entry> everyEntry() {
+        List<Entry> all = new ArrayList<>(EntryPoints.all());
+        all.addAll(SegmentEntryPoints.all());
+        return all;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -184,6 +195,55 @@ class OverlapTest {
         assertThatCode(() -> Attention.forward(c, AttentionView.of(buf, 0, wide), AttentionView.of(buf, HQ * D, wide),
                 AttentionView.of(buf, (HQ + HKV) * D, wide), null, AttentionView.of(buf, width, wide),
                 AttentionView.flat(lse, 0))).doesNotThrowAnyException();
+    }
+
+    /**
+     * The defect of issue 17: the view entry points checked only O against lse among segments, so dQ over
+     * K (or O over Q) in one native allocation ran and overwrote an input. Now the array rule, with both
+     * names and both ranges in the message, across arrays and segments of one array too.
+     */
+    @Test
+    void attentionViewsRefuseOutputsOverInputsInAnyMemory() {
+        HeadLayout ql = HeadLayout.contiguous(HQ, T, D), kl = HeadLayout.contiguous(HKV, S, D);
+        int qn = B * HQ * T * D, kn = B * HKV * S * D;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment mem = arena.allocate((long) (2 * qn + 3 * kn + B * HQ * T) * Float.BYTES);
+            AttentionView q = AttentionView.of(mem, 0, ql), k = AttentionView.of(mem, qn, kl);
+            AttentionView v = AttentionView.of(mem, qn + kn, kl), lse = AttentionView.flat(mem, qn + 2 * kn);
+            AttentionView o = AttentionView.of(mem, qn + 2 * kn + B * HQ * T, ql);
+            mem.fill((byte) 1);
+            Throwable t = catchThrowable(() -> Attention.forward(Parallelism.serial(), cfg(), q, k, v, null,
+                    AttentionView.of(mem, 4, ql), lse));
+            assertThat(t).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("o overlaps q in the same memory: o [off=4, ")
+                    .hasMessageContaining("elements [4, " + (4 + qn) + ")")
+                    .hasMessageContaining("q [off=0, ").hasMessageContaining("elements [0, " + qn + ")");
+            // dk over q, one segment per operand (different objects, one allocation)
+            AttentionView dO = AttentionView.of(mem.asSlice(0), 0, ql);
+            AttentionView dq = AttentionView.of(arena.allocate((long) qn * Float.BYTES), 0, ql);
+            AttentionView dv = AttentionView.of(arena.allocate((long) kn * Float.BYTES), 0, kl);
+            AttentionView dkOverQ = AttentionView.of(mem.asSlice(8L * Float.BYTES), 0, kl);
+            t = catchThrowable(() -> Attention.backward(Parallelism.serial(), cfg(), dO, q, k, v, null, o, lse, dq,
+                    dkOverQ, dv));
+            assertThat(t).isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("dk overlaps ");
+            // dq and dv over each other
+            MemorySegment dqMem = arena.allocate((long) qn * Float.BYTES);
+            t = catchThrowable(() -> Attention.backward(Parallelism.serial(), cfg(), dO, q, k, v, null, o, lse,
+                    AttentionView.of(dqMem, 0, ql), AttentionView.of(arena.allocate((long) kn * Float.BYTES), 0, kl),
+                    AttentionView.of(dqMem, 4, kl)));
+            assertThat(t).isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("dv overlaps dq");
+            for (long i = 0; i < mem.byteSize(); i++) {
+                assertThat(mem.get(ValueLayout.JAVA_BYTE, i)).isEqualTo((byte) 1);
+            }
+        }
+        // An array view of o over a heap segment of k of the same array
+        float[] buf = filled(qn + kn + 8, 3), q = filled(qn, 1), v = filled(kn, 2), lse = new float[B * HQ * T];
+        float[] before = buf.clone();
+        Throwable t = catchThrowable(() -> Attention.forward(Parallelism.serial(), cfg(), AttentionView.of(q, 0, ql),
+                AttentionView.of(MemorySegment.ofArray(buf), 0, kl), AttentionView.of(v, 0, kl), null,
+                AttentionView.of(buf, 8, ql), AttentionView.flat(lse, 0)));
+        assertThat(t).isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("o overlaps k");
+        assertThat(buf).isEqualTo(before);
     }
 
     /** The defect: Norms accepted mean/rstd over x and y over gamma/beta (LayerNorm and RMSNorm). */
