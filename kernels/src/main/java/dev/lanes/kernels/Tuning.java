@@ -233,7 +233,8 @@ public final class Tuning {
                 core = "intel-avx512-2fma";
                 tile = Tile.T12x2;
             } else if (cpu.vendor().equals("AuthenticAMD") && cpu.family() >= 25) {
-                // measured on Zen 4 (one 512-bit fma per cycle): 6x4 at 82-94% of the FMA peak
+                // measured on Zen 4 (one 512-bit fma per cycle): 6x4 at 91-94% of the FMA peak NN, 86-92%
+                // with a transposed operand (bench/RESULTS.md, issue 14)
                 core = cpu.family() == 25 ? "amd-zen4" : "amd-zen5";
                 tile = Tile.T6x4;
                 // at KC 1024, A read in place ran 1.07-1.08x packing it at N = 1024 and 2048 (its 6 rows
@@ -267,12 +268,12 @@ public final class Tuning {
         // B micro-panel (KC x NR) then streams from the L2, which the tile measured no slower than
         // reading it from L1. Measured on Zen 4 with the stepping tile loop (one thread, in-JVM
         // alternation): KC 1024 / NC 1024 ran 1.03-1.10x KC 512 / NC 1024 and 1.04-1.24x KC 256 / NC 1024
-        // over N = 512..2048, NN, NT and TN; 1.08-1.20x under -XX:UseAVX=2. MC ~96 rows (sweeps of
+        // over N = 512..2048, NN, NT and TN; 1.06-1.20x under -XX:UseAVX=2. MC ~96 rows (sweeps of
         // 48..384 within noise). B is read in place up to 256 rows of C (measured: equal or faster up to
         // 512 rows, 6% slower at 1024).
         int nr = tile.vectors * l;
         int mc = tile.rows * Math.max(1, (96 + tile.rows - 1) / tile.rows);
-        // Under -XX:UseAVX=2 (4x3 tile) KC 512 ran 1.05-1.11x KC 1024 with a transposed A and 0.96-1.02x
+        // Under -XX:UseAVX=2 (4x3 tile) KC 512 ran 1.05-1.10x KC 1024 with a transposed A and 0.96-1.02x
         // without (Zen 4): the narrower panels pack A more often, and 512 evens the two out.
         int kc = l == 8 ? 512 : 1024;
         return new Tuning("defaults", core, tile, l, kc, mc, blockColumns(cpu.l2Bytes(), kc, nr), pack, 256);

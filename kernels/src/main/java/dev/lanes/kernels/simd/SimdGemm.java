@@ -347,7 +347,7 @@ public final class SimdGemm {
     static void packA(int mr, float[] a, int src, int aRs, int aCs, int rows, int kc, float[] dst, int d) {
         if (aRs == 1 && rows % mr == 0) {
             // Transposed A, whole panels: each stored row p of A^T is read once, left to right, and dealt
-            // out MR values to a panel (an arraycopy per MR values measured 10-20% of a product under AVX2)
+            // out MR values to a panel (against an arraycopy per MR values: 1.05-1.07x on AVX2 TN products)
             for (int p = 0; p < kc; p++) {
                 int s = src + p * aCs, o = d + p * mr;
                 for (int ir = 0; ir < rows; ir += mr, o += mr * kc) {
