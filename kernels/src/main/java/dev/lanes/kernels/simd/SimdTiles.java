@@ -33,7 +33,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Registers: R*V accumulators + V loads of B + 1 broadcast of A must fit the vector register file (32
  * with AVX-512 and NEON, 16 with AVX2), or C2 spills accumulators: 6x4, 8x3, 12x2 and 14x2 are for 32
- * registers, 6x2 and 4x3 for 16.
+ * registers, 6x2 and 4x3 for 16. The narrower GEMM tiles of the same rows (6x1, 6x3, 4x1, 4x2, 8x1, 8x2,
+ * 12x1, 14x1) run only the last, partial column panel of a product ({@code gemmTile(rows, vectors, ...)}).
  */
 public final class SimdTiles {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
