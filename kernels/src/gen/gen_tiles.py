@@ -121,25 +121,10 @@ def kernel(r, v, kind):
 
 def dispatch():
     out = ['''    /**
-     * The GEMM tile of shape {@code tile} ({@code Tuning.Tile.ordinal()}), arguments as in the class
-     * comment. Takes and returns no vector, so it may stay a call: the switch costs a branch per tile.
-     */
-    static void gemmTile(int tile, int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
-                         float alpha, float beta, float[] c, int ci, int ldc) {
-        switch (tile) {''']
-    for n, (r, v) in enumerate(GEMM):
-        out.append(f"            case {n} -> g{r}x{v}(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);")
-    out.append('''            default -> throw new IllegalArgumentException("no tile shape " + tile);
-        }
-    }
-''')
-    return "\n".join(out) + "\n"
-
-
-def narrow_dispatch():
-    out = ['''    /**
-     * A GEMM tile of {@code rows} rows and {@code vectors} vectors (a shape of the family or a narrower one
-     * of the same rows), for the last column panel of a product. Same arguments and bits as {@link #gemmTile}.
+     * The GEMM tile of {@code rows} rows and {@code vectors} vectors: a shape of the family ({@code
+     * Tuning.Tile}), or a narrower one of the same rows for the last column panel of a product. Arguments
+     * as in the class comment. Takes and returns no vector, so it may stay a call: the switch costs a
+     * branch per tile.
      */
     static void gemmTile(int rows, int vectors, int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi,
                          int bRs, float alpha, float beta, float[] c, int ci, int ldc) {
@@ -155,7 +140,7 @@ def narrow_dispatch():
 
 def main():
     root = pathlib.Path(__file__).resolve().parents[1]  # kernels/src
-    body = (HEAD + dispatch() + narrow_dispatch() + "\n".join(kernel(r, v, "g") for r, v in GEMM + NARROW) + "\n"
+    body = (HEAD + dispatch() + "\n".join(kernel(r, v, "g") for r, v in GEMM + NARROW) + "\n"
             + "\n".join(kernel(r, v, "a") for r, v in ATTENTION) + "}\n")
     (root / "main/java/dev/lanes/kernels/simd/SimdTiles.java").write_text(body)
 

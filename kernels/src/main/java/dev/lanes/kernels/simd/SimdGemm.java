@@ -209,7 +209,7 @@ public final class SimdGemm {
                       float[] c, int cOff, int ldc) {
         boolean fused = bias != null || res != null;
         Workspace ws = workspace(t);
-        int tile = t.tile().ordinal(), mr = t.mr(), nr = t.nr(), kcMax = t.kc(), mcMax = t.mc(), ncMax = t.nc();
+        int mr = t.mr(), nr = t.nr(), kcMax = t.kc(), mcMax = t.mc(), ncMax = t.nc();
         // op(A)[i][p] = a[aOff + i * aRs + p * aCs]
         int aRs = transA ? 1 : lda, aCs = transA ? lda : 1;
         boolean packA = t.packsA(lda, transA);
@@ -238,7 +238,7 @@ public final class SimdGemm {
                     if (packA) {
                         packA(mr, a, aBlock, aRs, aCs, mc, kc, ws.aPack, 0);
                     }
-                    macroKernel(tile, mr, nr, mc, nc, kc, alpha, packA, a, aBlock, aRs, aCs, directB, b, bBlock, ldb,
+                    macroKernel(mr, nr, mc, nc, kc, alpha, packA, a, aBlock, aRs, aCs, directB, b, bBlock, ldb,
                             ws, betaBlock,
                             last && fused, bias, biasOff + jc, res, rOff + ic * ldr + jc, ldr,
                             c, cOff + ic * ldc + jc, ldc);
@@ -254,7 +254,7 @@ public final class SimdGemm {
      * unaliased size tried on Zen 4 (the row streams prefetch well) and saves the packing pass, which
      * costs a third of the time when k or n is 64.
      */
-    private static void macroKernel(int tile, int mrMax, int nrMax, int mc, int nc, int kc, float alpha,
+    private static void macroKernel(int mrMax, int nrMax, int mc, int nc, int kc, float alpha,
                                     boolean packedA, float[] a, int aBlock, int aRs, int aCs,
                                     boolean directB, float[] b, int bBlock, int ldb, Workspace ws, float beta,
                                     boolean fused, float[] bias, int biasBlock, float[] res, int resBlock, int ldr,
@@ -291,12 +291,9 @@ public final class SimdGemm {
                     ac = mrMax;
                 }
                 if (mr == mrMax && nr == nrMax) {
-                    SimdTiles.gemmTile(tile, kc, ap, ai, ar, ac, bp, bi, bRs, alpha, beta, c, ci, ldc);
-                } else if (nr == nrMax) {
-                    SimdTiles.gemmTile(tile, kc, ap, ai, ar, ac, bp, bi, bRs, 1f, 0f, ws.edge, 0, nrMax);
-                    mergeEdge(mr, nr, nrMax, alpha, beta, ws.edge, c, ci, ldc);
+                    SimdTiles.gemmTile(mrMax, nrMax / L, kc, ap, ai, ar, ac, bp, bi, bRs, alpha, beta, c, ci, ldc);
                 } else {
-                    // the last column panel: only as many vectors as it has columns
+                    // an edge tile, only as many vectors wide as it has columns (the last column panel)
                     SimdTiles.gemmTile(mrMax, (nr + L - 1) / L, kc, ap, ai, ar, ac, bp, bi, bRs, 1f, 0f, ws.edge, 0,
                             nrMax);
                     mergeEdge(mr, nr, nrMax, alpha, beta, ws.edge, c, ci, ldc);
@@ -342,17 +339,22 @@ public final class SimdGemm {
      * Packs rows [0, rows) of op(A) (element (r, p) at src + r*aRs + p*aCs) into MR-row micro-panels at
      * dst[d..]: panel q holds rows q*MR.. as kc groups of MR consecutive values, zero-padded past the
      * last row. The source is read along its storage order: row by row when A is untransposed, and for
-     * a transposed A (aRs == 1) its MR consecutive values per k, which is the panel's own order.
+     * a transposed A (aRs == 1) one stored row of A^T (one k) at a time, MR consecutive values per panel.
      */
     static void packA(int mr, float[] a, int src, int aRs, int aCs, int rows, int kc, float[] dst, int d) {
-        if (aRs == 1 && rows % mr == 0) {
-            // Transposed A, whole panels: each stored row p of A^T is read once, left to right, and dealt
-            // out MR values to a panel (against an arraycopy per MR values: 1.05-1.07x on AVX2 TN products)
+        if (aRs == 1) {
+            // Transposed A: each stored row p of A^T is read once, left to right, and dealt out MR values
+            // to a panel, zeros past the last row (against an arraycopy per MR values: 1.05-1.07x on AVX2
+            // TN products)
             for (int p = 0; p < kc; p++) {
                 int s = src + p * aCs, o = d + p * mr;
                 for (int ir = 0; ir < rows; ir += mr, o += mr * kc) {
-                    for (int r = 0; r < mr; r++) {
+                    int n = Math.min(mr, rows - ir);
+                    for (int r = 0; r < n; r++) {
                         dst[o + r] = a[s + ir + r];
+                    }
+                    for (int r = n; r < mr; r++) {
+                        dst[o + r] = 0f;
                     }
                 }
             }
@@ -360,16 +362,10 @@ public final class SimdGemm {
         }
         for (int ir = 0; ir < rows; ir += mr) {
             int base = d + ir * kc, n = Math.min(mr, rows - ir);
-            if (aRs == 1) {
+            for (int r = 0; r < n; r++) {
+                int s = src + (ir + r) * aRs;
                 for (int p = 0; p < kc; p++) {
-                    System.arraycopy(a, src + ir + p * aCs, dst, base + p * mr, n);
-                }
-            } else {
-                for (int r = 0; r < n; r++) {
-                    int s = src + (ir + r) * aRs;
-                    for (int p = 0; p < kc; p++) {
-                        dst[base + p * mr + r] = a[s + p * aCs];
-                    }
+                    dst[base + p * mr + r] = a[s + p * aCs];
                 }
             }
             for (int r = n; r < mr; r++) {

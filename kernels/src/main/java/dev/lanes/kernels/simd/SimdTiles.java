@@ -43,25 +43,10 @@ public final class SimdTiles {
     private SimdTiles() {}
 
     /**
-     * The GEMM tile of shape {@code tile} ({@code Tuning.Tile.ordinal()}), arguments as in the class
-     * comment. Takes and returns no vector, so it may stay a call: the switch costs a branch per tile.
-     */
-    static void gemmTile(int tile, int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
-                         float alpha, float beta, float[] c, int ci, int ldc) {
-        switch (tile) {
-            case 0 -> g6x4(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
-            case 1 -> g8x3(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
-            case 2 -> g12x2(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
-            case 3 -> g14x2(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
-            case 4 -> g6x2(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
-            case 5 -> g4x3(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);
-            default -> throw new IllegalArgumentException("no tile shape " + tile);
-        }
-    }
-
-    /**
-     * A GEMM tile of {@code rows} rows and {@code vectors} vectors (a shape of the family or a narrower one
-     * of the same rows), for the last column panel of a product. Same arguments and bits as {@link #gemmTile}.
+     * The GEMM tile of {@code rows} rows and {@code vectors} vectors: a shape of the family ({@code
+     * Tuning.Tile}), or a narrower one of the same rows for the last column panel of a product. Arguments
+     * as in the class comment. Takes and returns no vector, so it may stay a call: the switch costs a
+     * branch per tile.
      */
     static void gemmTile(int rows, int vectors, int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi,
                          int bRs, float alpha, float beta, float[] c, int ci, int ldc) {
