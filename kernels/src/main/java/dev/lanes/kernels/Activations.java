@@ -1,6 +1,6 @@
 package dev.lanes.kernels;
 
-import dev.lanes.kernels.simd.SimdActivations;
+import dev.lanes.kernels.internal.Checks;
 
 /**
  * GELU with the tanh approximation used by GPT-2 (Hendrycks and Gimpel 2016; PyTorch's
@@ -92,16 +92,10 @@ public final class Activations {
 
     private static void body(boolean backward, int n, float[] dy, int dyOff, float[] x, int xOff,
                              float[] out, int outOff) {
-        if (Backend.SIMD) {
-            if (backward) {
-                SimdActivations.geluBackward(n, dy, dyOff, x, xOff, out, outOff);
-            } else {
-                SimdActivations.geluForward(n, x, xOff, out, outOff);
-            }
-        } else if (backward) {
-            ActivationsScalar.geluBackwardUnchecked(n, dy, dyOff, x, xOff, out, outOff);
+        if (backward) {
+            Backend.ELEMENTWISE.geluBackward(n, dy, dyOff, x, xOff, out, outOff);
         } else {
-            ActivationsScalar.geluForwardUnchecked(n, x, xOff, out, outOff);
+            Backend.ELEMENTWISE.geluForward(n, x, xOff, out, outOff);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.lanes.kernels;
 
-import dev.lanes.kernels.simd.SimdNorms;
+import dev.lanes.kernels.internal.Checks;
+import dev.lanes.kernels.internal.NormsKernel;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -87,7 +88,7 @@ public final class Norms {
         Job job = JOB.get();
         job.set(LN_BWD, rows, cols, 0f, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, null, 0, dx, dxOff, lddx,
                 mean, meanOff, rstd, rstdOff, dgamma, dgOff, dbeta, dbOff);
-        backward(par, job, Backend.SIMD);
+        backward(par, job, Backend.NORMS);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ public final class Norms {
         Job job = JOB.get();
         job.set(RMS_BWD, rows, cols, 0f, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, null, 0, dx, dxOff, lddx,
                 null, 0, rstd, rstdOff, dgamma, dgOff, null, 0);
-        backward(par, job, Backend.SIMD);
+        backward(par, job, Backend.NORMS);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -343,7 +344,6 @@ public final class Norms {
         job.set(op, rows, cols, 0f, st.v, 0, cols, st.w, 0, cols, st.a, 0, null, 0, dx == null ? null : st.c, 0, cols,
                 mean == null ? null : st.u, 0, st.u, 0, dgamma == null ? null : st.b, 0, dbeta == null ? null : st.b,
                 cols);
-        job.simd = Backend.SIMD;
         job.ws = ws;
         try {
             for (int r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
@@ -370,12 +370,12 @@ public final class Norms {
             }
             if (dgamma != null) {
                 Segments.load(dgamma, dgOff, cols, 1, cols, st.b);
-                reduce(job.simd, blocks, cols, ws, 0, st.b, 0);
+                job.impl.reducePartials(blocks, cols, ws, 0, st.b, 0);
                 Segments.store(st.b, 1, cols, dgamma, dgOff, cols);
             }
             if (dbeta != null) {
                 Segments.load(dbeta, dbOff, cols, 1, cols, st.b);
-                reduce(job.simd, blocks, cols, ws, blocks * cols, st.b, 0);
+                job.impl.reducePartials(blocks, cols, ws, blocks * cols, st.b, 0);
                 Segments.store(st.b, 1, cols, dbeta, dbOff, cols);
             }
         } finally {
@@ -473,7 +473,7 @@ public final class Norms {
     }
 
     // ---------------------------------------------------------------------------------------------
-    // Driver shared by the SIMD bodies and the scalar twin
+    // Driver shared by the SIMD bodies and the scalar twin (NormsScalar runs it on ScalarKernels.NORMS)
 
     private static void dispatch(Parallelism par, Job job, int rows) {
         int parts = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
@@ -492,14 +492,14 @@ public final class Norms {
      * Backward over fixed row blocks: block b writes dx of its rows and its gain/bias partial sums into
      * workspace slot b; then the slots are added to dgamma/dbeta in block order.
      */
-    static void backward(Parallelism par, Job job, boolean simd) {
+    static void backward(Parallelism par, Job job, NormsKernel impl) {
         int rows = job.rows, cols = job.cols;
         int blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
         try {
             if (rows == 0) {
                 return;
             }
-            job.simd = simd;
+            job.impl = impl;
             boolean partials = (job.dgamma != null || job.dbeta != null) && cols > 0;
             if (partials) {
                 int need = 2 * blocks * cols;
@@ -514,22 +514,14 @@ public final class Norms {
             if (partials) {
                 float[] ws = job.ws;
                 if (job.dgamma != null) {
-                    reduce(simd, blocks, cols, ws, 0, job.dgamma, job.dgOff);
+                    impl.reducePartials(blocks, cols, ws, 0, job.dgamma, job.dgOff);
                 }
                 if (job.dbeta != null) {
-                    reduce(simd, blocks, cols, ws, blocks * cols, job.dbeta, job.dbOff);
+                    impl.reducePartials(blocks, cols, ws, blocks * cols, job.dbeta, job.dbOff);
                 }
             }
         } finally {
             job.clear();
-        }
-    }
-
-    private static void reduce(boolean simd, int blocks, int cols, float[] ws, int off, float[] out, int outOff) {
-        if (simd) {
-            SimdNorms.reducePartials(blocks, cols, ws, off, out, outOff);
-        } else {
-            NormsScalar.reducePartials(blocks, cols, ws, off, out, outOff);
         }
     }
 
@@ -542,7 +534,7 @@ public final class Norms {
     static final class Job implements Parallelism.PartTask {
         int op, rows, cols;
         float eps;
-        boolean simd = Backend.SIMD;
+        NormsKernel impl = Backend.NORMS;
         float[] dy, x, gamma, beta, out, mean, rstd, dgamma, dbeta, ws;
         int dyOff, lddy, xOff, ldx, gOff, bOff, outOff, ldout, meanOff, rstdOff, dgOff, dbOff;
 
@@ -560,7 +552,7 @@ public final class Norms {
             this.rstd = rstd; this.rstdOff = rstdOff;
             this.dgamma = dgamma; this.dgOff = dgOff;
             this.dbeta = dbeta; this.dbOff = dbOff;
-            this.simd = Backend.SIMD;
+            this.impl = Backend.NORMS;
             this.ws = null;
         }
 
@@ -581,41 +573,14 @@ public final class Norms {
             int block = r0 / ROW_BLOCK, blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
             int pg = block * cols, pb = (blocks + block) * cols;
             switch (op) {
-                case LN_FWD -> {
-                    if (simd) {
-                        SimdNorms.layerNormForward(n, cols, eps, x, xo, ldx, gamma, gOff, beta, bOff, out, oo, ldout,
-                                mean, meanOff + r0, rstd, rstdOff + r0);
-                    } else {
-                        NormsScalar.layerNormForwardUnchecked(n, cols, eps, x, xo, ldx, gamma, gOff, beta, bOff,
-                                out, oo, ldout, mean, meanOff + r0, rstd, rstdOff + r0);
-                    }
-                }
-                case RMS_FWD -> {
-                    if (simd) {
-                        SimdNorms.rmsNormForward(n, cols, eps, x, xo, ldx, gamma, gOff, out, oo, ldout, rstd, rstdOff + r0);
-                    } else {
-                        NormsScalar.rmsNormForwardUnchecked(n, cols, eps, x, xo, ldx, gamma, gOff, out, oo, ldout,
-                                rstd, rstdOff + r0);
-                    }
-                }
-                case LN_BWD -> {
-                    if (simd) {
-                        SimdNorms.layerNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
-                                mean, meanOff + r0, rstd, rstdOff + r0, out, oo, ldout, ws, pg, pb);
-                    } else {
-                        NormsScalar.layerNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
-                                mean, meanOff + r0, rstd, rstdOff + r0, out, oo, ldout, ws, pg, pb);
-                    }
-                }
-                case RMS_BWD -> {
-                    if (simd) {
-                        SimdNorms.rmsNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
-                                rstd, rstdOff + r0, out, oo, ldout, ws, pg);
-                    } else {
-                        NormsScalar.rmsNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
-                                rstd, rstdOff + r0, out, oo, ldout, ws, pg);
-                    }
-                }
+                case LN_FWD -> impl.layerNormForward(n, cols, eps, x, xo, ldx, gamma, gOff, beta, bOff,
+                        out, oo, ldout, mean, meanOff + r0, rstd, rstdOff + r0);
+                case RMS_FWD -> impl.rmsNormForward(n, cols, eps, x, xo, ldx, gamma, gOff, out, oo, ldout,
+                        rstd, rstdOff + r0);
+                case LN_BWD -> impl.layerNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
+                        mean, meanOff + r0, rstd, rstdOff + r0, out, oo, ldout, ws, pg, pb);
+                case RMS_BWD -> impl.rmsNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
+                        rstd, rstdOff + r0, out, oo, ldout, ws, pg);
                 default -> throw new IllegalStateException("op=" + op);
             }
         }

@@ -1,6 +1,6 @@
 package dev.lanes.kernels;
 
-import dev.lanes.kernels.simd.SimdOptimizers;
+import dev.lanes.kernels.internal.Checks;
 
 /**
  * AdamW (Loshchilov and Hutter 2019) on a flat range of parameters, in the order PyTorch applies it:
@@ -92,13 +92,8 @@ public final class Optimizers {
 
     static void body(int n, float decay, float beta1, float beta2, float stepSize, float sqrtC2, float eps,
                      float[] grads, int gOff, float[] params, int pOff, float[] m, int mOff, float[] v, int vOff) {
-        if (Backend.SIMD) {
-            SimdOptimizers.adamW(n, decay, beta1, beta2, stepSize, sqrtC2, eps, grads, gOff, params, pOff, m, mOff,
-                    v, vOff);
-        } else {
-            OptimizersScalar.adamWUnchecked(n, decay, beta1, beta2, stepSize, sqrtC2, eps, grads, gOff, params, pOff,
-                    m, mOff, v, vOff);
-        }
+        Backend.OPTIMIZER.adamW(n, decay, beta1, beta2, stepSize, sqrtC2, eps, grads, gOff, params, pOff,
+                m, mOff, v, vOff);
     }
 
     /** A parallel region, reused per calling thread so that dispatching allocates nothing. */

@@ -1,6 +1,6 @@
 package dev.lanes.core.attention;
 
-import dev.lanes.kernels.AttentionTiles;
+import dev.lanes.kernels.internal.AttentionTiles;
 import dev.lanes.kernels.Parallelism;
 import java.util.Arrays;
 
@@ -129,7 +129,7 @@ public final class Attention {
                         float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
                         float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
                         float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
-        dev.lanes.kernels.Checks.team(par);
+        dev.lanes.kernels.internal.Checks.team(par);
         notNull(cfg, "cfg");
         int T = cfg.queries, S = cfg.keys;
         Views.checkForward(cfg, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os, lse, lseOff);
@@ -146,7 +146,7 @@ public final class Attention {
                          float[] o, int oOff, HeadLayout os, float[] lse, int lseOff,
                          float[] dq, int dqOff, HeadLayout dqs, float[] dk, int dkOff, HeadLayout dks,
                          float[] dv, int dvOff, HeadLayout dvs) {
-        dev.lanes.kernels.Checks.team(par);
+        dev.lanes.kernels.internal.Checks.team(par);
         notNull(cfg, "cfg");
         int T = cfg.queries, S = cfg.keys;
         Views.checkBackward(cfg, dO, dOOff, dOs, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os,
