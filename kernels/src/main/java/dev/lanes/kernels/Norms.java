@@ -2,6 +2,7 @@ package dev.lanes.kernels;
 
 import dev.lanes.kernels.internal.Checks;
 import dev.lanes.kernels.internal.NormsKernel;
+import dev.lanes.kernels.internal.PartJob;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -477,14 +478,14 @@ public final class Norms {
 
     private static void dispatch(Parallelism par, Job job, int rows) {
         int parts = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
-        try {
-            if (parts <= 1 || par.threads() == 1) {
-                job.rows(0, rows);
-            } else {
-                par.forEach(parts, job);
+        if (parts <= 1 || par.threads() == 1) {
+            try {
+                job.rows(0, rows); // one call over all rows: the same bits, fewer calls
+            } finally {
+                job.clear();
             }
-        } finally {
-            job.clear();
+        } else {
+            job.runAndClear(par, parts);
         }
     }
 
@@ -510,7 +511,7 @@ public final class Norms {
                 }
                 job.ws = ws;
             }
-            par.forEach(blocks, job); // inline on a serial team
+            job.forEach(par, blocks); // inline on a serial team
             if (partials) {
                 float[] ws = job.ws;
                 if (job.dgamma != null) {
@@ -529,9 +530,9 @@ public final class Norms {
     private static final ThreadLocal<float[]> WORKSPACE = ThreadLocal.withInitial(() -> new float[0]);
 
     /** A region, reused per calling thread so that dispatching allocates nothing. */
-    static final ThreadLocal<Job> JOB = ThreadLocal.withInitial(Job::new);
+    static final ThreadLocal<Job> JOB = PartJob.perThread(Job::new);
 
-    static final class Job implements Parallelism.PartTask {
+    static final class Job extends PartJob {
         int op, rows, cols;
         float eps;
         NormsKernel impl = Backend.NORMS;
@@ -556,7 +557,8 @@ public final class Norms {
             this.ws = null;
         }
 
-        void clear() {
+        @Override
+        protected void clear() {
             dy = x = gamma = beta = out = mean = rstd = dgamma = dbeta = ws = null;
         }
 
