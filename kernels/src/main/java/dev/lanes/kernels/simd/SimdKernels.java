@@ -14,7 +14,9 @@ import dev.lanes.kernels.internal.SoftmaxKernel;
  * package, handed out once by {@code dev.lanes.kernels.Backend} when it chooses SIMD. Only this class
  * names those bodies outside the package, and nothing loads it (or any Vector API class) unless SIMD
  * was chosen. The adapters are stateless singletons held in static finals by their callers, so C2
- * sees a constant receiver and inlines the call into the facade.
+ * sees a constant receiver and inlines the call into the facade. The method headers repeat
+ * {@code ScalarKernels}' (both implement the same interfaces: a tool listing repeated lines pairs them);
+ * the bodies are one call each, to different code.
  */
 public final class SimdKernels {
     private SimdKernels() {}
