@@ -6,6 +6,7 @@
  * <p>{@code dev.lanes.kernels.internal} (the kernel-family interfaces, the attention tiles, the argument
  * checks) is for Lanes' own core only; {@code dev.lanes.kernels.simd} (the Vector API bodies) for no one.
  */
+@SuppressWarnings("module") // the qualified export names dev.lanes.core, which is compiled after this module
 module dev.lanes.kernels {
     requires static jdk.incubator.vector;
 
