@@ -1,6 +1,7 @@
 package dev.lanes.kernels;
 
-import dev.lanes.kernels.simd.SimdActivations;
+import dev.lanes.kernels.internal.Checks;
+import dev.lanes.kernels.internal.PartJob;
 
 /**
  * GELU with the tanh approximation used by GPT-2 (Hendrycks and Gimpel 2016; PyTorch's
@@ -83,32 +84,22 @@ public final class Activations {
         }
         Job job = JOB.get();
         job.set(backward, n, dy, dyOff, x, xOff, out, outOff);
-        try {
-            par.forEach(parts, job);
-        } finally {
-            job.clear();
-        }
+        job.runAndClear(par, parts);
     }
 
     private static void body(boolean backward, int n, float[] dy, int dyOff, float[] x, int xOff,
                              float[] out, int outOff) {
-        if (Backend.SIMD) {
-            if (backward) {
-                SimdActivations.geluBackward(n, dy, dyOff, x, xOff, out, outOff);
-            } else {
-                SimdActivations.geluForward(n, x, xOff, out, outOff);
-            }
-        } else if (backward) {
-            ActivationsScalar.geluBackwardUnchecked(n, dy, dyOff, x, xOff, out, outOff);
+        if (backward) {
+            Backend.ELEMENTWISE.geluBackward(n, dy, dyOff, x, xOff, out, outOff);
         } else {
-            ActivationsScalar.geluForwardUnchecked(n, x, xOff, out, outOff);
+            Backend.ELEMENTWISE.geluForward(n, x, xOff, out, outOff);
         }
     }
 
     /** A parallel region, reused per calling thread so that dispatching allocates nothing. */
-    private static final ThreadLocal<Job> JOB = ThreadLocal.withInitial(Job::new);
+    private static final ThreadLocal<Job> JOB = PartJob.perThread(Job::new);
 
-    private static final class Job implements Parallelism.PartTask {
+    private static final class Job extends PartJob {
         boolean backward;
         int n, dyOff, xOff, outOff;
         float[] dy, x, out;
@@ -121,7 +112,8 @@ public final class Activations {
             this.out = out; this.outOff = outOff;
         }
 
-        void clear() {
+        @Override
+        protected void clear() {
             dy = x = out = null;
         }
 

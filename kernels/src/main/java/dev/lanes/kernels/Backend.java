@@ -1,5 +1,12 @@
 package dev.lanes.kernels;
 
+import dev.lanes.kernels.internal.ElementwiseKernel;
+import dev.lanes.kernels.internal.GemmKernel;
+import dev.lanes.kernels.internal.NormsKernel;
+import dev.lanes.kernels.internal.OptimizerKernel;
+import dev.lanes.kernels.internal.ResidualAddKernel;
+import dev.lanes.kernels.internal.SoftmaxKernel;
+import dev.lanes.kernels.simd.SimdKernels;
 import java.lang.System.Logger.Level;
 import java.util.Optional;
 
@@ -9,7 +16,16 @@ import java.util.Optional;
  * <p>The SIMD path needs the incubating module {@code jdk.incubator.vector} in the boot layer (it is
  * only resolved when the JVM is started with {@value #FLAG}). Without it, or when the system property
  * {@code lanes.simd=false} asks for it, every facade delegates to its scalar twin and one warning says
- * why. The choice is a {@code static final} boolean, so C2 folds the branch away in the facades.
+ * why.
+ *
+ * <p>The choice is made here once, for every kernel family at the same time (Lucene's vectorization
+ * provider is the model): each family is an interface of {@code dev.lanes.kernels.internal} with a scalar
+ * implementation ({@link ScalarKernels}, onto the twins' bodies) and a Vector API one
+ * ({@code SimdKernels}, onto the {@code simd} bodies), and the chosen instance sits in a
+ * {@code static final} field below. The facades validate and then call that field: they hold no branch
+ * on the backend, and C2, seeing a constant receiver of one class, inlines the call. The SIMD classes are
+ * not even loaded when the scalar kernels are chosen. The attention tiles choose from {@link #simdEnabled()}
+ * in the same way ({@code dev.lanes.kernels.internal.AttentionTiles}).
  */
 public final class Backend {
     /** The JVM flag that makes the SIMD path available. */
@@ -17,6 +33,13 @@ public final class Backend {
 
     static final boolean SIMD;
     private static final String REASON;
+
+    static final GemmKernel GEMM;
+    static final SoftmaxKernel SOFTMAX;
+    static final ResidualAddKernel RESIDUAL_ADD;
+    static final NormsKernel NORMS;
+    static final ElementwiseKernel ELEMENTWISE;
+    static final OptimizerKernel OPTIMIZER;
 
     static {
         String reason = null;
@@ -41,6 +64,21 @@ public final class Backend {
         }
         SIMD = simd;
         REASON = reason;
+        if (simd) {
+            GEMM = SimdKernels.gemm();
+            SOFTMAX = SimdKernels.softmax();
+            RESIDUAL_ADD = SimdKernels.residualAdd();
+            NORMS = SimdKernels.norms();
+            ELEMENTWISE = SimdKernels.elementwise();
+            OPTIMIZER = SimdKernels.optimizer();
+        } else {
+            GEMM = ScalarKernels.GEMM;
+            SOFTMAX = ScalarKernels.SOFTMAX;
+            RESIDUAL_ADD = ScalarKernels.RESIDUAL_ADD;
+            NORMS = ScalarKernels.NORMS;
+            ELEMENTWISE = ScalarKernels.ELEMENTWISE;
+            OPTIMIZER = ScalarKernels.OPTIMIZER;
+        }
         if (!simd) {
             System.getLogger("dev.lanes.kernels").log(Level.WARNING,
                     "Lanes runs its scalar kernels: " + reason);

@@ -1,6 +1,6 @@
 package dev.lanes.kernels;
 
-import dev.lanes.kernels.simd.VectorMath;
+import dev.lanes.kernels.internal.Checks;
 
 /**
  * The one float32 exponential of Lanes: softmax, the attention tiles and GELU all take it, in SIMD
@@ -87,12 +87,6 @@ public final class FloatExp {
         Checks.vector("x", x, xOff, n);
         Checks.vector("y", y, yOff, n);
         Overlap.views().input("x", x, xOff, n).output("y", y, yOff, n).orSameAs("x").check();
-        if (Backend.SIMD) {
-            VectorMath.exp(n, x, xOff, y, yOff);
-        } else {
-            for (int i = 0; i < n; i++) {
-                y[yOff + i] = exp(x[xOff + i]);
-            }
-        }
+        Backend.ELEMENTWISE.exp(n, x, xOff, y, yOff);
     }
 }

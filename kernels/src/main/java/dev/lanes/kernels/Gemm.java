@@ -1,6 +1,6 @@
 package dev.lanes.kernels;
 
-import dev.lanes.kernels.simd.SimdGemm;
+import dev.lanes.kernels.internal.Checks;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -54,12 +54,8 @@ public final class Gemm {
                              float beta, float[] c, int cOff, int ldc) {
         Checks.team(par);
         check(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
-        if (Backend.SIMD) {
-            SimdGemm.sgemm(par, transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
-                    a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
-        } else {
-            GemmScalar.sgemmUnchecked(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
-        }
+        Backend.GEMM.sgemm(par, transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
+                a, aOff, lda, b, bOff, ldb, beta, null, 0, null, 0, 0, c, cOff, ldc);
     }
 
     /**
@@ -81,13 +77,8 @@ public final class Gemm {
                                   float[] c, int cOff, int ldc) {
         Checks.team(par);
         checkFused(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, bias, biasOff, res, rOff, ldr, c, cOff, ldc);
-        if (Backend.SIMD) {
-            SimdGemm.sgemm(par, transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
-                    a, aOff, lda, b, bOff, ldb, beta, bias, biasOff, res, rOff, ldr, c, cOff, ldc);
-        } else {
-            GemmScalar.sgemmFusedUnchecked(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta,
-                    bias, biasOff, res, rOff, ldr, c, cOff, ldc);
-        }
+        Backend.GEMM.sgemm(par, transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
+                a, aOff, lda, b, bOff, ldb, beta, bias, biasOff, res, rOff, ldr, c, cOff, ldc);
     }
 
     /** {@link #sgemmFused(Parallelism, Transpose, Transpose, int, int, int, float, float[], int, int, float[], int, int, float, float[], int, float[], int, int, float[], int, int)} on the process default team. */
@@ -137,13 +128,8 @@ public final class Gemm {
         Checks.team(par);
         checkBatched(batch, transA, transB, m, n, k, a, aOff, lda, strideA, b, bOff, ldb, strideB,
                 c, cOff, ldc, strideC);
-        if (Backend.SIMD) {
-            SimdGemm.sgemmBatched(par, batch, transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
-                    a, aOff, lda, strideA, b, bOff, ldb, strideB, beta, c, cOff, ldc, strideC);
-        } else {
-            GemmScalar.sgemmStridedBatchedUnchecked(batch, transA, transB, m, n, k, alpha, a, aOff, lda, strideA,
-                    b, bOff, ldb, strideB, beta, c, cOff, ldc, strideC);
-        }
+        Backend.GEMM.sgemmBatched(par, batch, transA == Transpose.T, transB == Transpose.T, m, n, k, alpha,
+                a, aOff, lda, strideA, b, bOff, ldb, strideB, beta, c, cOff, ldc, strideC);
     }
 
     /**

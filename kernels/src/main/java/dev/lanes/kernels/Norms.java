@@ -1,6 +1,8 @@
 package dev.lanes.kernels;
 
-import dev.lanes.kernels.simd.SimdNorms;
+import dev.lanes.kernels.internal.Checks;
+import dev.lanes.kernels.internal.NormsKernel;
+import dev.lanes.kernels.internal.PartJob;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -87,7 +89,7 @@ public final class Norms {
         Job job = JOB.get();
         job.set(LN_BWD, rows, cols, 0f, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, null, 0, dx, dxOff, lddx,
                 mean, meanOff, rstd, rstdOff, dgamma, dgOff, dbeta, dbOff);
-        backward(par, job, Backend.SIMD);
+        backward(par, job, Backend.NORMS);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -137,7 +139,7 @@ public final class Norms {
         Job job = JOB.get();
         job.set(RMS_BWD, rows, cols, 0f, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, null, 0, dx, dxOff, lddx,
                 null, 0, rstd, rstdOff, dgamma, dgOff, null, 0);
-        backward(par, job, Backend.SIMD);
+        backward(par, job, Backend.NORMS);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -343,7 +345,6 @@ public final class Norms {
         job.set(op, rows, cols, 0f, st.v, 0, cols, st.w, 0, cols, st.a, 0, null, 0, dx == null ? null : st.c, 0, cols,
                 mean == null ? null : st.u, 0, st.u, 0, dgamma == null ? null : st.b, 0, dbeta == null ? null : st.b,
                 cols);
-        job.simd = Backend.SIMD;
         job.ws = ws;
         try {
             for (int r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
@@ -370,12 +371,12 @@ public final class Norms {
             }
             if (dgamma != null) {
                 Segments.load(dgamma, dgOff, cols, 1, cols, st.b);
-                reduce(job.simd, blocks, cols, ws, 0, st.b, 0);
+                job.impl.reducePartials(blocks, cols, ws, 0, st.b, 0);
                 Segments.store(st.b, 1, cols, dgamma, dgOff, cols);
             }
             if (dbeta != null) {
                 Segments.load(dbeta, dbOff, cols, 1, cols, st.b);
-                reduce(job.simd, blocks, cols, ws, blocks * cols, st.b, 0);
+                job.impl.reducePartials(blocks, cols, ws, blocks * cols, st.b, 0);
                 Segments.store(st.b, 1, cols, dbeta, dbOff, cols);
             }
         } finally {
@@ -473,18 +474,18 @@ public final class Norms {
     }
 
     // ---------------------------------------------------------------------------------------------
-    // Driver shared by the SIMD bodies and the scalar twin
+    // Driver shared by the SIMD bodies and the scalar twin (NormsScalar runs it on ScalarKernels.NORMS)
 
     private static void dispatch(Parallelism par, Job job, int rows) {
         int parts = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
-        try {
-            if (parts <= 1 || par.threads() == 1) {
-                job.rows(0, rows);
-            } else {
-                par.forEach(parts, job);
+        if (parts <= 1 || par.threads() == 1) {
+            try {
+                job.rows(0, rows); // one call over all rows: the same bits, fewer calls
+            } finally {
+                job.clear();
             }
-        } finally {
-            job.clear();
+        } else {
+            job.runAndClear(par, parts);
         }
     }
 
@@ -492,14 +493,14 @@ public final class Norms {
      * Backward over fixed row blocks: block b writes dx of its rows and its gain/bias partial sums into
      * workspace slot b; then the slots are added to dgamma/dbeta in block order.
      */
-    static void backward(Parallelism par, Job job, boolean simd) {
+    static void backward(Parallelism par, Job job, NormsKernel impl) {
         int rows = job.rows, cols = job.cols;
         int blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
         try {
             if (rows == 0) {
                 return;
             }
-            job.simd = simd;
+            job.impl = impl;
             boolean partials = (job.dgamma != null || job.dbeta != null) && cols > 0;
             if (partials) {
                 int need = 2 * blocks * cols;
@@ -510,14 +511,14 @@ public final class Norms {
                 }
                 job.ws = ws;
             }
-            par.forEach(blocks, job); // inline on a serial team
+            job.forEach(par, blocks); // inline on a serial team
             if (partials) {
                 float[] ws = job.ws;
                 if (job.dgamma != null) {
-                    reduce(simd, blocks, cols, ws, 0, job.dgamma, job.dgOff);
+                    impl.reducePartials(blocks, cols, ws, 0, job.dgamma, job.dgOff);
                 }
                 if (job.dbeta != null) {
-                    reduce(simd, blocks, cols, ws, blocks * cols, job.dbeta, job.dbOff);
+                    impl.reducePartials(blocks, cols, ws, blocks * cols, job.dbeta, job.dbOff);
                 }
             }
         } finally {
@@ -525,24 +526,16 @@ public final class Norms {
         }
     }
 
-    private static void reduce(boolean simd, int blocks, int cols, float[] ws, int off, float[] out, int outOff) {
-        if (simd) {
-            SimdNorms.reducePartials(blocks, cols, ws, off, out, outOff);
-        } else {
-            NormsScalar.reducePartials(blocks, cols, ws, off, out, outOff);
-        }
-    }
-
     /** Per calling thread: the gain/bias partial sums of the blocks, grown on demand and kept. */
     private static final ThreadLocal<float[]> WORKSPACE = ThreadLocal.withInitial(() -> new float[0]);
 
     /** A region, reused per calling thread so that dispatching allocates nothing. */
-    static final ThreadLocal<Job> JOB = ThreadLocal.withInitial(Job::new);
+    static final ThreadLocal<Job> JOB = PartJob.perThread(Job::new);
 
-    static final class Job implements Parallelism.PartTask {
+    static final class Job extends PartJob {
         int op, rows, cols;
         float eps;
-        boolean simd = Backend.SIMD;
+        NormsKernel impl = Backend.NORMS;
         float[] dy, x, gamma, beta, out, mean, rstd, dgamma, dbeta, ws;
         int dyOff, lddy, xOff, ldx, gOff, bOff, outOff, ldout, meanOff, rstdOff, dgOff, dbOff;
 
@@ -560,11 +553,12 @@ public final class Norms {
             this.rstd = rstd; this.rstdOff = rstdOff;
             this.dgamma = dgamma; this.dgOff = dgOff;
             this.dbeta = dbeta; this.dbOff = dbOff;
-            this.simd = Backend.SIMD;
+            this.impl = Backend.NORMS;
             this.ws = null;
         }
 
-        void clear() {
+        @Override
+        protected void clear() {
             dy = x = gamma = beta = out = mean = rstd = dgamma = dbeta = ws = null;
         }
 
@@ -581,41 +575,14 @@ public final class Norms {
             int block = r0 / ROW_BLOCK, blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
             int pg = block * cols, pb = (blocks + block) * cols;
             switch (op) {
-                case LN_FWD -> {
-                    if (simd) {
-                        SimdNorms.layerNormForward(n, cols, eps, x, xo, ldx, gamma, gOff, beta, bOff, out, oo, ldout,
-                                mean, meanOff + r0, rstd, rstdOff + r0);
-                    } else {
-                        NormsScalar.layerNormForwardUnchecked(n, cols, eps, x, xo, ldx, gamma, gOff, beta, bOff,
-                                out, oo, ldout, mean, meanOff + r0, rstd, rstdOff + r0);
-                    }
-                }
-                case RMS_FWD -> {
-                    if (simd) {
-                        SimdNorms.rmsNormForward(n, cols, eps, x, xo, ldx, gamma, gOff, out, oo, ldout, rstd, rstdOff + r0);
-                    } else {
-                        NormsScalar.rmsNormForwardUnchecked(n, cols, eps, x, xo, ldx, gamma, gOff, out, oo, ldout,
-                                rstd, rstdOff + r0);
-                    }
-                }
-                case LN_BWD -> {
-                    if (simd) {
-                        SimdNorms.layerNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
-                                mean, meanOff + r0, rstd, rstdOff + r0, out, oo, ldout, ws, pg, pb);
-                    } else {
-                        NormsScalar.layerNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
-                                mean, meanOff + r0, rstd, rstdOff + r0, out, oo, ldout, ws, pg, pb);
-                    }
-                }
-                case RMS_BWD -> {
-                    if (simd) {
-                        SimdNorms.rmsNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
-                                rstd, rstdOff + r0, out, oo, ldout, ws, pg);
-                    } else {
-                        NormsScalar.rmsNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
-                                rstd, rstdOff + r0, out, oo, ldout, ws, pg);
-                    }
-                }
+                case LN_FWD -> impl.layerNormForward(n, cols, eps, x, xo, ldx, gamma, gOff, beta, bOff,
+                        out, oo, ldout, mean, meanOff + r0, rstd, rstdOff + r0);
+                case RMS_FWD -> impl.rmsNormForward(n, cols, eps, x, xo, ldx, gamma, gOff, out, oo, ldout,
+                        rstd, rstdOff + r0);
+                case LN_BWD -> impl.layerNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
+                        mean, meanOff + r0, rstd, rstdOff + r0, out, oo, ldout, ws, pg, pb);
+                case RMS_BWD -> impl.rmsNormBackwardBlock(n, cols, dy, dyo, lddy, x, xo, ldx, gamma, gOff,
+                        rstd, rstdOff + r0, out, oo, ldout, ws, pg);
                 default -> throw new IllegalStateException("op=" + op);
             }
         }

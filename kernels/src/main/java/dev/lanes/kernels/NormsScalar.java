@@ -30,7 +30,7 @@ public final class NormsScalar {
         Norms.Job job = Norms.JOB.get();
         job.set(2, rows, cols, 0f, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, null, 0, dx, dxOff, lddx,
                 mean, meanOff, rstd, rstdOff, dgamma, dgOff, dbeta, dbOff);
-        Norms.backward(Parallelism.serial(), job, false);
+        Norms.backward(Parallelism.serial(), job, ScalarKernels.NORMS);
     }
 
     /** Same contract and validation as {@link Norms#rmsNormForward(int, int, float, float[], int, int, float[], int, float[], int, int, float[], int)}. */
@@ -49,7 +49,7 @@ public final class NormsScalar {
         Norms.Job job = Norms.JOB.get();
         job.set(3, rows, cols, 0f, dy, dyOff, lddy, x, xOff, ldx, gamma, gOff, null, 0, dx, dxOff, lddx,
                 null, 0, rstd, rstdOff, dgamma, dgOff, null, 0);
-        Norms.backward(Parallelism.serial(), job, false);
+        Norms.backward(Parallelism.serial(), job, ScalarKernels.NORMS);
     }
 
     // ---------------------------------------------------------------------------------------------

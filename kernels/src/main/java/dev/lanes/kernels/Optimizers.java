@@ -1,6 +1,7 @@
 package dev.lanes.kernels;
 
-import dev.lanes.kernels.simd.SimdOptimizers;
+import dev.lanes.kernels.internal.Checks;
+import dev.lanes.kernels.internal.PartJob;
 
 /**
  * AdamW (Loshchilov and Hutter 2019) on a flat range of parameters, in the order PyTorch applies it:
@@ -47,11 +48,7 @@ public final class Optimizers {
         }
         Job job = JOB.get();
         job.set(n, decay, beta1, beta2, stepSize, sqrtC2, eps, grads, gOff, params, pOff, m, mOff, v, vOff);
-        try {
-            par.forEach(parts, job);
-        } finally {
-            job.clear();
-        }
+        job.runAndClear(par, parts);
     }
 
     /** lr / c1 with the bias correction c1 = 1 - beta1^t rounded to float first. */
@@ -92,19 +89,14 @@ public final class Optimizers {
 
     static void body(int n, float decay, float beta1, float beta2, float stepSize, float sqrtC2, float eps,
                      float[] grads, int gOff, float[] params, int pOff, float[] m, int mOff, float[] v, int vOff) {
-        if (Backend.SIMD) {
-            SimdOptimizers.adamW(n, decay, beta1, beta2, stepSize, sqrtC2, eps, grads, gOff, params, pOff, m, mOff,
-                    v, vOff);
-        } else {
-            OptimizersScalar.adamWUnchecked(n, decay, beta1, beta2, stepSize, sqrtC2, eps, grads, gOff, params, pOff,
-                    m, mOff, v, vOff);
-        }
+        Backend.OPTIMIZER.adamW(n, decay, beta1, beta2, stepSize, sqrtC2, eps, grads, gOff, params, pOff,
+                m, mOff, v, vOff);
     }
 
     /** A parallel region, reused per calling thread so that dispatching allocates nothing. */
-    private static final ThreadLocal<Job> JOB = ThreadLocal.withInitial(Job::new);
+    private static final ThreadLocal<Job> JOB = PartJob.perThread(Job::new);
 
-    private static final class Job implements Parallelism.PartTask {
+    private static final class Job extends PartJob {
         int n, gOff, pOff, mOff, vOff;
         float decay, beta1, beta2, stepSize, sqrtC2, eps;
         float[] grads, params, m, v;
@@ -120,7 +112,8 @@ public final class Optimizers {
             this.v = v; this.vOff = vOff;
         }
 
-        void clear() {
+        @Override
+        protected void clear() {
             grads = params = m = v = null;
         }
 

@@ -1,5 +1,6 @@
 package dev.lanes.kernels;
 
+import dev.lanes.kernels.internal.Checks;
 import dev.lanes.kernels.simd.SimdResidualAdd;
 import java.lang.foreign.MemorySegment;
 
@@ -30,12 +31,7 @@ public final class ResidualAdd {
                                float[] f, int fOff, int ldf, float[] bias, int biasOff,
                                float[] y, int yOff, int ldy) {
         checkForward(rows, cols, x, xOff, ldx, f, fOff, ldf, bias, biasOff, y, yOff, ldy);
-        if (Backend.SIMD) {
-            SimdResidualAdd.forward(rows, cols, alpha, x, xOff, ldx, f, fOff, ldf, bias, biasOff, y, yOff, ldy);
-        } else {
-            ResidualAddScalar.forwardUnchecked(rows, cols, alpha, x, xOff, ldx, f, fOff, ldf, bias, biasOff,
-                    y, yOff, ldy);
-        }
+        Backend.RESIDUAL_ADD.forward(rows, cols, alpha, x, xOff, ldx, f, fOff, ldf, bias, biasOff, y, yOff, ldy);
     }
 
     /**
@@ -56,13 +52,8 @@ public final class ResidualAdd {
                                 float[] dx, int dxOff, int lddx, float[] df, int dfOff, int lddf,
                                 float[] dbias, int dbiasOff) {
         checkBackward(rows, cols, dy, dyOff, lddy, dx, dxOff, lddx, df, dfOff, lddf, dbias, dbiasOff);
-        if (Backend.SIMD) {
-            SimdResidualAdd.backward(rows, cols, alpha, dy, dyOff, lddy, dx, dxOff, lddx, df, dfOff, lddf,
-                    dbias, dbiasOff);
-        } else {
-            ResidualAddScalar.backwardUnchecked(rows, cols, alpha, dy, dyOff, lddy, dx, dxOff, lddx, df, dfOff, lddf,
-                    dbias, dbiasOff);
-        }
+        Backend.RESIDUAL_ADD.backward(rows, cols, alpha, dy, dyOff, lddy, dx, dxOff, lddx, df, dfOff, lddf,
+                dbias, dbiasOff);
     }
 
     /**

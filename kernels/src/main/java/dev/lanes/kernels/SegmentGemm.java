@@ -1,5 +1,6 @@
 package dev.lanes.kernels;
 
+import dev.lanes.kernels.internal.PartJob;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -15,7 +16,7 @@ import java.lang.foreign.MemorySegment;
 final class SegmentGemm {
     private SegmentGemm() {}
 
-    private static final ThreadLocal<Job> JOB = ThreadLocal.withInitial(Job::new);
+    private static final ThreadLocal<Job> JOB = PartJob.perThread(Job::new);
 
     static void sgemm(Parallelism par, Transpose transA, Transpose transB, int m, int n, int k, float alpha,
                       MemorySegment a, long aOff, long lda, MemorySegment b, long bOff, long ldb,
@@ -31,15 +32,7 @@ final class SegmentGemm {
         Job job = JOB.get();
         job.set(transA == Transpose.T, transB == Transpose.T, m, n, k, alpha, a, aOff, lda, b, bOff, ldb,
                 beta, c, cOff, ldc, mc, nc, parts);
-        try {
-            if (parts == 1) {
-                job.run(0);
-            } else {
-                par.forEach(parts, job);
-            }
-        } finally {
-            job.clear();
-        }
+        job.runAndClear(par, parts);
     }
 
     /**
@@ -74,7 +67,7 @@ final class SegmentGemm {
         return (int) Math.max(1, Math.min(extent, size));
     }
 
-    private static final class Job implements Parallelism.PartTask {
+    private static final class Job extends PartJob {
         boolean ta, tb;
         int m, n, k, mc, nc, parts;
         float alpha, beta;
@@ -89,7 +82,8 @@ final class SegmentGemm {
             this.c = c; this.cOff = cOff; this.ldc = ldc; this.mc = mc; this.nc = nc; this.parts = parts;
         }
 
-        void clear() {
+        @Override
+        protected void clear() {
             a = b = c = null;
         }
 

@@ -1,5 +1,6 @@
 package dev.lanes.kernels;
 
+import dev.lanes.kernels.internal.Checks;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 

@@ -1,5 +1,6 @@
 package dev.lanes.kernels;
 
+import dev.lanes.kernels.internal.Checks;
 import dev.lanes.kernels.simd.SimdSoftmax;
 import java.lang.foreign.MemorySegment;
 
@@ -46,12 +47,8 @@ public final class Softmax {
                                float[] mask, int maskOff, int ldmask,
                                float[] x, int xOff, int ldx, float[] y, int yOff, int ldy) {
         checkForward(rows, cols, scale, mask, maskOff, ldmask, x, xOff, ldx, y, yOff, ldy);
-        if (Backend.SIMD) {
-            SimdSoftmax.forward(rows, cols, scale, causal, causalOffset, mask, maskOff, ldmask, x, xOff, ldx, y, yOff, ldy);
-        } else {
-            SoftmaxScalar.forwardUnchecked(rows, cols, scale, causal, causalOffset, mask, maskOff, ldmask,
-                    x, xOff, ldx, y, yOff, ldy);
-        }
+        Backend.SOFTMAX.forward(rows, cols, scale, causal, causalOffset, mask, maskOff, ldmask, x, xOff, ldx,
+                y, yOff, ldy);
     }
 
     /**
@@ -68,11 +65,7 @@ public final class Softmax {
     public static void backward(int rows, int cols, float scale, float[] dy, int dyOff, int lddy,
                                 float[] y, int yOff, int ldy, float[] dx, int dxOff, int lddx) {
         checkBackward(rows, cols, scale, dy, dyOff, lddy, y, yOff, ldy, dx, dxOff, lddx);
-        if (Backend.SIMD) {
-            SimdSoftmax.backward(rows, cols, scale, dy, dyOff, lddy, y, yOff, ldy, dx, dxOff, lddx);
-        } else {
-            SoftmaxScalar.backwardUnchecked(rows, cols, scale, dy, dyOff, lddy, y, yOff, ldy, dx, dxOff, lddx);
-        }
+        Backend.SOFTMAX.backward(rows, cols, scale, dy, dyOff, lddy, y, yOff, ldy, dx, dxOff, lddx);
     }
 
     /** Columns {@code [0, visible)} of row {@code i} survive the causal mask. */

@@ -1,5 +1,6 @@
 package dev.lanes.kernels;
 
+import dev.lanes.kernels.internal.Checks;
 import java.io.IOException;
 import java.io.Reader;
 import java.lang.System.Logger.Level;

@@ -1,7 +1,7 @@
 package dev.lanes.tests;
 
-import dev.lanes.kernels.AttentionTiles;
-import dev.lanes.kernels.AttentionTilesScalar;
+import dev.lanes.kernels.internal.AttentionTiles;
+import dev.lanes.kernels.internal.AttentionTilesScalar;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.RepeatedTest;

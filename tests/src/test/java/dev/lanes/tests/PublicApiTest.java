@@ -79,6 +79,10 @@ class PublicApiTest {
             }
             assertThat(kernels.isExported("dev.lanes.kernels")).isTrue();
             assertThat(core.canRead(kernels)).isTrue();
+            // The kernel-family interfaces, the tiles and the checks are core's only; the Vector API bodies no one's.
+            assertThat(kernels.isExported("dev.lanes.kernels.internal")).as("internal exported to all").isFalse();
+            assertThat(kernels.isExported("dev.lanes.kernels.internal", core)).as("internal exported to core").isTrue();
+            assertThat(kernels.isExported("dev.lanes.kernels.simd", core)).as("simd exported").isFalse();
         }
     }
 

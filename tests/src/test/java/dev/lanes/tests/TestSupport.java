@@ -249,7 +249,8 @@ final class TestSupport {
         cmd.addAll(List.of(options));
         String modulePath = System.getProperty("jdk.module.path");
         if (modulePath != null && !modulePath.isEmpty()) {
-            cmd.addAll(List.of("--module-path", modulePath, "--add-modules", "dev.lanes.core"));
+            cmd.addAll(List.of("--module-path", modulePath, "--add-modules", "dev.lanes.core",
+                    "--add-exports", "dev.lanes.kernels/dev.lanes.kernels.internal=ALL-UNNAMED"));
         }
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
         return cmd;

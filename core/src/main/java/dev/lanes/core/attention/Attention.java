@@ -1,7 +1,8 @@
 package dev.lanes.core.attention;
 
-import dev.lanes.kernels.AttentionTiles;
+import dev.lanes.kernels.internal.AttentionTiles;
 import dev.lanes.kernels.Parallelism;
+import dev.lanes.kernels.internal.PartJob;
 import java.util.Arrays;
 
 /**
@@ -129,7 +130,7 @@ public final class Attention {
                         float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
                         float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
                         float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
-        dev.lanes.kernels.Checks.team(par);
+        dev.lanes.kernels.internal.Checks.team(par);
         notNull(cfg, "cfg");
         int T = cfg.queries, S = cfg.keys;
         Views.checkForward(cfg, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os, lse, lseOff);
@@ -146,7 +147,7 @@ public final class Attention {
                          float[] o, int oOff, HeadLayout os, float[] lse, int lseOff,
                          float[] dq, int dqOff, HeadLayout dqs, float[] dk, int dkOff, HeadLayout dks,
                          float[] dv, int dvOff, HeadLayout dvs) {
-        dev.lanes.kernels.Checks.team(par);
+        dev.lanes.kernels.internal.Checks.team(par);
         notNull(cfg, "cfg");
         int T = cfg.queries, S = cfg.keys;
         Views.checkBackward(cfg, dO, dOOff, dOs, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os,
@@ -226,9 +227,9 @@ public final class Attention {
     }
 
     /** The arguments of one call and the three phases of its parallel regions; one per calling thread. */
-    private static final ThreadLocal<Job> JOB = ThreadLocal.withInitial(Job::new);
+    private static final ThreadLocal<Job> JOB = PartJob.perThread(Job::new);
 
-    private static final class Job implements Parallelism.PartTask {
+    private static final class Job extends PartJob {
         static final int FORWARD = 0, PACK = 1, KEYS = 2, REDUCE = 3, FUSED = 4;
         int phase;
         // shape
@@ -320,7 +321,8 @@ public final class Attention {
             }
         }
 
-        void clear() {
+        @Override
+        protected void clear() {
             q = k = v = bias = o = lse = dO = dq = dk = dv = null;
             keyLengths = null;
         }
@@ -330,12 +332,8 @@ public final class Attention {
                 clear();
                 return;
             }
-            try {
-                phase = FORWARD;
-                par.forEach(B * Hkv * nBlocks, this);
-            } finally {
-                clear();
-            }
+            phase = FORWARD;
+            runAndClear(par, B * Hkv * nBlocks);
         }
 
         void runBackward(Parallelism par) {
@@ -348,17 +346,17 @@ public final class Attention {
                     // one part per (b, kv head) owns all its blocks: it packs and reduces them itself,
                     // while they are in L2 (the same operations as the three phases below)
                     phase = FUSED;
-                    par.forEach(B * Hkv, this);
+                    forEach(par, B * Hkv);
                     return;
                 }
                 phase = PACK;
-                par.forEach(B * Hkv * nBlocks, this);
+                forEach(par, B * Hkv * nBlocks);
                 if (S > 0) {
                     phase = KEYS;
-                    par.forEach(B * Hkv * keySplit, this);
+                    forEach(par, B * Hkv * keySplit);
                 }
                 phase = REDUCE;
-                par.forEach(B * Hkv * nBlocks, this);
+                forEach(par, B * Hkv * nBlocks);
             } finally {
                 clear();
             }

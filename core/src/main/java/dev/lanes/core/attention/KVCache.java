@@ -102,7 +102,7 @@ public final class KVCache {
      */
     public void attend(Parallelism par, int heads, int n, float scale, float[] q, int qOff, HeadLayout qs,
                        float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
-        dev.lanes.kernels.Checks.team(par);
+        dev.lanes.kernels.internal.Checks.team(par);
         if (heads < 1 || heads % kvHeads != 0) {
             throw new IllegalArgumentException("Hq=" + heads + " is not a positive multiple of Hkv=" + kvHeads);
         }

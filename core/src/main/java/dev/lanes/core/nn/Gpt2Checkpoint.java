@@ -3,7 +3,7 @@ package dev.lanes.core.nn;
 import dev.lanes.core.io.AtomicFiles;
 import dev.lanes.core.io.Json;
 import dev.lanes.core.io.Safetensors;
-import dev.lanes.kernels.Checks;
+import dev.lanes.kernels.internal.Checks;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

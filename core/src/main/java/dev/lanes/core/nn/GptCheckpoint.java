@@ -1,6 +1,6 @@
 package dev.lanes.core.nn;
 
-import dev.lanes.kernels.Checks;
+import dev.lanes.kernels.internal.Checks;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;

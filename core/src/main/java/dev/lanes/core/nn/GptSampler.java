@@ -2,7 +2,7 @@ package dev.lanes.core.nn;
 
 import dev.lanes.core.attention.HeadLayout;
 import dev.lanes.core.attention.KVCache;
-import dev.lanes.kernels.Checks;
+import dev.lanes.kernels.internal.Checks;
 import dev.lanes.kernels.Parallelism;
 import java.util.Arrays;
 import java.util.SplittableRandom;

@@ -1,6 +1,6 @@
 package dev.lanes.core.nn;
 
-import dev.lanes.kernels.Checks;
+import dev.lanes.kernels.internal.Checks;
 import dev.lanes.kernels.Gemm;
 import dev.lanes.kernels.Overlap;
 import dev.lanes.kernels.Parallelism;

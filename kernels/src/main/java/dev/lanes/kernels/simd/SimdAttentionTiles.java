@@ -7,7 +7,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Vector API body of {@code dev.lanes.kernels.AttentionTiles}: the small products and the column-wise
+ * Vector API body of {@code dev.lanes.kernels.internal.AttentionTiles}: the small products and the column-wise
  * online softmax of a FlashAttention-2 tile in the transposed (keys x queries) layout. Arguments were
  * validated by the facade.
  *

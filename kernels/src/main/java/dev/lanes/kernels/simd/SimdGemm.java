@@ -2,6 +2,7 @@ package dev.lanes.kernels.simd;
 
 import dev.lanes.kernels.Parallelism;
 import dev.lanes.kernels.Tuning;
+import dev.lanes.kernels.internal.PartJob;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -97,11 +98,7 @@ public final class SimdGemm {
         Job job = JOB.get();
         job.set(t, transA, transB, m, n, k, alpha, a, aOff, lda, 0, b, bOff, ldb, 0, beta, c, cOff, ldc, 0, 1, parts);
         job.bias = bias; job.biasOff = biasOff; job.res = res; job.rOff = rOff; job.ldr = ldr;
-        try {
-            par.forEach(parts, job);
-        } finally {
-            job.clear();
-        }
+        job.runAndClear(par, parts);
     }
 
     /**
@@ -122,11 +119,7 @@ public final class SimdGemm {
             Job job = JOB.get();
             job.set(Tuning.current(), transA, transB, m, n, k, alpha, a, aOff, lda, strideA, b, bOff, ldb, strideB,
                     beta, c, cOff, ldc, strideC, batch, 0);
-            try {
-                par.forEach(batch, job);
-            } finally {
-                job.clear();
-            }
+            job.runAndClear(par, batch);
             return;
         }
         for (int i = 0; i < batch; i++) {
@@ -150,9 +143,9 @@ public final class SimdGemm {
      * {@code splitParts > 0} part p is the p-th slab of one product's C (rows when m >= n, else
      * columns, cut on tile boundaries); with {@code splitParts == 0} part p is batch entry p.
      */
-    private static final ThreadLocal<Job> JOB = ThreadLocal.withInitial(Job::new);
+    private static final ThreadLocal<Job> JOB = PartJob.perThread(Job::new);
 
-    private static final class Job implements Parallelism.PartTask {
+    private static final class Job extends PartJob {
         Tuning tuning;
         boolean transA, transB;
         int m, n, k, aOff, lda, strideA, bOff, ldb, strideB, cOff, ldc, strideC, batch, splitParts;
@@ -173,7 +166,8 @@ public final class SimdGemm {
             this.bias = null; this.res = null;
         }
 
-        void clear() {
+        @Override
+        protected void clear() {
             a = b = c = bias = res = null; // do not keep the caller's arrays reachable
         }
 

@@ -1,4 +1,6 @@
-package dev.lanes.kernels;
+package dev.lanes.kernels.internal;
+
+import dev.lanes.kernels.FloatExp;
 
 /**
  * Scalar twin of {@link AttentionTiles}: the same contracts in plain loops (float arithmetic with
@@ -7,6 +9,40 @@ package dev.lanes.kernels;
  */
 public final class AttentionTilesScalar {
     private AttentionTilesScalar() {}
+
+    /** This twin as the tile family's scalar implementation (see {@link AttentionTiles}). */
+    static final AttentionTileKernel KERNEL = new AttentionTileKernel() {
+        @Override
+        public void gemm(int m, int n, int k, float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int ldb,
+                         boolean accumulate, float[] colScale, int csOff, float[] c, int cOff, int ldc) {
+            gemmUnchecked(m, n, k, a, aOff, aRs, aCs, b, bOff, ldb, accumulate, colScale, csOff, c, cOff, ldc);
+        }
+
+        @Override
+        public void softmaxOnline(int n, int m, float[] s, int sOff, int lds, int rowBase, float[] limit,
+                                  int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
+                                  float[] max, float[] sum, float[] alpha, int statOff) {
+            softmaxOnlineUnchecked(n, m, s, sOff, lds, rowBase, limit, limOff, bias, biasIdx, biasIdxOff,
+                    max, sum, alpha, statOff);
+        }
+
+        @Override
+        public void softmaxOnlineRows(int m, int n, float[] s, int sOff, int lds, int colBase, float[] limit,
+                                      int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
+                                      float[] max, float[] sum, float[] alpha, int statOff) {
+            softmaxOnlineRowsUnchecked(m, n, s, sOff, lds, colBase, limit, limOff, bias, biasIdx, biasIdxOff,
+                    max, sum, alpha, statOff);
+        }
+
+        @Override
+        public void backwardScoresRows(int m, int n, float scale, float[] s, int sOff, int lds,
+                                       float[] dp, int dpOff, int lddp, int colBase, float[] limit, int limOff,
+                                       float[] bias, int[] biasIdx, int biasIdxOff, float[] lse, int lseOff,
+                                       float[] dr, int drOff) {
+            backwardScoresRowsUnchecked(m, n, scale, s, sOff, lds, dp, dpOff, lddp, colBase, limit, limOff,
+                    bias, biasIdx, biasIdxOff, lse, lseOff, dr, drOff);
+        }
+    };
 
     /** Same contract and validation as {@link AttentionTiles#gemm}. */
     public static void gemm(int m, int n, int k, float[] a, int aOff, int aRs, int aCs,

@@ -1,4 +1,6 @@
-package dev.lanes.kernels;
+package dev.lanes.kernels.internal;
+
+import dev.lanes.kernels.Parallelism;
 
 /**
  * Argument validation shared by the public facades (and by core's layers, which follow the same rules). Every check runs before any output element is

@@ -1,6 +1,7 @@
-package dev.lanes.kernels;
+package dev.lanes.kernels.internal;
 
-import dev.lanes.kernels.simd.SimdAttentionTiles;
+import dev.lanes.kernels.Backend;
+import dev.lanes.kernels.simd.SimdKernels;
 
 /**
  * The inner loops of tiled (FlashAttention-2, Dao 2023) attention, for {@code dev.lanes.core.attention}
@@ -20,23 +21,25 @@ import dev.lanes.kernels.simd.SimdAttentionTiles;
  *
  * A column (query) c sees the rows (keys) j with {@code rowBase + j < limit[c]}; a null limit means
  * all. Bias, when not null, adds {@code bias[biasIdx[biasIdxOff + c] + rowBase + j]} to entry (j, c).
- * These are building blocks called once per tile: the checks here are cheap bounds checks; the
- * attention driver validates the user-facing shapes once per call.
+ * These are building blocks called once per tile inside the attention driver's loops, and they trust
+ * their caller: the driver validates the user-facing shapes once per call, and here the arguments are
+ * only checked under {@code assert} (the tests run with {@code -ea}, where a bad tile call throws the
+ * same {@link IllegalArgumentException} as a facade would). Not exported: only {@code dev.lanes.core}
+ * sees this package.
  */
 public final class AttentionTiles {
+    /** Chosen once with the other kernel families (see {@link Backend}); SIMD classes load only if chosen. */
+    private static final AttentionTileKernel IMPL =
+            Backend.simdEnabled() ? SimdKernels.attentionTiles() : AttentionTilesScalar.KERNEL;
+
     private AttentionTiles() {}
 
     /** See the class comment. C must not overlap A, B or colScale. */
     public static void gemm(int m, int n, int k, float[] a, int aOff, int aRs, int aCs,
                             float[] b, int bOff, int ldb, boolean accumulate, float[] colScale, int csOff,
                             float[] c, int cOff, int ldc) {
-        checkGemm(m, n, k, a, aOff, aRs, aCs, b, bOff, ldb, accumulate, colScale, csOff, c, cOff, ldc);
-        if (Backend.SIMD) {
-            SimdAttentionTiles.gemm(m, n, k, a, aOff, aRs, aCs, b, bOff, ldb, accumulate, colScale, csOff, c, cOff, ldc);
-        } else {
-            AttentionTilesScalar.gemmUnchecked(m, n, k, a, aOff, aRs, aCs, b, bOff, ldb, accumulate, colScale, csOff,
-                    c, cOff, ldc);
-        }
+        assert checkGemm(m, n, k, a, aOff, aRs, aCs, b, bOff, ldb, accumulate, colScale, csOff, c, cOff, ldc);
+        IMPL.gemm(m, n, k, a, aOff, aRs, aCs, b, bOff, ldb, accumulate, colScale, csOff, c, cOff, ldc);
     }
 
     /**
@@ -54,15 +57,10 @@ public final class AttentionTiles {
     public static void softmaxOnline(int n, int m, float[] s, int sOff, int lds, int rowBase,
                                      float[] limit, int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
                                      float[] max, float[] sum, float[] alpha, int statOff) {
-        checkSoftmax("n", n, "m", m, s, sOff, lds, m, limit, limOff, bias, biasIdx, biasIdxOff, max, sum, alpha,
+        assert checkSoftmax("n", n, "m", m, s, sOff, lds, m, limit, limOff, bias, biasIdx, biasIdxOff, max, sum,
+                alpha, statOff);
+        IMPL.softmaxOnline(n, m, s, sOff, lds, rowBase, limit, limOff, bias, biasIdx, biasIdxOff, max, sum, alpha,
                 statOff);
-        if (Backend.SIMD) {
-            SimdAttentionTiles.softmaxOnline(n, m, s, sOff, lds, rowBase, limit, limOff, bias, biasIdx, biasIdxOff,
-                    max, sum, alpha, statOff);
-        } else {
-            AttentionTilesScalar.softmaxOnlineUnchecked(n, m, s, sOff, lds, rowBase, limit, limOff, bias, biasIdx,
-                    biasIdxOff, max, sum, alpha, statOff);
-        }
     }
 
     /**
@@ -75,15 +73,10 @@ public final class AttentionTiles {
     public static void softmaxOnlineRows(int m, int n, float[] s, int sOff, int lds, int colBase,
                                          float[] limit, int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
                                          float[] max, float[] sum, float[] alpha, int statOff) {
-        checkSoftmax("m", m, "n", n, s, sOff, lds, m, limit, limOff, bias, biasIdx, biasIdxOff, max, sum, alpha,
+        assert checkSoftmax("m", m, "n", n, s, sOff, lds, m, limit, limOff, bias, biasIdx, biasIdxOff, max, sum,
+                alpha, statOff);
+        IMPL.softmaxOnlineRows(m, n, s, sOff, lds, colBase, limit, limOff, bias, biasIdx, biasIdxOff, max, sum, alpha,
                 statOff);
-        if (Backend.SIMD) {
-            SimdAttentionTiles.softmaxOnlineRows(m, n, s, sOff, lds, colBase, limit, limOff, bias, biasIdx,
-                    biasIdxOff, max, sum, alpha, statOff);
-        } else {
-            AttentionTilesScalar.softmaxOnlineRowsUnchecked(m, n, s, sOff, lds, colBase, limit, limOff, bias,
-                    biasIdx, biasIdxOff, max, sum, alpha, statOff);
-        }
     }
 
     private static void checkRowExtras(int m, float[] limit, int limOff, float[] bias, int[] biasIdx,
@@ -120,6 +113,15 @@ public final class AttentionTiles {
                                           float[] dp, int dpOff, int lddp, int colBase, float[] limit, int limOff,
                                           float[] bias, int[] biasIdx, int biasIdxOff, float[] lse, int lseOff,
                                           float[] dr, int drOff) {
+        assert checkBackwardScores(m, n, s, sOff, lds, dp, dpOff, lddp, limit, limOff, bias, biasIdx, biasIdxOff,
+                lse, lseOff, dr, drOff);
+        IMPL.backwardScoresRows(m, n, scale, s, sOff, lds, dp, dpOff, lddp, colBase, limit, limOff,
+                bias, biasIdx, biasIdxOff, lse, lseOff, dr, drOff);
+    }
+
+    private static boolean checkBackwardScores(int m, int n, float[] s, int sOff, int lds, float[] dp, int dpOff,
+                                               int lddp, float[] limit, int limOff, float[] bias, int[] biasIdx,
+                                               int biasIdxOff, float[] lse, int lseOff, float[] dr, int drOff) {
         Checks.nonNegative("m", m);
         Checks.nonNegative("n", n);
         Checks.matrix("s", s, sOff, lds, "lds", m, n, "n");
@@ -127,16 +129,11 @@ public final class AttentionTiles {
         checkRowExtras(m, limit, limOff, bias, biasIdx, biasIdxOff);
         Checks.vector("lse", lse, lseOff, m);
         Checks.vector("dr", dr, drOff, m);
-        if (Backend.SIMD) {
-            SimdAttentionTiles.backwardScoresRows(m, n, scale, s, sOff, lds, dp, dpOff, lddp, colBase, limit, limOff,
-                    bias, biasIdx, biasIdxOff, lse, lseOff, dr, drOff);
-        } else {
-            AttentionTilesScalar.backwardScoresRowsUnchecked(m, n, scale, s, sOff, lds, dp, dpOff, lddp, colBase,
-                    limit, limOff, bias, biasIdx, biasIdxOff, lse, lseOff, dr, drOff);
-        }
+        return true;
     }
 
-    static void checkGemm(int m, int n, int k, float[] a, int aOff, int aRs, int aCs,
+    /** Always true (so it can sit under {@code assert}); throws on a bad argument. */
+    static boolean checkGemm(int m, int n, int k, float[] a, int aOff, int aRs, int aCs,
                           float[] b, int bOff, int ldb, boolean accumulate, float[] colScale, int csOff,
                           float[] c, int cOff, int ldc) {
         Checks.nonNegative("m", m);
@@ -146,7 +143,7 @@ public final class AttentionTiles {
         Checks.nonNegative("aCs", aCs);
         Checks.matrix("c", c, cOff, ldc, "ldc", m, n, "n");
         if (m == 0 || n == 0) {
-            return;
+            return true;
         }
         if (k > 0) {
             Checks.notNull(a, "a");
@@ -160,13 +157,14 @@ public final class AttentionTiles {
         if (accumulate && colScale != null) {
             Checks.vector("colScale", colScale, csOff, n);
         }
+        return true;
     }
 
     /**
      * Both online softmaxes: s is {@code rows x cols} with row stride lds, and {@code m} of its rows (the
      * row layout) or columns (the column layout) are queries with a limit, a bias index and statistics.
      */
-    private static void checkSoftmax(String rowsName, int rows, String colsName, int cols, float[] s, int sOff,
+    private static boolean checkSoftmax(String rowsName, int rows, String colsName, int cols, float[] s, int sOff,
                                      int lds, int m, float[] limit, int limOff, float[] bias, int[] biasIdx,
                                      int biasIdxOff, float[] max, float[] sum, float[] alpha, int statOff) {
         Checks.nonNegative(rowsName, rows);
@@ -174,6 +172,7 @@ public final class AttentionTiles {
         Checks.matrix("s", s, sOff, lds, "lds", rows, cols, colsName);
         checkRowExtras(m, limit, limOff, bias, biasIdx, biasIdxOff);
         checkStats(m, max, sum, alpha, statOff);
+        return true;
     }
 
     /**
