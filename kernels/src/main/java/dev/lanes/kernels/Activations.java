@@ -12,6 +12,7 @@ import dev.lanes.kernels.internal.PartJob;
  *   u       = sqrt(2/pi) * (x + 0.044715 * x^3)
  *   y       = 0.5 * x * (1 + tanh(u))                 = x * sigmoid(2u)
  *   dx     += gelu'(x) * dy,  gelu'(x) = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx
+ *   d       = gelu'(x) * d    (geluBackwardInPlace: the upstream gradient becomes the input's)
  * </pre>
  *
  * <p>The vector body evaluates {@code 0.5 (1 + tanh u) = 1 / (1 + exp(-2u))} with {@link FloatExp},
@@ -40,7 +41,7 @@ public final class Activations {
     public static void geluForward(Parallelism par, int n, float[] x, int xOff, float[] y, int yOff) {
         Checks.team(par);
         checkForward(n, x, xOff, y, yOff);
-        run(par, false, n, null, 0, x, xOff, y, yOff);
+        run(par, FORWARD, n, null, 0, x, xOff, y, yOff);
     }
 
     /**
@@ -56,7 +57,31 @@ public final class Activations {
                                     float[] dx, int dxOff) {
         Checks.team(par);
         checkBackward(n, dy, dyOff, x, xOff, dx, dxOff);
-        run(par, true, n, dy, dyOff, x, xOff, dx, dxOff);
+        run(par, BACKWARD, n, dy, dyOff, x, xOff, dx, dxOff);
+    }
+
+    /**
+     * {@code d = gelu'(x) * d} on the given team: on entry d holds the upstream gradient dy, on exit the
+     * gradient of x, overwriting it. For a dy nothing else needs, it saves the zeroed dx buffer and a
+     * stream of {@link #geluBackward}; the bits are those of geluBackward into a zeroed dx but for the
+     * sign of a zero. x must not share storage with d.
+     */
+    public static void geluBackwardInPlace(Parallelism par, int n, float[] x, int xOff, float[] d, int dOff) {
+        Checks.team(par);
+        checkInPlace(n, x, xOff, d, dOff);
+        run(par, BACKWARD_IN_PLACE, n, d, dOff, x, xOff, d, dOff);
+    }
+
+    /** {@link #geluBackwardInPlace(Parallelism, int, float[], int, float[], int)} on the process default team. */
+    public static void geluBackwardInPlace(int n, float[] x, int xOff, float[] d, int dOff) {
+        geluBackwardInPlace(Parallelism.defaultParallelism(), n, x, xOff, d, dOff);
+    }
+
+    static void checkInPlace(int n, float[] x, int xOff, float[] d, int dOff) {
+        Checks.nonNegative("n", n);
+        Checks.vector("x", x, xOff, n);
+        Checks.vector("d", d, dOff, n);
+        Overlap.views().input("x", x, xOff, n).output("d", d, dOff, n).check();
     }
 
     static void checkForward(int n, float[] x, int xOff, float[] y, int yOff) {
@@ -75,22 +100,27 @@ public final class Activations {
                 .output("dx", dx, dxOff, n).orSameAs("dy").orSameAs("x").check();
     }
 
-    private static void run(Parallelism par, boolean backward, int n, float[] dy, int dyOff, float[] x, int xOff,
+    /** What {@link #run} computes. */
+    private static final int FORWARD = 0, BACKWARD = 1, BACKWARD_IN_PLACE = 2;
+
+    private static void run(Parallelism par, int op, int n, float[] dy, int dyOff, float[] x, int xOff,
                             float[] out, int outOff) {
         int parts = (int) (((long) n + CHUNK - 1) / CHUNK);
         if (parts <= 1 || par.threads() == 1) {
-            body(backward, n, dy, dyOff, x, xOff, out, outOff);
+            body(op, n, dy, dyOff, x, xOff, out, outOff);
             return;
         }
         Job job = JOB.get();
-        job.set(backward, n, dy, dyOff, x, xOff, out, outOff);
+        job.set(op, n, dy, dyOff, x, xOff, out, outOff);
         job.runAndClear(par, parts);
     }
 
-    private static void body(boolean backward, int n, float[] dy, int dyOff, float[] x, int xOff,
+    private static void body(int op, int n, float[] dy, int dyOff, float[] x, int xOff,
                              float[] out, int outOff) {
-        if (backward) {
+        if (op == BACKWARD) {
             Backend.ELEMENTWISE.geluBackward(n, dy, dyOff, x, xOff, out, outOff);
+        } else if (op == BACKWARD_IN_PLACE) {
+            Backend.ELEMENTWISE.geluBackwardInto(n, dy, dyOff, x, xOff, out, outOff);
         } else {
             Backend.ELEMENTWISE.geluForward(n, x, xOff, out, outOff);
         }
@@ -100,12 +130,12 @@ public final class Activations {
     private static final ThreadLocal<Job> JOB = PartJob.perThread(Job::new);
 
     private static final class Job extends PartJob {
-        boolean backward;
+        int op;
         int n, dyOff, xOff, outOff;
         float[] dy, x, out;
 
-        void set(boolean backward, int n, float[] dy, int dyOff, float[] x, int xOff, float[] out, int outOff) {
-            this.backward = backward;
+        void set(int op, int n, float[] dy, int dyOff, float[] x, int xOff, float[] out, int outOff) {
+            this.op = op;
             this.n = n;
             this.dy = dy; this.dyOff = dyOff;
             this.x = x; this.xOff = xOff;
@@ -120,7 +150,7 @@ public final class Activations {
         @Override
         public void run(int part) {
             int i0 = part * CHUNK, len = Math.min(CHUNK, n - i0);
-            body(backward, len, dy, dyOff + i0, x, xOff + i0, out, outOff + i0);
+            body(op, len, dy, dyOff + i0, x, xOff + i0, out, outOff + i0);
         }
     }
 }

@@ -125,6 +125,11 @@ final class ScalarKernels {
         }
 
         @Override
+        public void geluBackwardInto(int n, float[] dy, int dyOff, float[] x, int xOff, float[] dx, int dxOff) {
+            ActivationsScalar.geluBackwardIntoUnchecked(n, dy, dyOff, x, xOff, dx, dxOff);
+        }
+
+        @Override
         public void exp(int n, float[] x, int xOff, float[] y, int yOff) {
             for (int i = 0; i < n; i++) {
                 y[yOff + i] = FloatExp.exp(x[xOff + i]);

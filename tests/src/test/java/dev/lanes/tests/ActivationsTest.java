@@ -139,6 +139,52 @@ class ActivationsTest {
         }
     }
 
+    /**
+     * The in-place backward against the accumulating one into zeros (the same bits but for the sign
+     * of a zero), its twin against the reference, the padding around d untouched, and the same bits
+     * on teams of 1, 2 and 3.
+     */
+    @Test
+    void backwardInPlaceIsTheBackwardIntoZeros() {
+        SplittableRandom rnd = new SplittableRandom(65);
+        try (Parallelism two = Parallelism.fixed(2); Parallelism three = Parallelism.fixed(3)) {
+            for (int pass = 0; pass < 3; pass++) {
+                for (int n : SIZES) {
+                    int xOff = 2, dOff = n % 4 + 1;
+                    float[] x = inputs(rnd, n, xOff);
+                    float[] d0 = TestSupport.sentinels(dOff + n + 3);
+                    for (int i = 0; i < n; i++) {
+                        d0[dOff + i] = TestSupport.uniform(rnd);
+                    }
+                    float[] zeros = new float[n];
+                    Activations.geluBackward(n, d0, dOff, x, xOff, zeros, 0);
+                    float[] d = d0.clone(), dt = d0.clone(), ref = d0.clone();
+                    Activations.geluBackwardInPlace(Parallelism.serial(), n, x, xOff, d, dOff);
+                    ActivationsScalar.geluBackwardInPlace(n, x, xOff, dt, dOff);
+                    double[] bound = new double[d.length];
+                    for (int i = 0; i < n; i++) {
+                        float want = zeros[i], got = d[dOff + i];
+                        if (!(want == 0f && got == 0f)) {
+                            assertThat(Float.floatToRawIntBits(got)).as("n=%d i=%d", n, i)
+                                    .isEqualTo(Float.floatToRawIntBits(want));
+                        }
+                        double xv = x[xOff + i], g = d0[dOff + i];
+                        ref[dOff + i] = (float) (geluGradRef(xv) * g);
+                        bound[dOff + i] = backwardBound(xv, g, 0);
+                    }
+                    boolean[] in = TestSupport.inside(d.length, new TestSupport.Region(dOff, 1, n, Math.max(1, n)));
+                    TestSupport.assertArray("gelu in place n=" + n, d, d0, in, ref, bound);
+                    TestSupport.assertArray("twin gelu in place n=" + n, dt, d0, in, ref, bound);
+                    for (Parallelism team : new Parallelism[] {two, three}) {
+                        float[] dTeam = d0.clone();
+                        Activations.geluBackwardInPlace(team, n, x, xOff, dTeam, dOff);
+                        assertSameBits("in place, " + team + " n=" + n, d, dTeam);
+                    }
+                }
+            }
+        }
+    }
+
     /** Finite output and gradient for every finite input, exact saturation far out, NaN propagates. */
     @Test
     void extremeInputsSaturateWithoutNaN() {
@@ -241,7 +287,11 @@ class ActivationsTest {
                 iae("dx overlaps dy", "dx overlaps dy", arrays(16, 8),
                         a -> Activations.geluBackward(4, a[0], 0, a[1], 0, a[0], 1)),
                 npe("null dy", "dy is null", arrays(8, 8),
-                        a -> Activations.geluBackward(4, null, 0, a[0], 0, a[1], 0)));
+                        a -> Activations.geluBackward(4, null, 0, a[0], 0, a[1], 0)),
+                iae("in place: d overlaps x", "d overlaps x", arrays(16),
+                        a -> Activations.geluBackwardInPlace(4, a[0], 0, a[0], 2)),
+                iae("in place: d too short", "d too short", arrays(8, 3),
+                        a -> Activations.geluBackwardInPlace(4, a[0], 0, a[1], 0)));
     }
 
     @ParameterizedTest(name = "{0}")

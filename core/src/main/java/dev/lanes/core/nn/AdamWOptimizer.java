@@ -123,13 +123,29 @@ public final class AdamWOptimizer {
         return Math.sqrt(sq);
     }
 
+    /**
+     * The chunk's sum of squares in eight interleaved double sums (element from + 8q + r into sum r,
+     * the last few into the first), added pairwise at the end: one running sum waited on each add's latency and took 11 ms of a 772 ms step.
+     */
     private void sumOfSquares(int part) {
         int from = part * NORM_CHUNK, to = Math.min(layout.size(), from + NORM_CHUNK);
-        double sq = 0;
-        for (int i = from; i < to; i++) {
-            sq += (double) clipGrads[i] * clipGrads[i];
+        float[] g = clipGrads;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+        int i = from;
+        for (; i + 8 <= to; i += 8) {
+            s0 += (double) g[i] * g[i];
+            s1 += (double) g[i + 1] * g[i + 1];
+            s2 += (double) g[i + 2] * g[i + 2];
+            s3 += (double) g[i + 3] * g[i + 3];
+            s4 += (double) g[i + 4] * g[i + 4];
+            s5 += (double) g[i + 5] * g[i + 5];
+            s6 += (double) g[i + 6] * g[i + 6];
+            s7 += (double) g[i + 7] * g[i + 7];
         }
-        partials[part] = sq;
+        for (; i < to; i++) {
+            s0 += (double) g[i] * g[i];
+        }
+        partials[part] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
     }
 
     private void scale(int part) {

@@ -109,15 +109,13 @@ final class AttentionBlock {
      */
     void backward(Parallelism par, int x) {
         float[] s = b.scratch, acts = b.acts;
-        // xm = x + o Wo + bo: dx = dxm (stays in dResid), do = dxm Wo^T
-        Arrays.fill(s, b.dAtt, b.dAtt + rows * A, 0f);
-        outProj.backward(par, rows, b.params, 0, b.grads, 0, s, b.dResid, acts, att, s, b.dAtt);
+        // xm = x + o Wo + bo: dx = dxm (stays in dResid), do = dxm Wo^T (overwriting dAtt)
+        outProj.backwardOverwrite(par, rows, b.params, 0, b.grads, 0, s, b.dResid, acts, att, s, b.dAtt);
         // o = Attention(q, k, v): dq, dk, dv land in their columns of dqkv
         Arrays.fill(s, b.dQkv, b.dQkv + rows * W, 0f);
         Attention.backward(par, attention, dO, q, k, v, null, o, lse, dq, dk, dv);
-        // qkv = h Wqkv + bqkv
-        Arrays.fill(s, b.dLn, b.dLn + rows * C, 0f);
-        qkvProj.backward(par, rows, b.params, 0, b.grads, 0, s, b.dQkv, acts, ln1, s, b.dLn);
+        // qkv = h Wqkv + bqkv: dh = dqkv Wqkv^T (overwriting dLn)
+        qkvProj.backwardOverwrite(par, rows, b.params, 0, b.grads, 0, s, b.dQkv, acts, ln1, s, b.dLn);
         // h = Norm1(x): dx += Norm1'(dh)
         norm1.backward(par, rows, b.params, b.grads, s, b.dLn, acts, x, acts, ln1Mean, ln1Rstd, s, b.dResid);
     }

@@ -8,13 +8,13 @@ package dev.lanes.core.nn;
  *   acts:          the activations backward needs   each block owns its slots (taken from an Arena)
  *   scratch:       gradients of activations, (BT, width) each, reused by every layer:
  *                  dResid (BT, C) the residual stream's, dLn (BT, C) a norm output's,
- *                  dQkv (BT, W), dAtt (BT, A), dFch and dFchGelu (BT, F), dLogits (BT, V), dLoss (BT)
+ *                  dQkv (BT, W), dAtt (BT, A), dFch (BT, F), dLogits (BT, V), dLoss (BT)
  * </pre>
  */
 final class Buffers {
     final int rows;
     final float[] params, grads, acts, scratch;
-    final int dResid, dLn, dQkv, dAtt, dFch, dFchGelu, dLogits, dLoss;
+    final int dResid, dLn, dQkv, dAtt, dFch, dLogits, dLoss;
 
     Buffers(GptConfig cfg, int rows, float[] params, float[] grads, float[] acts) {
         this.rows = rows;
@@ -28,7 +28,6 @@ final class Buffers {
         dQkv = s.slot((long) rows * cfg.qkvDim());
         dAtt = s.slot((long) rows * cfg.attnDim());
         dFch = s.slot((long) rows * cfg.mlpDim());
-        dFchGelu = s.slot((long) rows * cfg.mlpDim());
         dLogits = s.slot((long) rows * cfg.vocab());
         dLoss = s.slot(rows);
         scratch = s.allocate();

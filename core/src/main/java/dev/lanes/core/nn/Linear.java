@@ -75,7 +75,39 @@ public final class Linear {
      */
     public void backward(Parallelism par, int rows, float[] params, int pOff, float[] grads, int gOff,
                          float[] dy, int dyOff, float[] x, int xOff, float[] dx, int dxOff) {
-        // Validate every operand before writing any output.
+        checkBackward(par, rows, params, pOff, grads, gOff, dy, dyOff, x, xOff, dx, dxOff);
+        // y = x w + bias + res
+        if (dx != null) {
+            Gemm.sgemm(par, Transpose.N, Transpose.T, rows, in, out, 1f, dy, dyOff, out, params, pOff + weight, out, 1f,
+                    dx, dxOff, in);
+        }
+        weightGrads(par, rows, grads, gOff, dy, dyOff, x, xOff);
+    }
+
+    /**
+     * {@link #backward} OVERWRITING dx ({@code dx = dy w^T}, the GEMM with beta 0): for an activation
+     * gradient nothing else adds to, which then needs no zeroing first. dw and dbias accumulate.
+     */
+    void backwardOverwrite(Parallelism par, int rows, float[] params, int pOff, float[] grads, int gOff,
+                           float[] dy, int dyOff, float[] x, int xOff, float[] dx, int dxOff) {
+        checkBackward(par, rows, params, pOff, grads, gOff, dy, dyOff, x, xOff, dx, dxOff);
+        Gemm.sgemm(par, Transpose.N, Transpose.T, rows, in, out, 1f, dy, dyOff, out, params, pOff + weight, out, 0f,
+                dx, dxOff, in);
+        weightGrads(par, rows, grads, gOff, dy, dyOff, x, xOff);
+    }
+
+    /** {@code dw += x^T dy; dbias += sum_rows dy}. */
+    private void weightGrads(Parallelism par, int rows, float[] grads, int gOff, float[] dy, int dyOff, float[] x, int xOff) {
+        Gemm.sgemm(par, Transpose.T, Transpose.N, in, out, rows, 1f, x, xOff, in, dy, dyOff, out, 1f,
+                grads, gOff + weight, out);
+        if (bias >= 0) {
+            ResidualAdd.backward(rows, out, 1f, dy, dyOff, out, null, 0, 0, null, 0, 0, grads, gOff + bias);
+        }
+    }
+
+    /** Validates every operand of a backward before any output is written. */
+    private void checkBackward(Parallelism par, int rows, float[] params, int pOff, float[] grads, int gOff,
+                               float[] dy, int dyOff, float[] x, int xOff, float[] dx, int dxOff) {
         Checks.team(par);
         Checks.nonNegative("rows", rows);
         Checks.matrix("dy", dy, dyOff, out, "out", rows, out, "out");
@@ -90,16 +122,6 @@ public final class Linear {
                 .input("params.bias", bias < 0 ? null : params, pOff + bias, out)
                 .output("dx", dx, dxOff, rows, in, in).output("grads.w", grads, gOff + weight, in, out, out)
                 .output("grads.bias", bias < 0 ? null : grads, gOff + bias, out).check();
-        // y = x w + bias + res
-        if (dx != null) {
-            Gemm.sgemm(par, Transpose.N, Transpose.T, rows, in, out, 1f, dy, dyOff, out, params, pOff + weight, out, 1f,
-                    dx, dxOff, in);
-        }
-        Gemm.sgemm(par, Transpose.T, Transpose.N, in, out, rows, 1f, x, xOff, in, dy, dyOff, out, 1f,
-                grads, gOff + weight, out);
-        if (bias >= 0) {
-            ResidualAdd.backward(rows, out, 1f, dy, dyOff, out, null, 0, 0, null, 0, 0, grads, gOff + bias);
-        }
     }
 
     /** w (in, out) and the bias (out) inside the layer's parameters (or gradients) p from off; names are literals. */

@@ -2,7 +2,6 @@ package dev.lanes.core.nn;
 
 import dev.lanes.kernels.Activations;
 import dev.lanes.kernels.Parallelism;
-import java.util.Arrays;
 
 /**
  * The MLP half of block l, pre-norm, the residual added in the second projection's store:
@@ -79,19 +78,17 @@ final class MlpBlock {
 
     /**
      * Backward of the training forward on the same xm: on entry {@code scratch[dResid ..]} holds dy, on
-     * exit dxm; parameter gradients ACCUMULATE. Uses the scratch slots dFchGelu, dFch and dLn.
+     * exit dxm; parameter gradients ACCUMULATE. Uses the scratch slots dFch and dLn, which it overwrites
+     * (each is the one gradient of its activation: nothing else adds to it).
      */
     void backward(Parallelism par, int xm) {
         float[] s = b.scratch, acts = b.acts;
-        // y = xm + g W2 + b2: dxm = dy (stays in dResid), dg = dy W2^T
-        Arrays.fill(s, b.dFchGelu, b.dFchGelu + rows * F, 0f);
-        proj.backward(par, rows, b.params, 0, b.grads, 0, s, b.dResid, acts, fchGelu, s, b.dFchGelu);
-        // g = GELU(u)
-        Arrays.fill(s, b.dFch, b.dFch + rows * F, 0f);
-        Activations.geluBackward(par, rows * F, s, b.dFchGelu, acts, fch, s, b.dFch);
-        // u = h2 W1 + b1
-        Arrays.fill(s, b.dLn, b.dLn + rows * C, 0f);
-        fc.backward(par, rows, b.params, 0, b.grads, 0, s, b.dFch, acts, ln2, s, b.dLn);
+        // y = xm + g W2 + b2: dxm = dy (stays in dResid), dg = dy W2^T (into dFch)
+        proj.backwardOverwrite(par, rows, b.params, 0, b.grads, 0, s, b.dResid, acts, fchGelu, s, b.dFch);
+        // g = GELU(u): du = GELU'(u) * dg, in place
+        Activations.geluBackwardInPlace(par, rows * F, acts, fch, s, b.dFch);
+        // u = h2 W1 + b1: dh2 = du W1^T (overwriting dLn)
+        fc.backwardOverwrite(par, rows, b.params, 0, b.grads, 0, s, b.dFch, acts, ln2, s, b.dLn);
         // h2 = Norm2(xm): dxm += Norm2'(dh2)
         norm2.backward(par, rows, b.params, b.grads, s, b.dLn, acts, xm, acts, ln2Mean, ln2Rstd, s, b.dResid);
     }

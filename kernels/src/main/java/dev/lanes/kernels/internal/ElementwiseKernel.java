@@ -10,6 +10,9 @@ public interface ElementwiseKernel {
     /** Accumulates into dx. */
     void geluBackward(int n, float[] dy, int dyOff, float[] x, int xOff, float[] dx, int dxOff);
 
+    /** Overwrites dx ({@code dx = gelu'(x) * dy}); dx may be dy itself. */
+    void geluBackwardInto(int n, float[] dy, int dyOff, float[] x, int xOff, float[] dx, int dxOff);
+
     /** {@code y[yOff + i] = FloatExp.exp(x[xOff + i])}, the same bits in every implementation. */
     void exp(int n, float[] x, int xOff, float[] y, int yOff);
 }

@@ -151,6 +151,11 @@ public final class SimdKernels {
         }
 
         @Override
+        public void geluBackwardInto(int n, float[] dy, int dyOff, float[] x, int xOff, float[] dx, int dxOff) {
+            SimdActivations.geluBackwardInto(n, dy, dyOff, x, xOff, dx, dxOff);
+        }
+
+        @Override
         public void exp(int n, float[] x, int xOff, float[] y, int yOff) {
             VectorMath.exp(n, x, xOff, y, yOff);
         }

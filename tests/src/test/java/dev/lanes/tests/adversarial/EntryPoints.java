@@ -109,6 +109,8 @@ final class EntryPoints {
         e.add(new Entry("Activations.geluBackward", List.of(in("dy", R * C), in("x", R * C), out("dx", R * C)),
                 Set.of("dx=dy", "dx=x"),
                 (a, o) -> Activations.geluBackward(par, R * C, a[0], o[0], a[1], o[1], a[2], o[2])));
+        e.add(new Entry("Activations.geluBackwardInPlace", List.of(in("x", R * C), out("d", R * C)), Set.of(),
+                (a, o) -> Activations.geluBackwardInPlace(par, R * C, a[0], o[0], a[1], o[1])));
         e.add(new Entry("Norms.layerNormForward", List.of(in("x", R * C), in("gamma", C), in("beta", C),
                 out("y", R * C), out("mean", R), out("rstd", R)), Set.of("y=x"),
                 (a, o) -> Norms.layerNormForward(par, R, C, 1e-5f, a[0], o[0], C, a[1], o[1], a[2], o[2], a[3], o[3], C,
@@ -183,6 +185,8 @@ final class EntryPoints {
         e.add(new Entry("ActivationsScalar.geluBackward", List.of(in("dy", R * C), in("x", R * C), out("dx", R * C)),
                 Set.of("dx=dy", "dx=x"),
                 (a, o) -> ActivationsScalar.geluBackward(R * C, a[0], o[0], a[1], o[1], a[2], o[2])));
+        e.add(new Entry("ActivationsScalar.geluBackwardInPlace", List.of(in("x", R * C), out("d", R * C)), Set.of(),
+                (a, o) -> ActivationsScalar.geluBackwardInPlace(R * C, a[0], o[0], a[1], o[1])));
         e.add(new Entry("NormsScalar.layerNormForward", List.of(in("x", R * C), in("gamma", C), in("beta", C),
                 out("y", R * C), out("mean", R), out("rstd", R)), Set.of("y=x"),
                 (a, o) -> NormsScalar.layerNormForward(R, C, 1e-5f, a[0], o[0], C, a[1], o[1], a[2], o[2], a[3], o[3], C,
