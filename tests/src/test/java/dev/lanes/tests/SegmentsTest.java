@@ -241,7 +241,8 @@ class SegmentsTest {
 
     @Test
     void normsHaveTheArrayBits() {
-        for (int cols : new int[] {1, 48, 5000}) {
+        // around the vector length (the SIMD twins' vector loops and scalar tails), and wide rows
+        for (int cols : new int[] {0, 1, 7, 15, 16, 17, 33, 48, 5000}) {
             int rows = 21, ld = cols + 3;
             SplittableRandom rnd = new SplittableRandom(cols);
             float[] x = padded(rnd, rows, cols, ld, 2), gamma = padded(rnd, 1, cols, cols, 0);
@@ -270,7 +271,7 @@ class SegmentsTest {
      */
     @Test
     void backwardKernelsHaveTheArrayBits() {
-        for (int cols : new int[] {1, 17, 300, 5000}) {
+        for (int cols : new int[] {1, 15, 16, 17, 33, 300, 5000}) {
             int rows = 70, ld = cols + 3;
             SplittableRandom rnd = new SplittableRandom(31L * cols);
             float[] dy = padded(rnd, rows, cols, ld, 2), x = padded(rnd, rows, cols, cols, 1);
