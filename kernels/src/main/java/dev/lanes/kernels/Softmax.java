@@ -140,27 +140,13 @@ public final class Softmax {
 
     /**
      * Without a mask the SIMD rows read and write the segments in place: staging would add two passes to
-     * a kernel that makes three. Rows whose maximum is not finite go through the array kernel.
+     * a kernel that makes two.
      */
     private static void segmentRows(int rows, int cols, float scale, boolean causal, int causalOffset,
                                      MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy,
                                      Segments.Stage st) {
         st.w = Segments.Stage.atLeast(st.w, cols); // one row of exponentials
-        for (int i = 0; i < rows; i++) {
-            int visible = causal ? (int) Math.max(0, Math.min(cols, (long) i + causalOffset + 1)) : cols;
-            long xr = (xOff + i * ldx) * Float.BYTES, yr = (yOff + i * ldy) * Float.BYTES;
-            if (SimdSoftmax.rowPlain(visible, scale, x, xr, y, yr, st.w)) {
-                for (int j = visible; j < cols; j++) {
-                    y.set(Segments.FLOAT, yr + (long) j * Float.BYTES, 0f);
-                }
-            } else {
-                st.v = Segments.Stage.atLeast(st.v, cols);
-                Segments.load(x, xOff + i * ldx, ldx, 1, cols, st.v);
-                int offset = (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, (long) causalOffset + i));
-                forward(1, cols, scale, causal, offset, null, 0, cols, st.v, 0, cols, st.v, 0, cols);
-                Segments.store(st.v, 1, cols, y, yOff + i * ldy, ldy);
-            }
-        }
+        SimdSoftmax.forwardPlain(rows, cols, scale, causal, causalOffset, x, xOff, ldx, y, yOff, ldy, st.w);
     }
 
     /** {@code y = softmax(scale * x)} row by row on {@link MemorySegment} operands. */

@@ -188,7 +188,8 @@ class SegmentsTest {
     @Test
     void softmaxHasTheArrayBitsWithMaskCausalAndChunks() {
         // 700 columns stage 5 rows at a time: 20 rows are 4 chunks, each with its own causal offset.
-        for (int cols : new int[] {1, 17, 700, 5000}) {
+        // around the vector length and the 4-vector max loop (16 lanes: 64), and wide rows
+        for (int cols : new int[] {1, 15, 16, 17, 63, 64, 65, 700, 5000}) {
             int rows = 20, ld = cols + 5;
             SplittableRandom rnd = new SplittableRandom(cols);
             float[] x = padded(rnd, rows, cols, ld, 3), mask = padded(rnd, rows, cols, cols, 0);
