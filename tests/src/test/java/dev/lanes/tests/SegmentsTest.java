@@ -223,7 +223,8 @@ class SegmentsTest {
 
     @Test
     void residualAddHasTheArrayBits() {
-        for (int cols : new int[] {1, 31, 5000}) {
+        // around the vector length and the loop unrolled by two vectors (16 lanes: 32, 48), and wide rows
+        for (int cols : new int[] {1, 15, 16, 31, 32, 33, 47, 48, 5000}) {
             int rows = 19, ld = cols + 2;
             SplittableRandom rnd = new SplittableRandom(cols);
             float[] x = padded(rnd, rows, cols, ld, 1), f = padded(rnd, rows, cols, cols, 0);
