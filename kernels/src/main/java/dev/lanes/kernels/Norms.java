@@ -194,9 +194,9 @@ public final class Norms {
     }
 
     /**
-     * Rows staged a chunk at a time through the array forward's own row loop ({@link Job#rows}, no
-     * validation per chunk: the segments were validated once), x normalised in place in the heap chunk;
-     * beta and mean null for RMS norm.
+     * SIMD: the segment twins, in place. Scalar: rows staged a chunk at a time through the array
+     * forward's own row loop ({@link Job#rows}, no validation per chunk: the segments were validated
+     * once), x normalised in place in the heap chunk. beta and mean null for RMS norm.
      */
     private static void segmentsForward(boolean layer, int rows, int cols, float eps, MemorySegment x, long xOff,
                                         long ldx, MemorySegment gamma, long gOff, MemorySegment beta, long bOff,
@@ -316,9 +316,11 @@ public final class Norms {
     }
 
     /**
-     * The array backward's own blocks, staged: each ROW_BLOCK rows block is copied into heap buffers and
-     * run by {@link Job#rows} (which writes its dx rows and its gain/bias partial sums into the block's
-     * workspace slot, as for arrays), then the partials are reduced in block order by the array reduce.
+     * SIMD: the array backward's own blocks run in place by the segment twin, partials reduced as for
+     * arrays. Scalar: the array backward's own blocks, staged: each ROW_BLOCK rows block is copied into
+     * heap buffers and run by {@link Job#rows} (which writes its dx rows and its gain/bias partial sums
+     * into the block's workspace slot, as for arrays), then the partials are reduced in block order by
+     * the array reduce.
      * So every operation and its order are the array overload's, whatever the backend.
      */
     private static void segmentsBackward(int op, int rows, int cols, MemorySegment dy, long dyOff, long lddy,
