@@ -344,6 +344,7 @@ public final class Report {
                 for (int t : o.threads) {
                     // PyTorch with K/V expanded ran as fast as with enable_gqa, not faster: --full only
                     for (String impl : o.full ? List.of("lanes", "lanesSegment", "pytorch", "pytorchExpandedKv", "naive", "scalar")
+                            : o.bench != null ? List.of("lanes", "lanesSegment", "pytorch", "naive")
                             : List.of("lanes", "pytorch", "naive")) {
                         // the default runs Lanes and PyTorch 2.x at every thread count, the others at one
                         boolean headline = impl.equals("lanes") || impl.startsWith("pytorch");
