@@ -159,7 +159,8 @@ final class Charts {
         DefaultCategoryDataset data = new DefaultCategoryDataset();
         for (Rows.Row r : rows) {
             if (r.kind == Report.Kind.MEMORY && ok(r)) {
-                String op = r.bench.equals("SoftmaxBench") ? "softmax" : "residual-add";
+                String op = r.bench.equals("SoftmaxBench") ? "softmax"
+                        : r.bench.equals("NormsBench") ? "layer-norm" : "residual-add";
                 data.addValue(r.gbps, r.impl + (r.source.equals("jmh") ? "" : " (" + r.source + ")"),
                         op + " " + Rows.paramText(r.kind, r.params));
             }

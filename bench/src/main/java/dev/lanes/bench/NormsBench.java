@@ -60,6 +60,15 @@ public class NormsBench {
     private Arena arena;
     private MemorySegment xS, yS, dyS, dxS, gammaS, betaS, dgammaS, dbetaS, meanS, rstdS;
 
+    /**
+     * Bytes a call must move, float32: forward reads x and writes y (gamma, beta once; mean, rstd written);
+     * backward reads dy, x and dx and writes dx (gamma read, dgamma and dbeta read and written; mean, rstd read).
+     */
+    public static double bytesMoved(String impl, long rows, long cols) {
+        return (impl.endsWith("Backward") ? 4.0 * rows * cols + 5.0 * cols + 2.0 * rows
+                : 2.0 * rows * cols + 2.0 * cols + 2.0 * rows) * Float.BYTES;
+    }
+
     @Setup(Level.Trial)
     public void setup(BenchmarkParams params) {
         Random rnd = new Random(BenchSupport.SEED);

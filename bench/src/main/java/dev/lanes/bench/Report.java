@@ -38,13 +38,15 @@ public final class Report {
     static final List<String> GEMM_IMPLS = List.of("lanes", "openblas", "pytorch", "netlibVector", "netlibJava", "ejml",
             "scalar");
     /** --full adds OpenBLAS on off-heap operands: its kernel without the JNI copies of float[]. */
-    static final List<String> GEMM_IMPLS_FULL = List.of("lanes", "openblas", "openblasOffHeap", "pytorch", "netlibVector",
-            "netlibJava", "ejml", "scalar");
+    static final List<String> GEMM_IMPLS_FULL = List.of("lanes", "lanesSegment", "openblas", "openblasOffHeap", "pytorch",
+            "netlibVector", "netlibJava", "ejml", "scalar");
     /** --full's strided batch and attention shapes: Lanes and the peers of the GEMM issue's ratios only. */
     static final List<String> GEMM_IMPLS_TARGETS = List.of("lanes", "openblas", "openblasOffHeap", "pytorch", "netlibVector");
     /** Above this m*n*k (512^3) --full skips netlibJava and EJML: seconds per call, and no target names them. */
     static final long SLOW_PEER_MAX_MACS = 1L << 27;
-    static final List<String> MEMORY_IMPLS = List.of("lanes", "pytorch", "scalar", "plainJava");
+    static final List<String> MEMORY_IMPLS = List.of("lanes", "lanesSegment", "pytorch", "scalar", "plainJava");
+    /** --full and --bench: layer norm forward and backward, on arrays and on segments (issue 17's rows). */
+    static final List<String> NORMS_IMPLS = List.of("lanes", "lanesSegment", "lanesBackward", "lanesSegmentBackward");
     static final List<String> MEMORY_BENCHES = List.of("SoftmaxBench", "ResidualAddBench");
     private static final String PKG = "dev.lanes.bench.";
     /** Float lanes of the forks' preferred species: 8 under --avx2 (-XX:UseAVX=2), else this JVM's. */
@@ -125,6 +127,9 @@ public final class Report {
                                          NN squares run every peer (netlibJava and EJML up to N = 512); NT/TN/TT
                                          squares run lanes, openblas and netlibVector; the batch and the attention
                                          shapes lanes, openblas, openblasOffHeap and netlibVector.
+                                         --full and --bench add the MemorySegment rows (lanesSegment: GEMM, softmax,
+                                         residual add, attention; NormsBench forward and backward), each one's
+                                         ratio taken against its array row only.
                                          2 forks (3 before the GEMM issue's grid) x (3 warmup + 5 measured) x 1 s
                   --bench REGEX          keep only runs whose "Class.method param=value ..." matches, e.g.
                                          'Gemm.*(lanes|openblas)', 'GemmBench.*n=512.*trans=TN', 'GemmBench.*batch=32'
@@ -319,7 +324,7 @@ public final class Report {
         for (int[] rc : o.memoryShapes) {
             for (String bench : MEMORY_BENCHES) {
                 for (String impl : MEMORY_IMPLS) {
-                    if (impl.equals("scalar") && !o.full && o.bench == null) {
+                    if ((impl.equals("scalar") || impl.equals("lanesSegment")) && !o.full && o.bench == null) {
                         continue; // the scalar twin is the tests' oracle, not a peer: --full and --bench only
                     }
                     Map<String, String> p = new LinkedHashMap<>();
@@ -328,6 +333,9 @@ public final class Report {
                     jobs.add(new Job(bench, impl, p, Kind.MEMORY));
                 }
             }
+            for (String impl : o.full || o.bench != null ? NORMS_IMPLS : List.<String>of()) {
+                jobs.add(new Job("NormsBench", impl, Map.of("rows", "" + rc[0], "cols", "" + rc[1]), Kind.MEMORY));
+            }
         }
         // The attention issue's shape (MQA B=4, Hq=8, Hkv=1, T=S=512, D=64); --full adds causal, the scalar
         // twin and the thread counts. Decoding is in --full and --bench only.
@@ -335,7 +343,8 @@ public final class Report {
             for (String pass : List.of("fwd", "fwdbwd")) {
                 for (int t : o.threads) {
                     // PyTorch with K/V expanded ran as fast as with enable_gqa, not faster: --full only
-                    for (String impl : o.full ? List.of("lanes", "pytorch", "pytorchExpandedKv", "naive", "scalar")
+                    for (String impl : o.full ? List.of("lanes", "lanesSegment", "pytorch", "pytorchExpandedKv", "naive", "scalar")
+                            : o.bench != null ? List.of("lanes", "lanesSegment", "pytorch", "naive")
                             : List.of("lanes", "pytorch", "naive")) {
                         // the default runs Lanes and PyTorch 2.x at every thread count, the others at one
                         boolean headline = impl.equals("lanes") || impl.startsWith("pytorch");
@@ -404,7 +413,7 @@ public final class Report {
         if (singleThreadOnly && threads > 1 || impl.equals("scalar") && s.macs() > o.scalarMaxMacs) {
             return false;
         }
-        if (s.batch() > 1 && (impl.equals("scalar") || impl.equals("ejml"))) {
+        if (s.batch() > 1 && (impl.equals("scalar") || impl.equals("ejml") || impl.equals("lanesSegment"))) {
             return false;
         }
         if (!o.full) {
@@ -704,7 +713,7 @@ public final class Report {
         Map<String, Integer> benchRank = new LinkedHashMap<>();
         Map<String, Integer> groupRank = new LinkedHashMap<>();
         for (String b : List.of("PeakBench", "StreamBench", "GemmBench", "SoftmaxBench", "ResidualAddBench",
-                "AttentionBench", "StackTrainBench")) {
+                "NormsBench", "AttentionBench", "StackTrainBench")) {
             benchRank.put(b, benchRank.size());
         }
         for (Rows.Row r : rows) {

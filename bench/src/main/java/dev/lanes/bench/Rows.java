@@ -169,6 +169,7 @@ final class Rows {
             case MEMORY -> {
                 long rows = Long.parseLong(p.get("rows")), cols = Long.parseLong(p.get("cols"));
                 row.gbps = (row.bench.equals("SoftmaxBench") ? SoftmaxBench.bytesMoved(rows, cols)
+                        : row.bench.equals("NormsBench") ? NormsBench.bytesMoved(row.impl, rows, cols)
                         : ResidualAddBench.bytesMoved(rows, cols)) / ns;
             }
             case PEAK -> row.gflops = PeakBench.flopsPerCall(Long.parseLong(p.get("rounds")),
@@ -192,6 +193,17 @@ final class Rows {
                 }
             }
         }
+    }
+
+    /**
+     * Whether other is a peer of r in r's group: a lanesSegment row (issue 17's MemorySegment overloads) is
+     * compared with its array row only and is no other row's peer; a backward row only with backward rows.
+     */
+    static boolean peers(Row r, Row other) {
+        if (r.impl.startsWith("lanesSegment")) {
+            return other.impl.equals(r.impl.replace("lanesSegment", "lanes"));
+        }
+        return !other.impl.startsWith("lanesSegment") && r.impl.endsWith("Backward") == other.impl.endsWith("Backward");
     }
 
     static Row failed(Report.Job job, String why) {
@@ -287,7 +299,7 @@ final class Rows {
             for (Row r : g) {
                 Row best = null;
                 for (Row other : g) {
-                    if (other != r && !other.impl.equals(r.impl) && !Double.isNaN(other.rate())
+                    if (other != r && !other.impl.equals(r.impl) && !Double.isNaN(other.rate()) && peers(r, other)
                             && (best == null || other.rate() > best.rate())) {
                         best = other;
                     }

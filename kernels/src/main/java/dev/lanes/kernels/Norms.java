@@ -196,15 +196,19 @@ public final class Norms {
     }
 
     /**
-     * Rows staged a chunk at a time through the array forward's own row loop ({@link Job#rows}, no
-     * validation per chunk: the segments were validated once), x normalised in place in the heap chunk;
-     * beta and mean null for RMS norm.
+     * SIMD: the segment twins, in place. Scalar: rows staged a chunk at a time through the array
+     * forward's own row loop ({@link Job#rows}, no validation per chunk: the segments were validated
+     * once), x normalised in place in the heap chunk. beta and mean null for RMS norm.
      */
     private static void segmentsForward(boolean layer, int rows, int cols, float eps, MemorySegment x, long xOff,
                                         long ldx, MemorySegment gamma, long gOff, MemorySegment beta, long bOff,
                                         MemorySegment y, long yOff, long ldy, MemorySegment mean, long meanOff,
                                         MemorySegment rstd, long rstdOff) {
         if (rows == 0) {
+            return;
+        }
+        if (Backend.NORMS.forwardInPlace(layer, rows, cols, eps, x, xOff, ldx, gamma, gOff, beta, bOff, y, yOff, ldy,
+                mean, meanOff, rstd, rstdOff)) { // in place on the segments: staging cost 0.71x (RESULTS.md, issue 17)
             return;
         }
         Segments.Stage st = Segments.STAGE.get();
@@ -309,9 +313,11 @@ public final class Norms {
     }
 
     /**
-     * The array backward's own blocks, staged: each ROW_BLOCK rows block is copied into heap buffers and
-     * run by {@link Job#rows} (which writes its dx rows and its gain/bias partial sums into the block's
-     * workspace slot, as for arrays), then the partials are reduced in block order by the array reduce.
+     * SIMD: the array backward's own blocks run in place by the segment twin, partials reduced as for
+     * arrays. Scalar: the array backward's own blocks, staged: each ROW_BLOCK rows block is copied into
+     * heap buffers and run by {@link Job#rows} (which writes its dx rows and its gain/bias partial sums
+     * into the block's workspace slot, as for arrays), then the partials are reduced in block order by
+     * the array reduce.
      * So every operation and its order are the array overload's, whatever the backend.
      */
     private static void segmentsBackward(int op, int rows, int cols, MemorySegment dy, long dyOff, long lddy,
@@ -325,13 +331,7 @@ public final class Norms {
         Segments.Stage st = Segments.STAGE.get();
         int blocks = (rows + ROW_BLOCK - 1) / ROW_BLOCK;
         long blockFloats = (long) ROW_BLOCK * cols;
-        st.v = Segments.Stage.atLeast(st.v, blockFloats);              // dy rows
-        st.w = Segments.Stage.atLeast(st.w, blockFloats);              // x rows
-        st.c = Segments.Stage.atLeast(st.c, dx != null ? blockFloats : 0); // dx rows
-        st.a = Segments.Stage.atLeast(st.a, cols);                     // gamma
         st.b = Segments.Stage.atLeast(st.b, 2L * cols);                // dgamma, dbeta
-        st.u = Segments.Stage.atLeast(st.u, 2L * ROW_BLOCK);           // mean, rstd of the block
-        Segments.load(gamma, gOff, cols, 1, cols, st.a);
         boolean partials = dgamma != null || dbeta != null;
         float[] ws = null;
         if (partials) {
@@ -341,6 +341,17 @@ public final class Norms {
                 WORKSPACE.set(ws);
             }
         }
+        if (Backend.NORMS.backwardBlocksInPlace(op == LN_BWD, rows, cols, ROW_BLOCK, dy, dyOff, lddy, x, xOff, ldx,
+                gamma, gOff, mean, meanOff, rstd, rstdOff, dx, dxOff, lddx, ws)) { // in place: staging cost 0.58x
+            reduceInto(dgamma, dgOff, dbeta, dbOff, blocks, cols, ws, st.b, Backend.NORMS);
+            return;
+        }
+        st.v = Segments.Stage.atLeast(st.v, blockFloats);              // dy rows
+        st.w = Segments.Stage.atLeast(st.w, blockFloats);              // x rows
+        st.c = Segments.Stage.atLeast(st.c, dx != null ? blockFloats : 0); // dx rows
+        st.a = Segments.Stage.atLeast(st.a, cols);                     // gamma
+        st.u = Segments.Stage.atLeast(st.u, 2L * ROW_BLOCK);           // mean, rstd of the block
+        Segments.load(gamma, gOff, cols, 1, cols, st.a);
         Job job = JOB.get();
         job.set(op, rows, cols, 0f, st.v, 0, cols, st.w, 0, cols, st.a, 0, null, 0, dx == null ? null : st.c, 0, cols,
                 mean == null ? null : st.u, 0, st.u, 0, dgamma == null ? null : st.b, 0, dbeta == null ? null : st.b,
@@ -369,18 +380,24 @@ public final class Norms {
                     Segments.store(st.c, n, cols, dx, dxOff + r0 * lddx, lddx);
                 }
             }
-            if (dgamma != null) {
-                Segments.load(dgamma, dgOff, cols, 1, cols, st.b);
-                job.impl.reducePartials(blocks, cols, ws, 0, st.b, 0);
-                Segments.store(st.b, 1, cols, dgamma, dgOff, cols);
-            }
-            if (dbeta != null) {
-                Segments.load(dbeta, dbOff, cols, 1, cols, st.b);
-                job.impl.reducePartials(blocks, cols, ws, blocks * cols, st.b, 0);
-                Segments.store(st.b, 1, cols, dbeta, dbOff, cols);
-            }
+            reduceInto(dgamma, dgOff, dbeta, dbOff, blocks, cols, ws, st.b, job.impl);
         } finally {
             job.clear();
+        }
+    }
+
+    /** The blocks' partial sums in ws added, in block order, to dgamma and dbeta (staged through buf). */
+    private static void reduceInto(MemorySegment dgamma, long dgOff, MemorySegment dbeta, long dbOff, int blocks,
+                                   int cols, float[] ws, float[] buf, NormsKernel impl) {
+        if (dgamma != null) {
+            Segments.load(dgamma, dgOff, cols, 1, cols, buf);
+            impl.reducePartials(blocks, cols, ws, 0, buf, 0);
+            Segments.store(buf, 1, cols, dgamma, dgOff, cols);
+        }
+        if (dbeta != null) {
+            Segments.load(dbeta, dbOff, cols, 1, cols, buf);
+            impl.reducePartials(blocks, cols, ws, blocks * cols, buf, 0);
+            Segments.store(buf, 1, cols, dbeta, dbOff, cols);
         }
     }
 

@@ -1,7 +1,6 @@
 package dev.lanes.kernels;
 
 import dev.lanes.kernels.internal.Checks;
-import dev.lanes.kernels.simd.SimdResidualAdd;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -79,9 +78,9 @@ public final class ResidualAdd {
         if (rows == 0 || cols == 0) {
             return;
         }
-        if (Backend.SIMD) {
-            // One pass, reading and writing the segments in place (staging would add two passes).
-            SimdResidualAdd.forward(rows, cols, alpha, x, xOff, ldx, f, fOff, ldf, bias, biasOff, y, yOff, ldy);
+        // One pass, reading and writing the segments in place (staging would add two passes).
+        if (Backend.RESIDUAL_ADD.forwardInPlace(rows, cols, alpha, x, xOff, ldx, f, fOff, ldf, bias, biasOff,
+                y, yOff, ldy)) {
             return;
         }
         // The scalar twin, on rows staged through heap buffers.

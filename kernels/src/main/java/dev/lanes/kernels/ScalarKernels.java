@@ -6,6 +6,7 @@ import dev.lanes.kernels.internal.NormsKernel;
 import dev.lanes.kernels.internal.OptimizerKernel;
 import dev.lanes.kernels.internal.ResidualAddKernel;
 import dev.lanes.kernels.internal.SoftmaxKernel;
+import java.lang.foreign.MemorySegment;
 
 /**
  * The scalar implementation of each kernel family: adapters onto the unchecked bodies of the scalar
@@ -54,6 +55,13 @@ final class ScalarKernels {
                              float[] y, int yOff, int ldy, float[] dx, int dxOff, int lddx) {
             SoftmaxScalar.backwardUnchecked(rows, cols, scale, dy, dyOff, lddy, y, yOff, ldy, dx, dxOff, lddx);
         }
+
+        @Override
+        public boolean forwardInPlace(int rows, int cols, float scale, boolean causal, int causalOffset,
+                                      MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy,
+                                      float[] row) {
+            return false;
+        }
     };
 
     static final ResidualAddKernel RESIDUAL_ADD = new ResidualAddKernel() {
@@ -70,6 +78,13 @@ final class ScalarKernels {
                              float[] dbias, int dbiasOff) {
             ResidualAddScalar.backwardUnchecked(rows, cols, alpha, dy, dyOff, lddy, dx, dxOff, lddx, df, dfOff, lddf,
                     dbias, dbiasOff);
+        }
+
+        @Override
+        public boolean forwardInPlace(int rows, int cols, float alpha, MemorySegment x, long xOff, long ldx,
+                                      MemorySegment f, long fOff, long ldf, MemorySegment bias, long biasOff,
+                                      MemorySegment y, long yOff, long ldy) {
+            return false;
         }
     };
 
@@ -110,6 +125,23 @@ final class ScalarKernels {
         @Override
         public void reducePartials(int blocks, int cols, float[] ws, int off, float[] out, int outOff) {
             NormsScalar.reducePartials(blocks, cols, ws, off, out, outOff);
+        }
+
+        @Override
+        public boolean forwardInPlace(boolean layer, int rows, int cols, float eps, MemorySegment x, long xOff, long ldx,
+                                      MemorySegment gamma, long gOff, MemorySegment beta, long bOff,
+                                      MemorySegment y, long yOff, long ldy,
+                                      MemorySegment mean, long meanOff, MemorySegment rstd, long rstdOff) {
+            return false;
+        }
+
+        @Override
+        public boolean backwardBlocksInPlace(boolean layer, int rows, int cols, int blockRows,
+                                             MemorySegment dy, long dyOff, long lddy, MemorySegment x, long xOff,
+                                             long ldx, MemorySegment gamma, long gOff, MemorySegment mean,
+                                             long meanOff, MemorySegment rstd, long rstdOff,
+                                             MemorySegment dx, long dxOff, long lddx, float[] ws) {
+            return false;
         }
     };
 

@@ -1,7 +1,6 @@
 package dev.lanes.kernels;
 
 import dev.lanes.kernels.internal.Checks;
-import dev.lanes.kernels.simd.SimdSoftmax;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -109,9 +108,14 @@ public final class Softmax {
             return;
         }
         Segments.Stage st = Segments.STAGE.get();
-        if (Backend.SIMD && mask == null) {
-            segmentRows(rows, cols, scale, causal, causalOffset, x, xOff, ldx, y, yOff, ldy, st);
-            return;
+        // Without a mask the SIMD rows read and write the segments in place: staging would add two passes
+        // to a kernel that makes two.
+        if (mask == null) {
+            st.w = Segments.Stage.atLeast(st.w, cols); // one row of exponentials
+            if (Backend.SOFTMAX.forwardInPlace(rows, cols, scale, causal, causalOffset, x, xOff, ldx, y, yOff, ldy,
+                    st.w)) {
+                return;
+            }
         }
         int chunk = Segments.chunkRows(rows, cols);
         st.v = Segments.Stage.atLeast(st.v, (long) chunk * cols);
@@ -128,31 +132,6 @@ public final class Softmax {
             int offset = (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, (long) causalOffset + r0));
             forward(n, cols, scale, causal, offset, mask == null ? null : st.w, 0, cols, st.v, 0, cols, st.v, 0, cols);
             Segments.store(st.v, n, cols, y, yOff + r0 * ldy, ldy);
-        }
-    }
-
-    /**
-     * Without a mask the SIMD rows read and write the segments in place: staging would add two passes to
-     * a kernel that makes three. Rows whose maximum is not finite go through the array kernel.
-     */
-    private static void segmentRows(int rows, int cols, float scale, boolean causal, int causalOffset,
-                                     MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy,
-                                     Segments.Stage st) {
-        st.w = Segments.Stage.atLeast(st.w, cols); // one row of exponentials
-        for (int i = 0; i < rows; i++) {
-            int visible = causal ? (int) Math.max(0, Math.min(cols, (long) i + causalOffset + 1)) : cols;
-            long xr = (xOff + i * ldx) * Float.BYTES, yr = (yOff + i * ldy) * Float.BYTES;
-            if (SimdSoftmax.rowPlain(visible, scale, x, xr, y, yr, st.w)) {
-                for (int j = visible; j < cols; j++) {
-                    y.set(Segments.FLOAT, yr + (long) j * Float.BYTES, 0f);
-                }
-            } else {
-                st.v = Segments.Stage.atLeast(st.v, cols);
-                Segments.load(x, xOff + i * ldx, ldx, 1, cols, st.v);
-                int offset = (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, (long) causalOffset + i));
-                forward(1, cols, scale, causal, offset, null, 0, cols, st.v, 0, cols, st.v, 0, cols);
-                Segments.store(st.v, 1, cols, y, yOff + i * ldy, ldy);
-            }
         }
     }
 

@@ -188,7 +188,8 @@ class SegmentsTest {
     @Test
     void softmaxHasTheArrayBitsWithMaskCausalAndChunks() {
         // 700 columns stage 5 rows at a time: 20 rows are 4 chunks, each with its own causal offset.
-        for (int cols : new int[] {1, 17, 700, 5000}) {
+        // around the vector length and the 4-vector max loop (16 lanes: 64), and wide rows
+        for (int cols : new int[] {1, 15, 16, 17, 63, 64, 65, 700, 5000}) {
             int rows = 20, ld = cols + 5;
             SplittableRandom rnd = new SplittableRandom(cols);
             float[] x = padded(rnd, rows, cols, ld, 3), mask = padded(rnd, rows, cols, cols, 0);
@@ -222,7 +223,8 @@ class SegmentsTest {
 
     @Test
     void residualAddHasTheArrayBits() {
-        for (int cols : new int[] {1, 31, 5000}) {
+        // around the vector length and the loop unrolled by two vectors (16 lanes: 32, 48), and wide rows
+        for (int cols : new int[] {1, 15, 16, 31, 32, 33, 47, 48, 5000}) {
             int rows = 19, ld = cols + 2;
             SplittableRandom rnd = new SplittableRandom(cols);
             float[] x = padded(rnd, rows, cols, ld, 1), f = padded(rnd, rows, cols, cols, 0);
@@ -241,7 +243,8 @@ class SegmentsTest {
 
     @Test
     void normsHaveTheArrayBits() {
-        for (int cols : new int[] {1, 48, 5000}) {
+        // around the vector length (the SIMD twins' vector loops and scalar tails), and wide rows
+        for (int cols : new int[] {0, 1, 7, 15, 16, 17, 33, 48, 5000}) {
             int rows = 21, ld = cols + 3;
             SplittableRandom rnd = new SplittableRandom(cols);
             float[] x = padded(rnd, rows, cols, ld, 2), gamma = padded(rnd, 1, cols, cols, 0);
@@ -270,7 +273,7 @@ class SegmentsTest {
      */
     @Test
     void backwardKernelsHaveTheArrayBits() {
-        for (int cols : new int[] {1, 17, 300, 5000}) {
+        for (int cols : new int[] {1, 15, 16, 17, 33, 300, 5000}) {
             int rows = 70, ld = cols + 3;
             SplittableRandom rnd = new SplittableRandom(31L * cols);
             float[] dy = padded(rnd, rows, cols, ld, 2), x = padded(rnd, rows, cols, cols, 1);

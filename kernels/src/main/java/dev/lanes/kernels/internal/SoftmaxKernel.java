@@ -1,5 +1,7 @@
 package dev.lanes.kernels.internal;
 
+import java.lang.foreign.MemorySegment;
+
 /** The softmax family behind {@code dev.lanes.kernels.Softmax}; arguments already validated. */
 public interface SoftmaxKernel {
     void forward(int rows, int cols, float scale, boolean causal, int causalOffset,
@@ -8,4 +10,12 @@ public interface SoftmaxKernel {
     /** Accumulates into dx. */
     void backward(int rows, int cols, float scale, float[] dy, int dyOff, int lddy,
                   float[] y, int yOff, int ldy, float[] dx, int dxOff, int lddx);
+
+    /**
+     * The maskless forward on {@link MemorySegment} operands (element offsets), read and written in place, the same
+     * bits as the array form; {@code row} is a heap buffer of at least cols floats. Returns false, having done nothing, when this implementation has no segment
+     * form: the facade then stages rows through the array form.
+     */
+    boolean forwardInPlace(int rows, int cols, float scale, boolean causal, int causalOffset,
+                           MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy, float[] row);
 }

@@ -8,6 +8,7 @@ import dev.lanes.kernels.internal.NormsKernel;
 import dev.lanes.kernels.internal.OptimizerKernel;
 import dev.lanes.kernels.internal.ResidualAddKernel;
 import dev.lanes.kernels.internal.SoftmaxKernel;
+import java.lang.foreign.MemorySegment;
 
 /**
  * The Vector API implementation of each kernel family: thin adapters onto the static bodies of this
@@ -82,6 +83,14 @@ public final class SimdKernels {
                              float[] y, int yOff, int ldy, float[] dx, int dxOff, int lddx) {
             SimdSoftmax.backward(rows, cols, scale, dy, dyOff, lddy, y, yOff, ldy, dx, dxOff, lddx);
         }
+
+        @Override
+        public boolean forwardInPlace(int rows, int cols, float scale, boolean causal, int causalOffset,
+                                      MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy,
+                                      float[] row) {
+            SimdSoftmax.forwardPlain(rows, cols, scale, causal, causalOffset, x, xOff, ldx, y, yOff, ldy, row);
+            return true;
+        }
     }
 
     private static final class ResidualAdd implements ResidualAddKernel {
@@ -97,6 +106,14 @@ public final class SimdKernels {
                              float[] dbias, int dbiasOff) {
             SimdResidualAdd.backward(rows, cols, alpha, dy, dyOff, lddy, dx, dxOff, lddx, df, dfOff, lddf,
                     dbias, dbiasOff);
+        }
+
+        @Override
+        public boolean forwardInPlace(int rows, int cols, float alpha, MemorySegment x, long xOff, long ldx,
+                                      MemorySegment f, long fOff, long ldf, MemorySegment bias, long biasOff,
+                                      MemorySegment y, long yOff, long ldy) {
+            SimdResidualAdd.forward(rows, cols, alpha, x, xOff, ldx, f, fOff, ldf, bias, biasOff, y, yOff, ldy);
+            return true;
         }
     }
 
@@ -136,6 +153,35 @@ public final class SimdKernels {
         @Override
         public void reducePartials(int blocks, int cols, float[] ws, int off, float[] out, int outOff) {
             SimdNorms.reducePartials(blocks, cols, ws, off, out, outOff);
+        }
+
+        @Override
+        public boolean forwardInPlace(boolean layer, int rows, int cols, float eps, MemorySegment x, long xOff, long ldx,
+                                      MemorySegment gamma, long gOff, MemorySegment beta, long bOff,
+                                      MemorySegment y, long yOff, long ldy,
+                                      MemorySegment mean, long meanOff, MemorySegment rstd, long rstdOff) {
+            if (layer) {
+                SimdNorms.layerNormForward(rows, cols, eps, x, xOff, ldx, gamma, gOff, beta, bOff, y, yOff, ldy,
+                        mean, meanOff, rstd, rstdOff);
+            } else {
+                SimdNorms.rmsNormForward(rows, cols, eps, x, xOff, ldx, gamma, gOff, y, yOff, ldy, rstd, rstdOff);
+            }
+            return true;
+        }
+
+        @Override
+        public boolean backwardBlocksInPlace(boolean layer, int rows, int cols, int blockRows,
+                                             MemorySegment dy, long dyOff, long lddy, MemorySegment x, long xOff,
+                                             long ldx, MemorySegment gamma, long gOff, MemorySegment mean,
+                                             long meanOff, MemorySegment rstd, long rstdOff,
+                                             MemorySegment dx, long dxOff, long lddx, float[] ws) {
+            int blocks = (rows + blockRows - 1) / blockRows;
+            for (int r0 = 0, block = 0; r0 < rows; r0 += blockRows, block++) {
+                SimdNorms.backwardBlock(Math.min(blockRows, rows - r0), cols, dy, dyOff + r0 * lddy, lddy,
+                        x, xOff + r0 * ldx, ldx, gamma, gOff, mean, meanOff + r0, rstd, rstdOff + r0,
+                        dx, dxOff + r0 * lddx, lddx, ws, block * cols, layer ? (blocks + block) * cols : -1);
+            }
+            return true;
         }
     }
 
