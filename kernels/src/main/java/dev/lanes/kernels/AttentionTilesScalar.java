@@ -119,4 +119,27 @@ public final class AttentionTilesScalar {
             }
         }
     }
+
+    public static void backwardScoresColumnsUnchecked(int n, int m, float scale, float[] s, int sOff, int lds,
+                                                      float[] p, int pOff, int ldp,
+                                                      float[] dp, int dpOff, int lddp, int rowBase, float[] limit,
+                                                      int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
+                                                      float[] lse, int lseOff, float[] dr, int drOff) {
+        for (int j = 0; j < n; j++) {
+            for (int c = 0; c < m; c++) {
+                int o = sOff + j * lds + c, g = dpOff + j * lddp + c;
+                float lim = limit == null ? Float.MAX_VALUE : limit[limOff + c];
+                float pj = 0f;
+                if (lim > rowBase + j) { // masked entries read no bias
+                    float x = s[o];
+                    if (bias != null) {
+                        x += bias[biasIdx[biasIdxOff + c] + rowBase + j];
+                    }
+                    pj = FloatExp.exp(x - lse[lseOff + c]);
+                }
+                p[pOff + j * ldp + c] = pj;
+                dp[g] = pj * scale * (dp[g] - dr[drOff + c]); // dS = P .* (dP - rowsum(dO .* O))
+            }
+        }
+    }
 }

@@ -97,6 +97,26 @@ class AttentionRejectionTest {
         assertThat(dv).containsOnly(42f);
     }
 
+    @Test
+    void keptScoresMustBeLongEnoughAndWrittenByAForward() {
+        int need = (int) Attention.keptScoresLength(cfg);
+        assertThatThrownBy(() -> Attention.forward(dev.lanes.kernels.Parallelism.serial(), cfg, AttentionView.of(q, 0, qs),
+                AttentionView.of(k, 0, ks), AttentionView.of(v, 0, ks), null, AttentionView.of(o, 0, qs),
+                AttentionView.flat(lse, 0), new float[need - 1]))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("scores.length=" + (need - 1) + " < keptScoresLength=" + need);
+        assertThat(o).containsOnly(42f);
+        // a workspace no forward has written
+        assertThatThrownBy(() -> Attention.backward(dev.lanes.kernels.Parallelism.serial(), cfg, AttentionView.of(dO, 0, qs),
+                AttentionView.of(q, 0, qs), AttentionView.of(k, 0, ks), AttentionView.of(v, 0, ks), null,
+                AttentionView.of(o, 0, qs), AttentionView.flat(lse, 0), new float[need], AttentionView.of(dq, 0, qs),
+                AttentionView.of(dk, 0, ks), AttentionView.of(dv, 0, ks)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("scores holds no scores kept");
+        assertThat(dq).containsOnly(42f);
+        assertThat(dk).containsOnly(42f);
+        assertThat(dv).containsOnly(42f);
+    }
+
     private void expectForward(String message, float[] q, HeadLayout qs, float[] k, HeadLayout ks, float[] o, float[] bias) {
         assertThatThrownBy(() -> Attention.forward(cfg, AttentionView.of(q, 0, qs), AttentionView.of(k, 0, ks),
                 AttentionView.of(v, 0, this.ks), bias == null ? null : AttentionView.flat(bias, 0),
