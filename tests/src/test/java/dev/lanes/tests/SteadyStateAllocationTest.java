@@ -164,6 +164,11 @@ class SteadyStateAllocationTest {
         assertEventuallyAllocationFree(cfg + " forward", () -> Attention.forward(serial, cfg, qv, kv, vv, bv, ov, lv));
         assertEventuallyAllocationFree(cfg + " backward",
                 () -> Attention.backward(serial, cfg, dOv, qv, kv, vv, bv, ov, lv, dqv, dkv, dvv));
+        float[] kept = new float[(int) Attention.keptScoresLength(cfg)];
+        assertEventuallyAllocationFree(cfg + " forward keeping its scores",
+                () -> Attention.forward(serial, cfg, qv, kv, vv, bv, ov, lv, kept));
+        assertEventuallyAllocationFree(cfg + " backward over kept scores",
+                () -> Attention.backward(serial, cfg, dOv, qv, kv, vv, bv, ov, lv, kept, dqv, dkv, dvv));
     }
 
     @Test
