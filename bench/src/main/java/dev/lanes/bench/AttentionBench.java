@@ -6,6 +6,7 @@ import dev.lanes.core.attention.AttentionScalar;
 import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.CausalMask;
 import dev.lanes.core.attention.HeadLayout;
+import dev.lanes.core.attention.KeptScores;
 import dev.lanes.core.attention.KVCache;
 import dev.lanes.kernels.Backend;
 import dev.lanes.kernels.Gemm;
@@ -49,8 +50,8 @@ import org.bytedeco.pytorch.global.torch;
  *
  * <ul>
  *   <li>{@code lanes}: {@link Attention}, tiled online softmax (FlashAttention-2), scores never stored.
- *   <li>{@code lanesKept}: the same forward keeping its scores ({@link Attention#keptScoresLength}) and
- *       the backward over them, four products per tile instead of five.
+ *   <li>{@code lanesKept}: the same forward keeping its scores ({@link KeptScores}) and the backward
+ *       over them, four products per tile instead of five.
  *   <li>{@code naive}: per (batch, head) Lanes GEMM {@code Q K^T} into a materialised {@code T x S}
  *       score matrix, Lanes {@link Softmax}, GEMM with V (the backward likewise through P).
  *   <li>{@code scalar}: {@link AttentionScalar}, the double-precision twin.
@@ -110,7 +111,7 @@ public class AttentionBench {
         // naive: one head's scores and probabilities [T, S], its dP, and per-head outputs
         float[] scores, probs, dprobs;
         // lanesKept: the forward's kept scores
-        float[] kept;
+        KeptScores kept;
         // lanesSegment: the same tensors in native memory, as AttentionViews
         Arena arena;
         MemorySegment oSeg, lseSeg, dqSeg, dkSeg, dvSeg;
@@ -148,7 +149,7 @@ public class AttentionBench {
             dprobs = new float[T * T];
             String impl = BenchSupport.implementation(params);
             if (impl.equals("lanesKept")) {
-                kept = new float[(int) Attention.keptScoresLength(cfg)];
+                kept = new KeptScores(cfg);
             }
             if (impl.equals("lanesSegment")) {
                 arena = Arena.ofShared();
@@ -336,9 +337,9 @@ public class AttentionBench {
     }
 
     private static void runLanesKept(Shape s) {
-        Attention.forward(s.par, s.cfg, s.qa, s.ka, s.va, null, s.oa, s.la, s.kept);
+        s.kept.forward(s.par, s.qa, s.ka, s.va, null, s.oa, s.la);
         if (s.backward()) {
-            Attention.backward(s.par, s.cfg, s.dOa, s.qa, s.ka, s.va, null, s.oa, s.la, s.kept, s.dqa, s.dka, s.dva);
+            s.kept.backward(s.par, s.dOa, s.qa, s.ka, s.va, null, s.oa, s.la, s.dqa, s.dka, s.dva);
         }
     }
 

@@ -13,7 +13,8 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * The one table of GEMM tuning: register-tile shape, cache blocks and packing, chosen per machine
+ * The one table of GEMM and attention tuning: register-tile shape, cache blocks and packing, and the
+ * attention block sizes, chosen per machine
  * (after BLIS's per-microarchitecture context files and OpenBLAS's named cores). The driver loops in
  * {@code SimdGemm} never change; a new CPU is a new row of {@link #defaults}, not new loops.
  *

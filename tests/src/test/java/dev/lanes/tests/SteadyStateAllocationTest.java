@@ -164,11 +164,11 @@ class SteadyStateAllocationTest {
         assertEventuallyAllocationFree(cfg + " forward", () -> Attention.forward(serial, cfg, qv, kv, vv, bv, ov, lv));
         assertEventuallyAllocationFree(cfg + " backward",
                 () -> Attention.backward(serial, cfg, dOv, qv, kv, vv, bv, ov, lv, dqv, dkv, dvv));
-        float[] kept = new float[(int) Attention.keptScoresLength(cfg)];
+        dev.lanes.core.attention.KeptScores kept = new dev.lanes.core.attention.KeptScores(cfg);
         assertEventuallyAllocationFree(cfg + " forward keeping its scores",
-                () -> Attention.forward(serial, cfg, qv, kv, vv, bv, ov, lv, kept));
+                () -> kept.forward(serial, qv, kv, vv, bv, ov, lv));
         assertEventuallyAllocationFree(cfg + " backward over kept scores",
-                () -> Attention.backward(serial, cfg, dOv, qv, kv, vv, bv, ov, lv, kept, dqv, dkv, dvv));
+                () -> kept.backward(serial, dOv, qv, kv, vv, bv, ov, lv, dqv, dkv, dvv));
     }
 
     @Test

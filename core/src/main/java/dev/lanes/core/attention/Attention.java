@@ -100,9 +100,8 @@ public final class Attention {
     }
 
     /**
-     * Floats of the workspace in which {@link #forward(Parallelism, AttentionConfig, AttentionView, AttentionView,
-     * AttentionView, AttentionView, AttentionView, AttentionView, float[]) forward} keeps the scores for the
-     * backward, under the {@link Tuning} in force: {@code B * Hkv * ceil(T / rows) * S * cols + 1}, where a
+     * Floats of the workspace in which {@link KeptScores} keeps the scores of a forward for its backward,
+     * under the {@link Tuning} in force: {@code B * Hkv * ceil(T / rows) * S * cols + 1}, where a
      * block of the forward holds {@code rows = max(1, attnQ / G)} positions of the G heads of a group and
      * {@code cols = roundUp(G * rows, 16)} columns. About {@code 4 B Hq T S} bytes (34 MB for B=4, Hq=8,
      * T=S=512): the price of skipping the product {@code Q K^T} in the backward.
@@ -112,23 +111,6 @@ public final class Attention {
         int g = cfg.heads / cfg.kvHeads, rows = Math.max(1, Tuning.current().attnQ() / g);
         long blocks = (cfg.queries + rows - 1) / rows, cols = roundUp(g * rows, ALIGN);
         return (long) cfg.batch * cfg.kvHeads * blocks * cfg.keys * cols + 1;
-    }
-
-    /**
-     * {@link #forward(Parallelism, AttentionConfig, AttentionView, AttentionView, AttentionView, AttentionView,
-     * AttentionView, AttentionView)} that also keeps the scaled scores {@code (scale Q) K^T} (before bias
-     * and masks) in {@code scores}, at least {@link #keptScoresLength} floats, for {@link #backward(Parallelism,
-     * AttentionConfig, AttentionView, AttentionView, AttentionView, AttentionView, AttentionView, AttentionView,
-     * AttentionView, float[], AttentionView, AttentionView, AttentionView) the backward} to read instead of
-     * recomputing them: o and lse are the same bits as without it. The layout is the forward's tiles
-     * (keys, queries) in its blocks, which the backward over kept scores then takes as its own; only that
-     * backward should read it.
-     */
-    public static void forward(Parallelism par, AttentionConfig cfg, AttentionView q, AttentionView k,
-                               AttentionView v, AttentionView bias, AttentionView o, AttentionView lse,
-                               float[] scores) {
-        notNull(scores, "scores");
-        ViewStaging.forward(par, cfg, q, k, v, bias, o, lse, scores);
     }
 
     /** {@link #backward(Parallelism, AttentionConfig, AttentionView, AttentionView, AttentionView, AttentionView,
@@ -155,22 +137,6 @@ public final class Attention {
                                 AttentionView k, AttentionView v, AttentionView bias, AttentionView o,
                                 AttentionView lse, AttentionView dq, AttentionView dk, AttentionView dv) {
         ViewStaging.backward(par, cfg, dO, q, k, v, bias, o, lse, null, dq, dk, dv);
-    }
-
-    /**
-     * The backward over the scores a {@link #forward(Parallelism, AttentionConfig, AttentionView, AttentionView,
-     * AttentionView, AttentionView, AttentionView, AttentionView, float[]) forward} kept for the same inputs
-     * (read, never written): four products per tile instead of five. dq is the recomputing backward's bits;
-     * dk and dv sum over the forward's query blocks (attnQ) instead of the backward's (attnBwdQ), so their
-     * last bits may differ from it, and are the same for any thread count. Throws when scores holds no
-     * kept scores of this block layout (no such forward, or another tuning in force).
-     */
-    public static void backward(Parallelism par, AttentionConfig cfg, AttentionView dO, AttentionView q,
-                                AttentionView k, AttentionView v, AttentionView bias, AttentionView o,
-                                AttentionView lse, float[] scores, AttentionView dq, AttentionView dk,
-                                AttentionView dv) {
-        notNull(scores, "scores");
-        ViewStaging.backward(par, cfg, dO, q, k, v, bias, o, lse, scores, dq, dk, dv);
     }
 
     /** Checks the length of a kept-scores workspace against cfg; returns the floats a call uses. */

@@ -8,6 +8,7 @@ import dev.lanes.core.attention.AttentionScalar;
 import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.CausalMask;
+import dev.lanes.core.attention.KeptScores;
 import dev.lanes.kernels.Parallelism;
 import dev.lanes.tests.Bits;
 import java.util.ArrayList;
@@ -119,22 +120,23 @@ class AttentionTest {
                 }
             }
         }
-        float[] scores = new float[(int) Attention.keptScoresLength(cfg)];
         float[][] g1Kept = null;
         for (Parallelism par : new Parallelism[] {Parallelism.serial(), two}) {
             float[] o = c.newO(), lse = c.newLse();
-            java.util.Arrays.fill(scores, Float.NaN); // every entry the backward reads must have been written
-            Attention.forward(par, cfg, AttentionView.of(c.qkv, c.qOff, c.qs), AttentionView.of(c.kArr, c.kOff, c.ks),
+            // a new workspace each time: scores the forward did not write would be zeros, and dq below must
+            // still be the recomputing backward's bits
+            KeptScores kept = new KeptScores(cfg);
+            kept.forward(par, AttentionView.of(c.qkv, c.qOff, c.qs), AttentionView.of(c.kArr, c.kOff, c.ks),
                     AttentionView.of(c.vArr, c.vOff, c.vs),
                     c.bias == null ? null : AttentionView.flat(c.bias, c.biasOff), AttentionView.of(o, c.oOff, c.os),
-                    AttentionView.flat(lse, c.lseOff), scores);
+                    AttentionView.flat(lse, c.lseOff));
             Bits.assertSameBits("o, scores kept", o1, o);
             Bits.assertSameBits("lse, scores kept", lse1, lse);
             float[][] g = c.grads(11);
-            Attention.backward(par, cfg, AttentionView.of(dO, c.oOff, c.os), AttentionView.of(c.qkv, c.qOff, c.qs),
+            kept.backward(par, AttentionView.of(dO, c.oOff, c.os), AttentionView.of(c.qkv, c.qOff, c.qs),
                     AttentionView.of(c.kArr, c.kOff, c.ks), AttentionView.of(c.vArr, c.vOff, c.vs),
                     c.bias == null ? null : AttentionView.flat(c.bias, c.biasOff), AttentionView.of(o, c.oOff, c.os),
-                    AttentionView.flat(lse, c.lseOff), scores, AttentionView.of(g[0], c.qOff, c.qs),
+                    AttentionView.flat(lse, c.lseOff), AttentionView.of(g[0], c.qOff, c.qs),
                     AttentionView.of(g[1], c.kOff, c.ks), AttentionView.of(g[2], c.vOff, c.vs));
             // dq's elements only: with a fused layout dq, dk and dv are one array
             for (int b = 0; b < c.B; b++) {
