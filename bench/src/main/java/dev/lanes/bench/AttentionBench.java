@@ -6,6 +6,7 @@ import dev.lanes.core.attention.AttentionScalar;
 import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.CausalMask;
 import dev.lanes.core.attention.HeadLayout;
+import dev.lanes.core.attention.KeptScores;
 import dev.lanes.core.attention.KVCache;
 import dev.lanes.kernels.Backend;
 import dev.lanes.kernels.Gemm;
@@ -49,6 +50,8 @@ import org.bytedeco.pytorch.global.torch;
  *
  * <ul>
  *   <li>{@code lanes}: {@link Attention}, tiled online softmax (FlashAttention-2), scores never stored.
+ *   <li>{@code lanesKept}: the same forward keeping its scores ({@link KeptScores}) and the backward
+ *       over them, four products per tile instead of five.
  *   <li>{@code naive}: per (batch, head) Lanes GEMM {@code Q K^T} into a materialised {@code T x S}
  *       score matrix, Lanes {@link Softmax}, GEMM with V (the backward likewise through P).
  *   <li>{@code scalar}: {@link AttentionScalar}, the double-precision twin.
@@ -107,6 +110,8 @@ public class AttentionBench {
         AttentionView qa, ka, va, oa, la, dOa, dqa, dka, dva;
         // naive: one head's scores and probabilities [T, S], its dP, and per-head outputs
         float[] scores, probs, dprobs;
+        // lanesKept: the forward's kept scores
+        KeptScores kept;
         // lanesSegment: the same tensors in native memory, as AttentionViews
         Arena arena;
         MemorySegment oSeg, lseSeg, dqSeg, dkSeg, dvSeg;
@@ -143,6 +148,9 @@ public class AttentionBench {
             probs = new float[T * T];
             dprobs = new float[T * T];
             String impl = BenchSupport.implementation(params);
+            if (impl.equals("lanesKept")) {
+                kept = new KeptScores(cfg);
+            }
             if (impl.equals("lanesSegment")) {
                 arena = Arena.ofShared();
                 qv = AttentionView.of(BenchSupport.offHeap(arena, q), 0, qs);
@@ -193,6 +201,7 @@ public class AttentionBench {
                     MemorySegment.copy(dvSeg, ValueLayout.JAVA_FLOAT, 0, dv, 0, dv.length);
                 }
                 case "naive" -> runNaive(this);
+                case "lanesKept" -> runLanesKept(this);
                 case "scalar" -> runScalar(this);
                 case "pytorch", "pytorchExpandedKv" -> {
                     try (PointerScope scope = new PointerScope()) {
@@ -249,6 +258,12 @@ public class AttentionBench {
     @Benchmark
     public float[] lanes(Shape s) {
         runLanes(s);
+        return s.backward() ? s.dq : s.o;
+    }
+
+    @Benchmark
+    public float[] lanesKept(Shape s) {
+        runLanesKept(s);
         return s.backward() ? s.dq : s.o;
     }
 
@@ -318,6 +333,13 @@ public class AttentionBench {
         Attention.forward(s.par, s.cfg, s.qa, s.ka, s.va, null, s.oa, s.la);
         if (s.backward()) {
             Attention.backward(s.par, s.cfg, s.dOa, s.qa, s.ka, s.va, null, s.oa, s.la, s.dqa, s.dka, s.dva);
+        }
+    }
+
+    private static void runLanesKept(Shape s) {
+        s.kept.forward(s.par, s.qa, s.ka, s.va, null, s.oa, s.la);
+        if (s.backward()) {
+            s.kept.backward(s.par, s.dOa, s.qa, s.ka, s.va, null, s.oa, s.la, s.dqa, s.dka, s.dva);
         }
     }
 

@@ -22,7 +22,8 @@ import java.util.SplittableRandom;
  * <pre>
  *   mvn -q -pl bench -am -Ptune compile
  *   java --add-modules=jdk.incubator.vector -cp lanes-kernels.jar dev.lanes.kernels.Autotune [options]
- *     --seconds S    time budget for the search, default 100 (the final check adds about a fifth)
+ *     --seconds S    time budget for the GEMM search, default 100 (its final check adds about a fifth,
+ *                    attention about half)
  *     --out PATH     where to write the tuning file (default ~/.config/lanes/gemm-KEY.properties)
  *     --dry-run      measure and print, write nothing
  * </pre>
@@ -32,6 +33,11 @@ import java.util.SplittableRandom;
  * alternating round by round so that drift on a shared machine hits them all alike: the tile shapes
  * that fit the register file at the default blocks, then KC for the best shape, then NC (the packed B
  * block: the default, half, twice), then the packing policy.
+ *
+ * <p>Attention, when {@code lanes-core} is on the class path (as under {@code -Ptune}): its block sizes
+ * ({@code attnQ, attnKeys} of the forward, then {@code attnBwdQ, attnBwdKeys} of the backward) raced
+ * on MQA B=4, Hq=8, Hkv=1, T=S=512, D=64 at one thread ({@code dev.lanes.core.attention.AttentionTuneWorkload}),
+ * and kept only when they beat the default sizes by the same margin in paired rounds.
  */
 public final class Autotune {
     /** The winner must beat the defaults by this factor (median of paired rounds) to be kept. */
@@ -47,7 +53,7 @@ public final class Autotune {
             new Shape(1024, true, false), new Shape(1000, false, false));
 
     private final float[] a, b, c;
-    private final double deadline;
+    private double deadline;
 
     private Autotune(double seconds) {
         int max = 1024 * 1024;
@@ -72,9 +78,30 @@ public final class Autotune {
         return 2.0 * n * n * n / sec / 1e9;
     }
 
+    /** The attention workload (GFLOP/s of a "fwd" or "fwdbwd" call), or null when core is not loaded. */
+    private final java.util.function.ToDoubleFunction<String> attention = attentionWorkload();
+    /** What the races below score: null for GEMM, else the attention pass. */
+    private String pass;
+
+    @SuppressWarnings("unchecked")
+    private static java.util.function.ToDoubleFunction<String> attentionWorkload() {
+        try {
+            return (java.util.function.ToDoubleFunction<String>) Class.forName(
+                    "dev.lanes.core.attention.AttentionTuneWorkload").getConstructor().newInstance();
+        } catch (ReflectiveOperationException | LinkageError | ClassCastException e) {
+            return null;
+        }
+    }
+
     /** The geometric mean of the workload's rates under t, after one untimed call per shape. */
     private double score(Tuning t, int warm) {
         Tuning.use(t);
+        if (pass != null) {
+            for (int w = 0; w < warm; w++) {
+                attention.applyAsDouble(pass);
+            }
+            return attention.applyAsDouble(pass);
+        }
         double logSum = 0;
         for (Shape s : WORKLOAD) {
             for (int w = 0; w < warm; w++) {
@@ -134,6 +161,86 @@ public final class Autotune {
         for (int i = 0; i < cands.size(); i++) {
             System.out.printf(Locale.ROOT, "  %-60s %7.1f GFLOP/s%n", cands.get(i).spec(), s[i]);
         }
+    }
+
+    /** {median of a/b scores, rounds a won, rounds} over paired rounds alternating which goes first. */
+    private double[] paired(Tuning a, Tuning b, double seconds) {
+        double end = System.nanoTime() / 1e9 + seconds;
+        List<Double> ratios = new ArrayList<>();
+        int wins = 0;
+        score(a, 2);
+        score(b, 2);
+        for (int r = 0; r < 6 || System.nanoTime() / 1e9 < end; r++) {
+            double x, y;
+            if (r % 2 == 0) {
+                x = score(a, 0);
+                y = score(b, 0);
+            } else {
+                y = score(b, 0);
+                x = score(a, 0);
+            }
+            ratios.add(x / y);
+            wins += x > y ? 1 : 0;
+        }
+        return new double[] {median(ratios), wins, ratios.size()};
+    }
+
+    private String attentionNote = "";
+
+    /**
+     * The attention stages over {@code base} (the GEMM winner): forward blocks on the forward, backward
+     * blocks on forward + backward; returns base with the winning sizes, or base itself when they do not
+     * beat base's sizes beyond the margin.
+     */
+    private Tuning attention(Tuning base, double seconds) {
+        if (attention == null) {
+            System.out.println("attention: lanes-core not on the class path, its block sizes not tuned");
+            return base;
+        }
+        deadline = System.nanoTime() / 1e9 + seconds * 0.45;
+        pass = "fwd";
+        List<Tuning> fwd = new ArrayList<>();
+        fwd.add(base);
+        for (int q : new int[] {32, 48, 64, 96}) {
+            for (int k : new int[] {64, 128}) {
+                if (q != base.attnQ() || k != base.attnKeys()) {
+                    fwd.add(base.with("attnQ=" + q + ",attnKeys=" + k, "autotune"));
+                }
+            }
+        }
+        double[] s1 = race(fwd, seconds * 0.15, 3);
+        print("attention forward blocks", fwd, s1);
+        pass = "fwdbwd";
+        Tuning f = fwd.get(best(s1));
+        List<Tuning> bwd = new ArrayList<>();
+        bwd.add(f);
+        for (int q : new int[] {96, 144, 192}) {
+            for (int k : new int[] {64, 128, 256}) {
+                if (q != f.attnBwdQ() || k != f.attnBwdKeys()) {
+                    bwd.add(f.with("attnBwdQ=" + q + ",attnBwdKeys=" + k, "autotune"));
+                }
+            }
+        }
+        double[] s2 = race(bwd, seconds * 0.2, 3);
+        print("attention backward blocks", bwd, s2);
+        Tuning w = bwd.get(best(s2));
+        Tuning result = base;
+        if (!w.spec().equals(base.spec())) {
+            double[] check = paired(w, base, Math.max(10, seconds * 0.1));
+            boolean keep = check[0] >= MARGIN && check[1] * 4 >= check[2] * 3;
+            System.out.printf(Locale.ROOT, "attention: %s %s: %.3fx forward + backward (median of %d paired rounds, "
+                    + "faster in %d)%n", keep ? "chose" : "kept the defaults over", w.spec(), check[0], (int) check[2],
+                    (int) check[1]);
+            if (keep) {
+                result = w;
+                attentionNote = String.format(Locale.ROOT, "; attention %.3fx forward + backward (MQA B=4, Hq=8, T=S=512)",
+                        check[0]);
+            }
+        } else {
+            System.out.println("attention: no block sizes beat the defaults");
+        }
+        pass = null;
+        return result;
     }
 
     public static void main(String[] args) throws IOException {
@@ -227,39 +334,29 @@ public final class Autotune {
         double ratio = 1;
         int wins = 0, rounds = 0;
         if (!winner.spec().equals(def.spec())) {
-            double end = System.nanoTime() / 1e9 + Math.max(10, seconds * 0.2);
-            List<Double> ratios = new ArrayList<>();
-            tuner.score(winner, 2);
-            tuner.score(def, 2);
-            for (int r = 0; r < 6 || System.nanoTime() / 1e9 < end; r++) {
-                double w, d;
-                if (r % 2 == 0) {
-                    w = tuner.score(winner, 0);
-                    d = tuner.score(def, 0);
-                } else {
-                    d = tuner.score(def, 0);
-                    w = tuner.score(winner, 0);
-                }
-                ratios.add(w / d);
-                wins += w > d ? 1 : 0;
-            }
-            rounds = ratios.size();
-            ratio = median(ratios);
+            double[] check = tuner.paired(winner, def, Math.max(10, seconds * 0.2));
+            ratio = check[0];
+            wins = (int) check[1];
+            rounds = (int) check[2];
         }
+        boolean gemmKept = ratio >= MARGIN && wins * 4 >= rounds * 3;
+        Tuning gemmWinner = gemmKept ? winner : def;
+        Tuning attnWinner = tuner.attention(gemmWinner, seconds);
         Tuning.use(def);
         double took = (System.nanoTime() - start) / 1e9;
-        boolean keep = ratio >= MARGIN && wins * 4 >= rounds * 3;
+        boolean keep = gemmKept || attnWinner != gemmWinner;
         System.out.println();
         if (winner.spec().equals(def.spec())) {
-            System.out.printf(Locale.ROOT, "chose the defaults: no candidate beat them (%.0f s)%n", took);
-        } else if (!keep) {
-            System.out.printf(Locale.ROOT, "chose the defaults: best candidate %s was %.3fx the defaults (median of %d "
+            System.out.printf(Locale.ROOT, "GEMM: chose the defaults: no candidate beat them (%.0f s)%n", took);
+        } else if (!gemmKept) {
+            System.out.printf(Locale.ROOT, "GEMM: chose the defaults: best candidate %s was %.3fx the defaults (median of %d "
                     + "paired rounds, faster in %d), not beyond the %.2fx noise margin (%.0f s)%n",
                     winner.spec(), ratio, rounds, wins, MARGIN, took);
         } else {
-            System.out.printf(Locale.ROOT, "chose %s: %.3fx the defaults (median of %d paired rounds, faster in %d) (%.0f s)%n",
+            System.out.printf(Locale.ROOT, "GEMM: chose %s: %.3fx the defaults (median of %d paired rounds, faster in %d) (%.0f s)%n",
                     winner.spec(), ratio, rounds, wins, took);
         }
+        winner = attnWinner;
         if (dryRun) {
             return;
         }
@@ -270,8 +367,9 @@ public final class Autotune {
             notes.put("cpu", Tuning.CPU.describe());
             notes.put("jdk", Runtime.version().toString());
             notes.put("defaults", def.spec());
-            notes.put("gain", String.format(Locale.ROOT, "%.3fx the defaults on %s (median of %d paired rounds)",
-                    ratio, Arrays.toString(WORKLOAD.stream().map(Shape::label).toArray()), rounds));
+            notes.put("gain", String.format(Locale.ROOT, "GEMM %.3fx the defaults on %s (median of %d paired rounds)%s",
+                    gemmKept ? ratio : 1.0, Arrays.toString(WORKLOAD.stream().map(Shape::label).toArray()), rounds,
+                    tuner.attentionNote));
             Files.createDirectories(out.toAbsolutePath().getParent());
             Files.writeString(out, winner.toFile(notes));
             System.out.println("wrote " + out + "; Lanes loads it at start-up (-Dlanes.tuning=none ignores it)");

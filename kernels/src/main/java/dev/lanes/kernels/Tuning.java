@@ -14,7 +14,8 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * The one table of GEMM tuning: register-tile shape, cache blocks and packing, chosen per machine
+ * The one table of GEMM and attention tuning: register-tile shape, cache blocks and packing, and the
+ * attention block sizes, chosen per machine
  * (after BLIS's per-microarchitecture context files and OpenBLAS's named cores). The driver loops in
  * {@code SimdGemm} never change; a new CPU is a new row of {@link #defaults}, not new loops.
  *
@@ -26,7 +27,17 @@ import java.util.TreeSet;
  * <tr><td>nc</td><td>columns of the packed KC x NC block of B (a multiple of NR), about four L2s of it</td></tr>
  * <tr><td>pack</td><td>when A is packed, and when an untransposed B may be read in place ({@link Pack})</td></tr>
  * <tr><td>directBMaxM</td><td>up to this many rows of C an untransposed B is read in place (0: never)</td></tr>
+ * <tr><td>attnQ</td><td>attention forward: query columns (query heads x positions) per block, a multiple of 16</td></tr>
+ * <tr><td>attnKeys</td><td>attention forward and KV cache: keys per tile, a multiple of 16</td></tr>
+ * <tr><td>attnBwdQ</td><td>attention backward: query rows per block, a multiple of 16</td></tr>
+ * <tr><td>attnBwdKeys</td><td>attention backward: keys per tile, a multiple of 16</td></tr>
  * </table>
+ *
+ * <p>The attention tiles run on the same register-tile family as GEMM ({@code SimdTiles}); their block
+ * sizes are the four {@code attn} fields. The query block sizes never change bits (each query column is
+ * computed alone), nor does the backward's key tile for the gradients of one call beyond the order of
+ * its sums; the forward key tile sets where the online softmax rescales, so it may change the last bits
+ * of the forward, and a KV cache keeps the key tile in force when it was made.
  *
  * <p>No prefetch distance: the Vector API has no prefetch instruction. (Reading the next tile's lines
  * ahead with plain loads was tried in the attention decoding loop: 7% faster for MHA, 10% slower for GQA,
@@ -97,9 +108,10 @@ public final class Tuning {
     private final Tile tile;
     private final int lanes, kc, mc, nc, directBMaxM;
     private final Pack pack;
+    private final int attnQ, attnKeys, attnBwdQ, attnBwdKeys;
 
     private Tuning(String source, String core, Tile tile, int lanes, int kc, int mc, int nc, Pack pack,
-                   int directBMaxM) {
+                   int directBMaxM, int attnQ, int attnKeys, int attnBwdQ, int attnBwdKeys) {
         if (lanes < 1) {
             throw new IllegalArgumentException("lanes=" + lanes + " < 1");
         }
@@ -115,6 +127,14 @@ public final class Tuning {
         if (directBMaxM < 0) {
             throw new IllegalArgumentException("directBMaxM=" + directBMaxM + " < 0");
         }
+        attentionBlock("attnQ", attnQ);
+        attentionBlock("attnKeys", attnKeys);
+        attentionBlock("attnBwdQ", attnBwdQ);
+        attentionBlock("attnBwdKeys", attnBwdKeys);
+        this.attnQ = attnQ;
+        this.attnKeys = attnKeys;
+        this.attnBwdQ = attnBwdQ;
+        this.attnBwdKeys = attnBwdKeys;
         this.source = source;
         this.core = core;
         this.tile = tile;
@@ -128,6 +148,13 @@ public final class Tuning {
         this.directBMaxM = directBMaxM;
     }
 
+    /** Attention block sizes: a multiple of 16 (the tiles' column alignment) in [16, 1024]. */
+    private static void attentionBlock(String name, int value) {
+        if (value < 16 || value > 1024 || value % 16 != 0) {
+            throw new IllegalArgumentException(name + "=" + value + ": not a multiple of 16 in [16, 1024]");
+        }
+    }
+
     public Tile tile() { return tile; }
     public int mr() { return tile.rows; }
     /** NR in floats: the tile's vectors times the lanes of the species. */
@@ -138,6 +165,14 @@ public final class Tuning {
     public int nc() { return nc; }
     public Pack pack() { return pack; }
     public int directBMaxM() { return directBMaxM; }
+    /** Attention forward: query columns (query heads x positions) per block. */
+    public int attnQ() { return attnQ; }
+    /** Attention forward and KV cache: keys per tile. */
+    public int attnKeys() { return attnKeys; }
+    /** Attention backward: query rows (query heads x positions) per block. */
+    public int attnBwdQ() { return attnBwdQ; }
+    /** Attention backward: keys per tile. */
+    public int attnBwdKeys() { return attnBwdKeys; }
     /** Where this tuning came from: "defaults", a file, or the system property. */
     public String source() { return source; }
     /** The row of the defaults table this machine matched, e.g. "amd-zen4". */
@@ -166,14 +201,16 @@ public final class Tuning {
     /** The inline form, e.g. "tile=6x4,kc=1024,mc=96,nc=1024,pack=aliased,directBMaxM=256". */
     public String spec() {
         return "tile=" + tile.label() + ",kc=" + kc + ",mc=" + mc + ",nc=" + nc + ",pack="
-                + pack.name().toLowerCase(Locale.ROOT) + ",directBMaxM=" + directBMaxM;
+                + pack.name().toLowerCase(Locale.ROOT) + ",directBMaxM=" + directBMaxM + ",attnQ=" + attnQ
+                + ",attnKeys=" + attnKeys + ",attnBwdQ=" + attnBwdQ + ",attnBwdKeys=" + attnBwdKeys;
     }
 
     /** One line for logs and reports: core, source, shape and blocks. */
     public String describe() {
         return core + " " + source + ": " + tile.label() + "L tile (" + mr() + " x " + nr() + " floats), KC=" + kc
                 + " MC=" + mc + " NC=" + nc + ", pack " + pack.name().toLowerCase(Locale.ROOT)
-                + ", B in place up to " + directBMaxM + " rows";
+                + ", B in place up to " + directBMaxM + " rows; attention blocks " + attnQ + " x " + attnKeys
+                + " forward, " + attnBwdQ + " x " + attnBwdKeys + " backward (queries x keys)";
     }
 
     @Override
@@ -185,6 +222,7 @@ public final class Tuning {
     public Tuning with(String spec, String newSource) {
         Tile t = tile;
         int k = kc, m = mc, n = -1, d = directBMaxM;
+        int aq = attnQ, ak = attnKeys, bq = attnBwdQ, bk = attnBwdKeys;
         Pack p = pack;
         for (String part : spec.split(",")) {
             if (part.isBlank()) {
@@ -202,13 +240,17 @@ public final class Tuning {
                 case "nc" -> n = Integer.parseInt(value);
                 case "pack" -> p = Pack.valueOf(value.toUpperCase(Locale.ROOT));
                 case "directBMaxM" -> d = Integer.parseInt(value);
+                case "attnQ" -> aq = Integer.parseInt(value);
+                case "attnKeys" -> ak = Integer.parseInt(value);
+                case "attnBwdQ" -> bq = Integer.parseInt(value);
+                case "attnBwdKeys" -> bk = Integer.parseInt(value);
                 default -> throw new IllegalArgumentException("lanes.tuning: unknown key '" + key
-                        + "' (tile, kc, mc, nc, pack, directBMaxM)");
+                        + "' (tile, kc, mc, nc, pack, directBMaxM, attnQ, attnKeys, attnBwdQ, attnBwdKeys)");
             }
         }
         // NC follows the L2 and a new KC or tile unless given
         int ncols = n >= 0 ? n : k == kc && t == tile ? nc : blockColumns(CPU.l2Bytes(), k, t.vectors * lanes);
-        return new Tuning(newSource, core, t, lanes, k, m, ncols, p, d);
+        return new Tuning(newSource, core, t, lanes, k, m, ncols, p, d, aq, ak, bq, bk);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -277,7 +319,10 @@ public final class Tuning {
         // Under -XX:UseAVX=2 (4x3 tile) KC 512 ran 1.05-1.10x KC 1024 with a transposed A and 0.96-1.02x
         // without (Zen 4): the narrower panels pack A more often, and 512 evens the two out.
         int kc = l == 8 ? 512 : 1024;
-        return new Tuning("defaults", core, tile, l, kc, mc, blockColumns(cpu.l2Bytes(), kc, nr), pack, 256);
+        // Attention: 48 query columns x 64 keys forward, 144 x 128 backward, measured on Zen 4 (see the
+        // constants' history in bench/RESULTS.md, issues 5 and 15); the same on every CPU until measured.
+        return new Tuning("defaults", core, tile, l, kc, mc, blockColumns(cpu.l2Bytes(), kc, nr), pack, 256,
+                48, 64, 144, 128);
     }
 
     /**
@@ -453,6 +498,10 @@ public final class Tuning {
         m.put("nc", nc);
         m.put("pack", pack.name().toLowerCase(Locale.ROOT));
         m.put("directBMaxM", directBMaxM);
+        m.put("attnQ", attnQ);
+        m.put("attnKeys", attnKeys);
+        m.put("attnBwdQ", attnBwdQ);
+        m.put("attnBwdKeys", attnBwdKeys);
         return m;
     }
 }

@@ -138,27 +138,9 @@ class AttentionTilesTest {
         Random rnd = new Random(200 + info.getCurrentRepetition());
         // m rows (queries) of n columns (keys colBase + j)
         int m = 1 + rnd.nextInt(50), n = 1 + rnd.nextInt(140), lds = n + rnd.nextInt(3), colBase = rnd.nextInt(100);
-        float[] limit = null;
-        if (rnd.nextBoolean()) {
-            limit = new float[m];
-            for (int i = 0; i < m; i++) {
-                limit[i] = colBase + rnd.nextInt(n + 2) - 1;
-            }
-            limit[0] = colBase - 1 - rnd.nextInt(3); // nothing visible in this tile
-        }
-        float[] bias = null;
-        int[] biasIdx = new int[m];
-        if (rnd.nextBoolean()) {
-            bias = random(rnd, n * 200 + 200);
-            for (int i = 0; i < m; i++) {
-                biasIdx[i] = rnd.nextInt(n * 200 + 200 - colBase - n);
-            }
-            bias[biasIdx[0] + colBase] = Float.NEGATIVE_INFINITY;
-            if (limit != null && limit[m - 1] >= colBase) {
-                // the last row's bias ends at its last visible key: masked entries must not read past it
-                biasIdx[m - 1] = bias.length - (int) limit[m - 1];
-            }
-        }
+        Masks mk = Masks.random(rnd, m, n, colBase);
+        float[] limit = mk.limit, bias = mk.bias;
+        int[] biasIdx = mk.biasIdx;
         float[] s0 = random(rnd, m * lds), dp0 = random(rnd, m * lds), lse = random(rnd, m), dr = random(rnd, m);
         lse[m - 1] = Float.POSITIVE_INFINITY;
         float[] p1 = s0.clone(), p2 = s0.clone(), dp1 = dp0.clone(), dp2 = dp0.clone();
@@ -168,6 +150,49 @@ class AttentionTilesTest {
                 biasIdx, 0, lse, 0, dr, 0);
         Bits.assertSameBits("backward p", p2, p1);
         Bits.assertSameBits("backward ds", dp2, dp1);
+    }
+
+    @RepeatedTest(20)
+    void columnScoreKernelIsTheRowKernelTransposed(org.junit.jupiter.api.RepetitionInfo info) {
+        Random rnd = new Random(300 + info.getCurrentRepetition());
+        // m queries x n keys; the row form (m, n) against the column form (n, m) of the same tile
+        int m = 1 + rnd.nextInt(70), n = 1 + rnd.nextInt(140), colBase = rnd.nextInt(100);
+        int ldr = n + rnd.nextInt(3), ldc = m + rnd.nextInt(3);
+        Masks mk = Masks.random(rnd, m, n, colBase);
+        float[] limit = mk.limit, bias = mk.bias;
+        int[] biasIdx = mk.biasIdx;
+        float[] sRows = random(rnd, m * ldr), dpRows = random(rnd, m * ldr), lse = random(rnd, m), dr = random(rnd, m);
+        lse[m - 1] = Float.POSITIVE_INFINITY;
+        float[] sCols = new float[n * ldc], dpCols = new float[n * ldc];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                sCols[j * ldc + i] = sRows[i * ldr + j];
+                dpCols[j * ldc + i] = dpRows[i * ldr + j];
+            }
+        }
+        AttentionTiles.backwardScoresRows(m, n, 0.3f, sRows, 0, ldr, dpRows, 0, ldr, colBase, limit, 0, bias, biasIdx,
+                0, lse, 0, dr, 0);
+        // out of place (s untouched) and in place, against the scalar twin
+        float[] s0 = sCols.clone(), p1 = new float[n * ldc], dp1 = dpCols.clone();
+        AttentionTiles.backwardScoresColumns(n, m, 0.3f, sCols, 0, ldc, p1, 0, ldc, dp1, 0, ldc, colBase, limit, 0,
+                bias, biasIdx, 0, lse, 0, dr, 0);
+        Bits.assertSameBits("s read only", s0, sCols);
+        float[] p2 = sCols.clone(), dp2 = dpCols.clone();
+        AttentionTilesScalar.backwardScoresColumnsUnchecked(n, m, 0.3f, p2, 0, ldc, p2, 0, ldc, dp2, 0, ldc, colBase,
+                limit, 0, bias, biasIdx, 0, lse, 0, dr, 0);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                String at = " at query " + i + ", key " + j;
+                org.assertj.core.api.Assertions.assertThat(Float.floatToRawIntBits(p1[j * ldc + i])).as("p" + at)
+                        .isEqualTo(Float.floatToRawIntBits(sRows[i * ldr + j]));
+                org.assertj.core.api.Assertions.assertThat(Float.floatToRawIntBits(dp1[j * ldc + i])).as("ds" + at)
+                        .isEqualTo(Float.floatToRawIntBits(dpRows[i * ldr + j]));
+                org.assertj.core.api.Assertions.assertThat(Float.floatToRawIntBits(p2[j * ldc + i])).as("twin p" + at)
+                        .isEqualTo(Float.floatToRawIntBits(sRows[i * ldr + j]));
+                org.assertj.core.api.Assertions.assertThat(Float.floatToRawIntBits(dp2[j * ldc + i])).as("twin ds" + at)
+                        .isEqualTo(Float.floatToRawIntBits(dpRows[i * ldr + j]));
+            }
+        }
     }
 
     @Test
@@ -208,6 +233,37 @@ class AttentionTilesTest {
             }
         }
         org.assertj.core.api.Assertions.assertThat(s[31]).isEqualTo(0f);
+    }
+
+    /**
+     * Random per-query limits (or none; query 0 sees nothing of the tile) and bias rows (or none; a -inf
+     * entry, and the last query's row ending at its last visible key, which masked entries must not read
+     * past) for m queries against keys colBase .. colBase + n.
+     */
+    record Masks(float[] limit, float[] bias, int[] biasIdx) {
+        static Masks random(Random rnd, int m, int n, int colBase) {
+            float[] limit = null;
+            if (rnd.nextBoolean()) {
+                limit = new float[m];
+                for (int i = 0; i < m; i++) {
+                    limit[i] = colBase + rnd.nextInt(n + 2) - 1;
+                }
+                limit[0] = colBase - 1 - rnd.nextInt(3);
+            }
+            float[] bias = null;
+            int[] biasIdx = new int[m];
+            if (rnd.nextBoolean()) {
+                bias = AttentionTilesTest.random(rnd, n * 200 + 200);
+                for (int i = 0; i < m; i++) {
+                    biasIdx[i] = rnd.nextInt(n * 200 + 200 - colBase - n);
+                }
+                bias[biasIdx[0] + colBase] = Float.NEGATIVE_INFINITY;
+                if (limit != null && limit[m - 1] >= colBase) {
+                    biasIdx[m - 1] = bias.length - (int) limit[m - 1];
+                }
+            }
+            return new Masks(limit, bias, biasIdx);
+        }
     }
 
     static float[] random(Random rnd, int n) {

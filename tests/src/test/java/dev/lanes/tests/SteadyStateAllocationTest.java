@@ -164,6 +164,11 @@ class SteadyStateAllocationTest {
         assertEventuallyAllocationFree(cfg + " forward", () -> Attention.forward(serial, cfg, qv, kv, vv, bv, ov, lv));
         assertEventuallyAllocationFree(cfg + " backward",
                 () -> Attention.backward(serial, cfg, dOv, qv, kv, vv, bv, ov, lv, dqv, dkv, dvv));
+        dev.lanes.core.attention.KeptScores kept = new dev.lanes.core.attention.KeptScores(cfg);
+        assertEventuallyAllocationFree(cfg + " forward keeping its scores",
+                () -> kept.forward(serial, qv, kv, vv, bv, ov, lv));
+        assertEventuallyAllocationFree(cfg + " backward over kept scores",
+                () -> kept.backward(serial, dOv, qv, kv, vv, bv, ov, lv, dqv, dkv, dvv));
     }
 
     @Test

@@ -263,5 +263,10 @@ class TuningTest {
         assertThatThrownBy(() -> d.with("tile=5x5", "x")).hasMessageContaining("tile=5x5");
         assertThatThrownBy(() -> d.with("kc=0", "x")).hasMessageContaining("kc=0");
         assertThatThrownBy(() -> d.with("speed=11", "x")).hasMessageContaining("speed");
+        Tuning a = d.with("attnQ=80,attnKeys=32,attnBwdQ=96,attnBwdKeys=256", "test");
+        assertThat(new int[] {a.attnQ(), a.attnKeys(), a.attnBwdQ(), a.attnBwdKeys()}).containsExactly(80, 32, 96, 256);
+        assertThat(d.with(a.spec(), "again").spec()).isEqualTo(a.spec());
+        assertThatThrownBy(() -> d.with("attnQ=40", "x")).hasMessageContaining("attnQ=40");
+        assertThatThrownBy(() -> d.with("attnBwdKeys=0", "x")).hasMessageContaining("attnBwdKeys=0");
     }
 }

@@ -3,6 +3,7 @@ package dev.lanes.core.attention;
 import dev.lanes.kernels.internal.AttentionTiles;
 import dev.lanes.kernels.Parallelism;
 import dev.lanes.kernels.internal.PartJob;
+import dev.lanes.kernels.Tuning;
 import java.util.Arrays;
 
 /**
@@ -21,7 +22,7 @@ import java.util.Arrays;
  * </pre>
  *
  * <p>The work is cut by (batch, kv head, block of queries). A block stacks the G query heads of one
- * kv head over a few query positions ({@value #PANEL} columns in all), so each K/V tile is multiplied
+ * kv head over a few query positions ({@link Tuning#attnQ()} columns in all), so each K/V tile is multiplied
  * once for the whole group: that reuse is what MQA and GQA buy. Inside a block the tiles are kept as
  * {@code (keys, queries)}, so the softmax statistics run along vector lanes. Key tiles that lie entirely
  * above the causal diagonal, or past the key length, are skipped. Decoding (at most {@value #ROWS_O}
@@ -36,6 +37,9 @@ import java.util.Arrays;
  * to stay in L2. No part ever writes what another part writes, and how the work is cut depends on the
  * shape only, so the results are the same bits for any team size.
  *
+ * <p>The block and tile sizes are the attention fields of the {@link Tuning} in force when a call starts
+ * (the defaults below, or a tuning file or {@code -Dlanes.tuning=attnQ=..,attnKeys=..,attnBwdQ=..,attnBwdKeys=..}).
+ *
  * <p>Every entry point validates all arguments before writing anything and throws
  * {@link IllegalArgumentException} naming the argument and the numbers. Steady-state calls allocate
  * nothing: tiles live in per-thread workspaces, the backward's packed blocks in a workspace of the
@@ -43,29 +47,29 @@ import java.util.Arrays;
  * Concurrent calls from different threads are safe.
  */
 public final class Attention {
-    /** Keys per tile (Bc in the FlashAttention papers). */
+    /** Keys per tile (Bc in the FlashAttention papers): the default of {@link Tuning#attnKeys()}. */
     static final int KEY_TILE = 64;
     /**
      * Keys per tile of the backward: larger than the forward's, so the dK/dV/dQ tile products run longer
      * inner loops (measured 98.6-98.9 vs 100.8-105.2 ms forward+backward, MQA B=4, Hq=8, T=S=512, D=64);
-     * the forward and the KV cache measured better at 64. At least KEY_TILE: the tiles are sized by it.
+     * the forward and the KV cache measured better at 64.
      * With the (queries, keys) backward tiles 64 measured 65.3 and 256 62.5 vs 64.1 ms backward (noise
      * level; 256 would halve the key chunks available to a team).
      */
-    static final int BACKWARD_KEY_TILE = 128;
+    static final int BACKWARD_KEY_TILE = 128; // the default of Tuning.attnBwdKeys()
     /** The backward passes this many key tiles of a chunk together over a group of query blocks. */
     static final int TILE_GROUP = 8;
     /** A group of query blocks holds at most this many floats of packed block data (L2-resident). */
     static final int BLOCK_GROUP_FLOATS = 96 * 1024;
     /** Query columns (query heads x positions) per block, a multiple of the 16-column alignment. */
-    static final int PANEL = 48;
+    static final int PANEL = 48; // the default of Tuning.attnQ()
     /**
      * Query rows per block of the backward: more than the forward's, so dV and dK, whose inner dimension
      * is the block's rows, run longer loops (measured 57.7 vs 59.7 ms backward MQA B=4, Hq=8, Hkv=1,
      * T=S=512, D=64, and 61.3 vs 62.8 ms with Hkv=8, against 48; 96 fell in between). The forward
      * measured the same or slower with the larger block (27.4 vs 26.8 ms with Hkv=8).
      */
-    static final int BACKWARD_PANEL = 144;
+    static final int BACKWARD_PANEL = 144; // the default of Tuning.attnBwdQ()
     /** Columns are padded to a multiple of this, so the tile kernels run on full vectors. */
     static final int ALIGN = 16;
     /** At most this many query columns in a block: the forward keeps O as rows (see forwardBlock). */
@@ -93,7 +97,21 @@ public final class Attention {
      */
     public static void forward(Parallelism par, AttentionConfig cfg, AttentionView q, AttentionView k,
                                AttentionView v, AttentionView bias, AttentionView o, AttentionView lse) {
-        ViewStaging.forward(par, cfg, q, k, v, bias, o, lse);
+        ViewStaging.forward(par, cfg, q, k, v, bias, o, lse, null);
+    }
+
+    /**
+     * Floats of the workspace in which {@link KeptScores} keeps the scores of a forward for its backward,
+     * under the {@link Tuning} in force: {@code B * Hkv * ceil(T / rows) * S * cols + 1}, where a
+     * block of the forward holds {@code rows = max(1, attnQ / G)} positions of the G heads of a group and
+     * {@code cols = roundUp(G * rows, 16)} columns. About {@code 4 B Hq T S} bytes (34 MB for B=4, Hq=8,
+     * T=S=512): the price of skipping the product {@code Q K^T} in the backward.
+     */
+    public static long keptScoresLength(AttentionConfig cfg) {
+        notNull(cfg, "cfg");
+        int g = cfg.heads / cfg.kvHeads, rows = Math.max(1, Tuning.current().attnQ() / g);
+        long blocks = (cfg.queries + rows - 1) / rows, cols = roundUp(g * rows, ALIGN);
+        return (long) cfg.batch * cfg.kvHeads * blocks * cfg.keys * cols + 1;
     }
 
     /** {@link #backward(Parallelism, AttentionConfig, AttentionView, AttentionView, AttentionView, AttentionView,
@@ -119,7 +137,25 @@ public final class Attention {
     public static void backward(Parallelism par, AttentionConfig cfg, AttentionView dO, AttentionView q,
                                 AttentionView k, AttentionView v, AttentionView bias, AttentionView o,
                                 AttentionView lse, AttentionView dq, AttentionView dk, AttentionView dv) {
-        ViewStaging.backward(par, cfg, dO, q, k, v, bias, o, lse, dq, dk, dv);
+        ViewStaging.backward(par, cfg, dO, q, k, v, bias, o, lse, null, dq, dk, dv);
+    }
+
+    /** Checks the length of a kept-scores workspace against cfg; returns the floats a call uses. */
+    static int checkScores(AttentionConfig cfg, float[] scores) {
+        long need = keptScoresLength(cfg);
+        if (need > Integer.MAX_VALUE - 16) {
+            throw new IllegalArgumentException("kept scores of " + need + " floats for " + cfg + " exceed one Java array");
+        }
+        if (scores.length < need) {
+            throw new IllegalArgumentException("scores.length=" + scores.length + " < keptScoresLength=" + need
+                    + " for " + cfg);
+        }
+        return (int) need;
+    }
+
+    /** The first float of a kept-scores workspace: the block size it was written with, as raw bits. */
+    private static float scoresTag(int panel) {
+        return Float.intBitsToFloat(0x4C530000 | panel);
     }
 
     /**
@@ -129,14 +165,22 @@ public final class Attention {
     static void forward(Parallelism par, AttentionConfig cfg,
                         float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
                         float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
-                        float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
+                        float[] o, int oOff, HeadLayout os, float[] lse, int lseOff, float[] scores) {
         dev.lanes.kernels.internal.Checks.team(par);
         notNull(cfg, "cfg");
         int T = cfg.queries, S = cfg.keys;
         Views.checkForward(cfg, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os, lse, lseOff);
+        if (scores != null) {
+            checkScores(cfg, scores);
+        }
         Job job = JOB.get();
+        job.setTuning(Tuning.current());
         job.setForward(cfg.causal != CausalMask.NONE, cfg.causal.offset(T, S), cfg.keyLengths, cfg, T, S,
                 q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os, lse, lseOff);
+        if (scores != null) {
+            job.scores = scores;
+            scores[0] = scoresTag(job.panel);
+        }
         job.runForward(par);
     }
 
@@ -144,7 +188,7 @@ public final class Attention {
     static void backward(Parallelism par, AttentionConfig cfg, float[] dO, int dOOff, HeadLayout dOs,
                          float[] q, int qOff, HeadLayout qs, float[] k, int kOff, HeadLayout ks,
                          float[] v, int vOff, HeadLayout vs, float[] bias, int biasOff,
-                         float[] o, int oOff, HeadLayout os, float[] lse, int lseOff,
+                         float[] o, int oOff, HeadLayout os, float[] lse, int lseOff, float[] scores,
                          float[] dq, int dqOff, HeadLayout dqs, float[] dk, int dkOff, HeadLayout dks,
                          float[] dv, int dvOff, HeadLayout dvs) {
         dev.lanes.kernels.internal.Checks.team(par);
@@ -152,9 +196,19 @@ public final class Attention {
         int T = cfg.queries, S = cfg.keys;
         Views.checkBackward(cfg, dO, dOOff, dOs, q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os,
                 lse, lseOff, dq, dqOff, dqs, dk, dkOff, dks, dv, dvOff, dvs);
+        if (scores != null) {
+            checkScores(cfg, scores);
+            int panel = Tuning.current().attnQ();
+            if (Float.floatToRawIntBits(scores[0]) != Float.floatToRawIntBits(scoresTag(panel))) {
+                throw new IllegalArgumentException("scores holds no scores kept by a forward with attnQ=" + panel
+                        + " (tag " + Integer.toHexString(Float.floatToRawIntBits(scores[0])) + ")");
+            }
+        }
         Job job = JOB.get();
+        job.setTuning(Tuning.current());
         job.setForward(cfg.causal != CausalMask.NONE, cfg.causal.offset(T, S), cfg.keyLengths, cfg, T, S,
                 q, qOff, qs, k, kOff, ks, v, vOff, vs, bias, biasOff, o, oOff, os, lse, lseOff);
+        job.scores = scores;
         job.setBackward(cfg.keySplit, dO, dOOff, dOs, dq, dqOff, dqs, dk, dkOff, dks, dv, dvOff, dvs);
         job.checkWorkspace();
         job.runBackward(par);
@@ -169,13 +223,16 @@ public final class Attention {
     /**
      * The decoding entry of {@link KVCache}: a forward over explicit T and S with bottom-right causal
      * alignment and no bias, the cache's V as {@code [B, Hkv, capacity, D]} and its K as transposed key
-     * tiles {@code [B, Hkv, capacity / KEY_TILE, D, KEY_TILE]} (a head's both start at {@code kvs.at(b, h, 0)};
-     * capacity a multiple of KEY_TILE).
+     * tiles {@code [B, Hkv, capacity / keyTile, D, keyTile]} (a head's both start at {@code kvs.at(b, h, 0)};
+     * capacity a multiple of keyTile, the cache's key tile: the forward runs with that one, so decoding
+     * gives the forward's bits under the tuning the cache was made with).
      */
     static void forwardCached(Parallelism par, int batch, int heads, int kvHeads, int t, int s, int d, float scale,
-                              float[] q, int qOff, HeadLayout qs, float[] k, float[] v, HeadLayout kvs,
+                              float[] q, int qOff, HeadLayout qs, float[] k, float[] v, HeadLayout kvs, int keyTile,
                               float[] o, int oOff, HeadLayout os, float[] lse, int lseOff) {
         Job job = JOB.get();
+        job.setTuning(Tuning.current());
+        job.keyTile = keyTile;
         job.setDims(batch, heads, kvHeads, t, s, d, scale, BiasShape.NONE);
         job.setForward(true, s - t, null, null, t, s, q, qOff, qs, k, 0, kvs, v, 0, kvs, null, 0,
                 o, oOff, os, lse, lseOff);
@@ -197,27 +254,33 @@ public final class Attention {
     private static final ThreadLocal<Tile> TILE = ThreadLocal.withInitial(Tile::new);
 
     static final class Tile {
-        int d = -1, dp, cols;
+        int d = -1, dp, cols, keys, bwdKeys;
         float[] qT, oT, oTmp, sT, dpT, kT, vT, dkAcc, dvAcc, max, sum, alpha, lim;
         int[] biasIdx;
 
-        /** Sizes the tiles for head dimension d and at most {@code cols} query columns. */
-        void ensure(int d, int cols) {
-            if (d == this.d && cols <= this.cols) {
+        /**
+         * Sizes the tiles for head dimension d, at most {@code cols} query columns, forward key tiles of
+         * {@code keys} and backward key tiles of {@code bwdKeys}.
+         */
+        void ensure(int d, int cols, int keys, int bwdKeys) {
+            if (d == this.d && cols <= this.cols && keys <= this.keys && bwdKeys <= this.bwdKeys) {
                 return;
             }
             this.d = d;
             this.dp = roundUp(d, ALIGN);
             this.cols = Math.max(cols, this.cols);
+            this.keys = Math.max(keys, this.keys);
+            this.bwdKeys = Math.max(bwdKeys, this.bwdKeys);
+            int kt = Math.max(this.keys, this.bwdKeys);
             qT = new float[d * this.cols];
             oT = new float[d * this.cols];
             oTmp = new float[d * this.cols];
-            sT = new float[BACKWARD_KEY_TILE * this.cols];
-            dpT = new float[BACKWARD_KEY_TILE * this.cols];
-            kT = new float[TILE_GROUP * d * BACKWARD_KEY_TILE];
-            vT = new float[TILE_GROUP * d * BACKWARD_KEY_TILE];
-            dkAcc = new float[TILE_GROUP * BACKWARD_KEY_TILE * dp];
-            dvAcc = new float[TILE_GROUP * BACKWARD_KEY_TILE * dp];
+            sT = new float[kt * this.cols];
+            dpT = new float[kt * this.cols];
+            kT = new float[TILE_GROUP * d * this.bwdKeys];
+            vT = new float[TILE_GROUP * d * this.bwdKeys];
+            dkAcc = new float[TILE_GROUP * this.bwdKeys * dp];
+            dvAcc = new float[TILE_GROUP * this.bwdKeys * dp];
             max = new float[this.cols];
             sum = new float[this.cols];
             alpha = new float[this.cols];
@@ -234,6 +297,13 @@ public final class Attention {
         int phase;
         // shape
         int B, Hq, Hkv, G, T, S, D, Dp, br, nBlocks, colsFull;
+        /**
+         * Kept scores, or null: per (b, kv head, backward block) an [S, cols] matrix of S^T (keys, queries),
+         * from index 1 + (bh * nBlocks + blk) * S * colsFull, row stride the block's cols.
+         */
+        float[] scores;
+        // block and tile sizes of this call (Tuning): forward query columns and keys, backward likewise
+        int panel, keyTile, bwdPanel, bwdKeyTile;
         float scale;
         BiasShape biasShape;
         boolean causal;
@@ -244,7 +314,7 @@ public final class Attention {
         int qOff, kOff, vOff, biasOff, oOff, lseOff, dOOff, dqOff, dkOff, dvOff;
         HeadLayout qs, ks, vs, os, dOs, dqs, dks, dvs;
         /**
-         * Forward only: k holds each head's K as transposed key tiles, [S / KEY_TILE, D, KEY_TILE] from
+         * Forward only: k holds each head's K as transposed key tiles, [S / keyTile, D, keyTile] from
          * ks.at(b, h, 0) (the KV cache), so one query token streams K contiguously.
          */
         boolean kTiled;
@@ -254,12 +324,19 @@ public final class Attention {
         float[] big = new float[0];
         int[] bigInt = new int[0]; // per block: biasIdx[colsFull], maxLim, minLim
 
+        void setTuning(Tuning t) {
+            panel = t.attnQ();
+            keyTile = t.attnKeys();
+            bwdPanel = t.attnBwdQ();
+            bwdKeyTile = t.attnBwdKeys();
+        }
+
         void setDims(int b, int hq, int hkv, int t, int s, int d, float scale, BiasShape bias) {
             this.B = b; this.Hq = hq; this.Hkv = hkv; this.G = hq / hkv; this.T = t; this.S = s; this.D = d;
             this.Dp = roundUp(d, ALIGN);
             this.scale = scale;
             this.biasShape = bias;
-            setPanel(PANEL);
+            setPanel(panel);
         }
 
         /** Blocks of about {@code panel} query rows (query heads x positions). */
@@ -278,7 +355,7 @@ public final class Attention {
             }
             this.causal = causal; this.causalOffset = causalOffset; this.keyLengths = keyLengths;
             this.q = q; this.qOff = qOff; this.qs = qs;
-            this.k = k; this.kOff = kOff; this.ks = ks; this.kTiled = false;
+            this.k = k; this.kOff = kOff; this.ks = ks; this.kTiled = false; this.scores = null;
             this.v = v; this.vOff = vOff; this.vs = vs;
             this.bias = biasShape == BiasShape.NONE ? null : bias; this.biasOff = biasOff;
             this.o = o; this.oOff = oOff; this.os = os;
@@ -287,8 +364,9 @@ public final class Attention {
 
         void setBackward(int keySplit, float[] dO, int dOOff, HeadLayout dOs, float[] dq, int dqOff, HeadLayout dqs,
                          float[] dk, int dkOff, HeadLayout dks, float[] dv, int dvOff, HeadLayout dvs) {
-            setPanel(BACKWARD_PANEL);
-            this.nKeyTiles = (S + BACKWARD_KEY_TILE - 1) / BACKWARD_KEY_TILE;
+            // over kept scores the forward's blocks (a block's scores lie together), else the backward's own
+            setPanel(scores != null ? panel : bwdPanel);
+            this.nKeyTiles = (S + bwdKeyTile - 1) / bwdKeyTile;
             this.keySplit = Math.max(1, Math.min(keySplit, Math.max(1, nKeyTiles)));
             this.dO = dO; this.dOOff = dOOff; this.dOs = dOs;
             this.dq = dq; this.dqOff = dqOff; this.dqs = dqs;
@@ -323,7 +401,7 @@ public final class Attention {
 
         @Override
         protected void clear() {
-            q = k = v = bias = o = lse = dO = dq = dk = dv = null;
+            q = k = v = bias = o = lse = dO = dq = dk = dv = scores = null;
             keyLengths = null;
         }
 
@@ -413,7 +491,7 @@ public final class Attention {
             int b = bh / Hkv, kvh = bh % Hkv;
             int t0 = blk * br, rows = Math.min(br, T - t0), m = G * rows, cols = roundUp(m, ALIGN);
             Tile ws = TILE.get();
-            ws.ensure(D, colsFull);
+            ws.ensure(D, colsFull, keyTile, bwdKeyTile);
             long lims = columns(b, kvh, t0, rows, cols, ws.lim, 0, ws.biasIdx, 0);
             int maxLim = (int) lims, minLim = (int) (lims >>> 32);
             // qT[d][c] = scale * q[b, h, t, d]    [D, cols]: the query block, transposed and scaled once
@@ -433,7 +511,8 @@ public final class Attention {
             Arrays.fill(ws.max, 0, cols, Float.NEGATIVE_INFINITY);
             Arrays.fill(ws.sum, 0, cols, 0f);
             boolean kT = kTiled;
-            // key j0 (a multiple of KEY_TILE) starts at kBase + j0 * kStep; entry (j, d) then at + j * krs + d * kcs
+            // key j0 (a multiple of the key tile) starts at kBase + j0 * kStep; entry (j, d) then at + j * krs + d * kcs
+            final int KEY_TILE = keyTile;
             int kBase = (int) (kOff + ks.at(b, kvh, 0)), krs = kT ? 1 : ks.rowStride(), kcs = kT ? KEY_TILE : 1;
             int kStep = kT ? D : krs;
             int vBase = (int) (vOff + vs.at(b, kvh, 0)), vrs = vs.rowStride();
@@ -455,6 +534,9 @@ public final class Attention {
                     // sT = K_tile (scale Q)^T                               [n, cols]
                     AttentionTiles.gemm(n, cols, D, k, kBase + j0 * kStep, krs, kcs, qT, 0, cols, false, null, 0,
                             ws.sT, 0, cols);
+                    if (scores != null) {
+                        System.arraycopy(ws.sT, 0, scores, scoresBase(bh, blk) + j0 * cols, n * cols);
+                    }
                     // sT = exp(sT + bias - m_new); m, l updated; alpha = exp(m_old - m_new)
                     AttentionTiles.softmaxOnline(n, cols, ws.sT, 0, cols, j0, masked ? ws.lim : null, 0,
                             bias, ws.biasIdx, 0, ws.max, ws.sum, ws.alpha, 0);
@@ -494,6 +576,10 @@ public final class Attention {
 
         // ---------------------------------------------------------------- backward
 
+        int scoresBase(int bh, int blk) {
+            return 1 + (bh * nBlocks + blk) * S * colsFull;
+        }
+
         int blockBase(int bh, int blk) {
             return (bh * nBlocks + blk) * blockSize;
         }
@@ -517,7 +603,13 @@ public final class Attention {
             for (int c = 0; c < cols; c++) {
                 int qs0 = base + oQS + c * Dp, qr0 = base + oQR + c * Dp, do0 = base + oDOR + c * Dp;
                 if (c >= m) {
-                    Arrays.fill(w, qs0, qs0 + Dp, 0f);
+                    if (scores != null) {
+                        for (int d = 0; d < D; d++) {
+                            w[base + oQS + d * cols + c] = 0f;
+                        }
+                    } else {
+                        Arrays.fill(w, qs0, qs0 + Dp, 0f);
+                    }
                     Arrays.fill(w, qr0, qr0 + Dp, 0f);
                     Arrays.fill(w, do0, do0 + Dp, 0f);
                     w[base + oLse + c] = Float.POSITIVE_INFINITY; // P = exp(s - inf) = 0: no gradient
@@ -528,13 +620,23 @@ public final class Attention {
                 int qi = (int) (qOff + qs.at(b, h, t));
                 int gi = (int) (dOOff + dOs.at(b, h, t));
                 int oi = (int) (oOff + os.at(b, h, t));
-                for (int d = 0; d < D; d++) {
-                    float qv = q[qi + d];
-                    w[qs0 + d] = scale * qv;
-                    w[qr0 + d] = qv;
+                if (scores == null) {
+                    for (int d = 0; d < D; d++) {
+                        float qv = q[qi + d];
+                        w[qs0 + d] = scale * qv;
+                        w[qr0 + d] = qv;
+                    }
+                } else {
+                    // kept scores need no scale * Q; its place holds dO^T [D, cols] for dP^T = V dO^T
+                    System.arraycopy(q, qi, w, qr0, D);
+                    for (int d = 0; d < D; d++) {
+                        w[base + oQS + d * cols + c] = dO[gi + d];
+                    }
                 }
                 System.arraycopy(dO, gi, w, do0, D);
-                Arrays.fill(w, qs0 + D, qs0 + Dp, 0f);
+                if (scores == null) {
+                    Arrays.fill(w, qs0 + D, qs0 + Dp, 0f);
+                }
                 Arrays.fill(w, qr0 + D, qr0 + Dp, 0f);
                 Arrays.fill(w, do0 + D, do0 + Dp, 0f);
                 double dr = 0;
@@ -558,9 +660,9 @@ public final class Attention {
             int b = bh / Hkv, kvh = bh % Hkv;
             int keyLen = keyLengths == null ? S : keyLengths[b];
             Tile ws = TILE.get();
-            ws.ensure(D, colsFull);
+            ws.ensure(D, colsFull, keyTile, bwdKeyTile);
             float[] w = big, kT = ws.kT, vT = ws.vT, sT = ws.sT, dpT = ws.dpT, dkAcc = ws.dkAcc, dvAcc = ws.dvAcc;
-            final int KT = BACKWARD_KEY_TILE;
+            final int KT = bwdKeyTile;
             int kBase = (int) (kOff + ks.at(b, kvh, 0)), krs = ks.rowStride();
             int vBase = (int) (vOff + vs.at(b, kvh, 0)), vrs = vs.rowStride();
             int groupBlocks = Math.max(1, BLOCK_GROUP_FLOATS / blockSize);
@@ -578,14 +680,15 @@ public final class Attention {
                     // kT = K_tile^T, vT = V_tile^T                              [D, KT] per tile
                     // Columns up to the next multiple of ALIGN are zero, so the products run on full vectors.
                     int nPad = Math.min(roundUp(n, ALIGN), KT), to = nt * D * KT;
-                    for (int j = 0; j < n; j++) {
+                    // (kept scores read K and V rows in place)
+                    for (int j = 0; j < n && scores == null; j++) {
                         int ki = kBase + (j0 + j) * krs, vi = vBase + (j0 + j) * vrs;
                         for (int d = 0; d < D; d++) {
                             kT[to + d * KT + j] = k[ki + d];
                             vT[to + d * KT + j] = v[vi + d];
                         }
                     }
-                    for (int d = 0; d < D; d++) {
+                    for (int d = 0; d < D && scores == null; d++) {
                         Arrays.fill(kT, to + d * KT + n, to + d * KT + nPad, 0f);
                         Arrays.fill(vT, to + d * KT + n, to + d * KT + nPad, 0f);
                     }
@@ -605,8 +708,13 @@ public final class Attention {
                         int j0 = (first + t * keySplit) * KT, n = Math.min(KT, keyLen - j0);
                         int nPad = Math.min(roundUp(n, ALIGN), KT), to = t * D * KT, ao = t * KT * Dp;
                         for (int blk = blk0; blk < blk1; blk++) {
-                            tileBlock(bh, blk, chunk, j0, n, nPad, kT, vT, to, sT, dpT, dkAcc, dvAcc, ao,
-                                    kBase + j0 * krs, krs);
+                            if (scores == null) {
+                                tileBlock(bh, blk, chunk, j0, n, nPad, kT, vT, to, sT, dpT, dkAcc, dvAcc, ao,
+                                        kBase + j0 * krs, krs);
+                            } else {
+                                tileBlockKept(bh, blk, chunk, j0, n, sT, dpT, dkAcc, dvAcc, ao, kBase + j0 * krs, krs,
+                                        vBase + j0 * vrs, vrs);
+                            }
                         }
                     }
                     if (fused && lastGroup) {
@@ -632,7 +740,7 @@ public final class Attention {
         /** One key tile (keys j0 .. j0 + n, K^T and V^T at kT/vT + to) against one query block. */
         private void tileBlock(int bh, int blk, int chunk, int j0, int n, int nPad, float[] kT, float[] vT, int to,
                                float[] sT, float[] dpT, float[] dkAcc, float[] dvAcc, int ao, int kTile, int krs) {
-            final int KT = BACKWARD_KEY_TILE;
+            final int KT = bwdKeyTile;
             float[] w = big;
             int ib = intBase(bh, blk);
             int maxLim = bigInt[ib + colsFull], minLim = bigInt[ib + colsFull + 1];
@@ -658,6 +766,39 @@ public final class Attention {
             AttentionTiles.gemm(nb, Dp, cols, dpT, 0, 1, KT, w, base + oQR, Dp, true, null, 0, dkAcc, ao, Dp);
             // dQ += (scale * dS) K_tile                                      [cols, D]
             AttentionTiles.gemm(cols, D, nb, dpT, 0, KT, 1, k, kTile, krs, true, null, 0,
+                    w, base + oPart + chunk * cols * Dp, Dp);
+        }
+
+        /**
+         * {@link #tileBlock} over kept scores, in the forward's layout (keys, queries) and blocks: per
+         * entry the same operations (dP^T = V dO^T is dP's fmas with the factors swapped), without the
+         * product (scale Q) K^T.
+         */
+        private void tileBlockKept(int bh, int blk, int chunk, int j0, int n, float[] sT, float[] dpT,
+                                   float[] dkAcc, float[] dvAcc, int ao, int kTile, int krs, int vTile, int vrs) {
+            float[] w = big;
+            int ib = intBase(bh, blk);
+            int maxLim = bigInt[ib + colsFull], minLim = bigInt[ib + colsFull + 1];
+            if (maxLim <= j0) {
+                return; // the whole block is above the diagonal of this key tile
+            }
+            int rows = Math.min(br, T - blk * br), cols = roundUp(G * rows, ALIGN);
+            int nb = Math.min(n, maxLim - j0);
+            boolean masked = j0 + nb > minLim;
+            int base = blockBase(bh, blk);
+            // s^T = the kept (scale Q) K_tile^T,  dp^T = V_tile dO^T                 [nb, cols]
+            AttentionTiles.gemm(nb, cols, D, v, vTile, vrs, 1, w, base + oQS, cols, false, null, 0, dpT, 0, cols);
+            // P^T = exp(S^T + bias - lse);  dS^T = scale * P^T .* (dP^T - Dr)
+            // the kept tile copied first: streamed by arraycopy it came from memory faster than read by the
+            // exponentials themselves (backward 49.2 vs 57.7 ms at best, MQA B=4, Hq=8, T=S=512, D=64)
+            System.arraycopy(scores, scoresBase(bh, blk) + j0 * cols, sT, 0, nb * cols);
+            AttentionTiles.backwardScoresColumns(nb, cols, scale, sT, 0, cols, sT, 0, cols, dpT, 0, cols, j0,
+                    masked ? w : null, base + oLim, bias, bigInt, ib, w, base + oLse, w, base + oDr);
+            // dV += P^T dO,  dK += scale * dS^T Q                                    [nb, Dp]
+            AttentionTiles.gemm(nb, Dp, cols, sT, 0, cols, 1, w, base + oDOR, Dp, true, null, 0, dvAcc, ao, Dp);
+            AttentionTiles.gemm(nb, Dp, cols, dpT, 0, cols, 1, w, base + oQR, Dp, true, null, 0, dkAcc, ao, Dp);
+            // dQ += (scale * dS) K_tile                                              [cols, D]
+            AttentionTiles.gemm(cols, D, nb, dpT, 0, 1, cols, k, kTile, krs, true, null, 0,
                     w, base + oPart + chunk * cols * Dp, Dp);
         }
 

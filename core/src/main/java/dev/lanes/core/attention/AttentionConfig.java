@@ -47,7 +47,8 @@ public final class AttentionConfig {
      */
     static int defaultKeySplit(int batch, int kvHeads, int keys) {
         long pairs = Math.max(1L, (long) batch * kvHeads);
-        int tiles = Math.max(1, (keys + Attention.BACKWARD_KEY_TILE - 1) / Attention.BACKWARD_KEY_TILE);
+        int kt = dev.lanes.kernels.Tuning.current().attnBwdKeys();
+        int tiles = Math.max(1, (keys + kt - 1) / kt);
         return (int) Math.max(1, Math.min(tiles, (Attention.MIN_BACKWARD_PARTS + pairs - 1) / pairs));
     }
 

@@ -8,7 +8,7 @@ import dev.lanes.kernels.Parallelism;
  * The keys and values of one attention layer during decoding, for every batch entry and kv head:
  *
  * <pre>
- *   kT:   [B, Hkv, cap / KT, D, KT]  keys in transposed tiles of KT = Attention.KEY_TILE positions: one
+ *   kT:   [B, Hkv, cap / KT, D, KT]  keys in transposed tiles of KT positions (Tuning.attnKeys() when made): one
  *                                    query token then streams K^T as full vectors, contiguously
  *   v:    [B, Hkv, cap, D]           cap = capacity rounded up to a multiple of KT
  *   positions [0, length()) filled, in the order appended
@@ -22,7 +22,7 @@ import dev.lanes.kernels.Parallelism;
  * steady-state calls allocate nothing.
  */
 public final class KVCache {
-    private final int batch, kvHeads, headDim, capacity, cap;
+    private final int batch, kvHeads, headDim, capacity, cap, keyTile;
     private final float[] kT, v;
     private final HeadLayout layout;
     private int length;
@@ -34,7 +34,8 @@ public final class KVCache {
             throw new IllegalArgumentException("B=" + batch + ", Hkv=" + kvHeads + ", D=" + headDim + ", capacity="
                     + capacity + ": need B >= 0, Hkv >= 1, D >= 1, capacity >= 0");
         }
-        long capRounded = ((long) capacity + Attention.KEY_TILE - 1) / Attention.KEY_TILE * Attention.KEY_TILE;
+        int kt = dev.lanes.kernels.Tuning.current().attnKeys();
+        long capRounded = ((long) capacity + kt - 1) / kt * kt;
         long size = (long) batch * kvHeads * capRounded * headDim;
         if (size > Integer.MAX_VALUE - 16) {
             throw new IllegalArgumentException("B=" + batch + ", Hkv=" + kvHeads + ", D=" + headDim + ", capacity="
@@ -45,6 +46,7 @@ public final class KVCache {
         this.headDim = headDim;
         this.capacity = capacity;
         this.cap = (int) capRounded;
+        this.keyTile = kt;
         this.kT = new float[(int) size];
         this.v = new float[(int) size];
         this.layout = HeadLayout.contiguous(kvHeads, cap, headDim);
@@ -79,7 +81,7 @@ public final class KVCache {
                 for (int i = 0; i < n; i++) {
                     int dst = (int) layout.at(b, h, length + i);
                     int src = (int) (kOff + ks.at(b, h, i));
-                    int j = length + i, kt = Attention.KEY_TILE;
+                    int j = length + i, kt = keyTile;
                     int dstT = (int) layout.at(b, h, 0) + j / kt * (kt * headDim) + j % kt; // kT[b, h, j/KT, 0, j%KT]
                     for (int d = 0; d < headDim; d++) {
                         kT[dstT + d * kt] = k[src + d];
@@ -130,7 +132,7 @@ public final class KVCache {
             lseOff = 0;
         }
         Attention.forwardCached(par, batch, heads, kvHeads, n, length, headDim, scale, q, qOff, qs, kT, v, layout,
-                o, oOff, os, lse, lseOff);
+                keyTile, o, oOff, os, lse, lseOff);
     }
 
     /** {@link #attend} with scale {@code 1/sqrt(D)}, on the default team, without logsumexp. */

@@ -30,14 +30,18 @@ final class ViewStaging {
     private static final int Q = 0, K = 1, V = 2, BIAS = 3, O = 4, LSE = 5, DO = 6, DQ = 7, DK = 8, DV = 9;
 
     static void forward(Parallelism par, AttentionConfig cfg, AttentionView q, AttentionView k, AttentionView v,
-                        AttentionView bias, AttentionView o, AttentionView lse) {
+                        AttentionView bias, AttentionView o, AttentionView lse, float[] scores) {
         notNull(par, "par");
         notNull(cfg, "cfg");
         int B = cfg.batch, Hq = cfg.heads, Hkv = cfg.kvHeads, T = cfg.queries, S = cfg.keys, D = cfg.headDim;
         long biasLen = checkForwardViews(cfg, q, k, v, bias, o, lse);
         writable("o", o);
         writable("lse", lse);
-        forwardViews(Overlap.views(), true, cfg, q, k, v, bias, o, lse).check();
+        Overlap fset = forwardViews(Overlap.views(), true, cfg, q, k, v, bias, o, lse);
+        if (scores != null) {
+            fset.output("scores", scores, 0, Attention.checkScores(cfg, scores));
+        }
+        fset.check();
         Buffers st = BUFFERS.get();
         stage(st, Q, q, B, Hq, T, D, true);
         stage(st, K, k, B, Hkv, S, D, true);
@@ -49,13 +53,14 @@ final class ViewStaging {
         stageFlat(st, LSE, lse, (long) B * Hq * T, false);
         Attention.forward(par, cfg, arr(st, Q, q), off(q), lay(st, Q, q), arr(st, K, k), off(k), lay(st, K, k),
                 arr(st, V, v), off(v), lay(st, V, v), biasLen >= 0 ? arr(st, BIAS, bias) : null,
-                biasLen >= 0 ? off(bias) : 0, arr(st, O, o), off(o), lay(st, O, o), arr(st, LSE, lse), off(lse));
+                biasLen >= 0 ? off(bias) : 0, arr(st, O, o), off(o), lay(st, O, o), arr(st, LSE, lse), off(lse),
+                scores);
         unstage(st, O, o, B, Hq, T, D);
         unstageFlat(st, LSE, lse, (long) B * Hq * T);
     }
 
     static void backward(Parallelism par, AttentionConfig cfg, AttentionView dO, AttentionView q, AttentionView k,
-                         AttentionView v, AttentionView bias, AttentionView o, AttentionView lse,
+                         AttentionView v, AttentionView bias, AttentionView o, AttentionView lse, float[] scores,
                          AttentionView dq, AttentionView dk, AttentionView dv) {
         notNull(par, "par");
         notNull(cfg, "cfg");
@@ -74,6 +79,9 @@ final class ViewStaging {
         add(set, true, "dq", dq, B, Hq, T, D);
         add(set, true, "dk", dk, B, Hkv, S, D);
         add(set, true, "dv", dv, B, Hkv, S, D);
+        if (scores != null) {
+            set.input("scores", scores, 0, Attention.checkScores(cfg, scores));
+        }
         set.check();
         Buffers st = BUFFERS.get();
         stage(st, DO, dO, B, Hq, T, D, true);
@@ -91,7 +99,7 @@ final class ViewStaging {
         Attention.backward(par, cfg, arr(st, DO, dO), off(dO), lay(st, DO, dO),
                 arr(st, Q, q), off(q), lay(st, Q, q), arr(st, K, k), off(k), lay(st, K, k),
                 arr(st, V, v), off(v), lay(st, V, v), biasLen >= 0 ? arr(st, BIAS, bias) : null,
-                biasLen >= 0 ? off(bias) : 0, arr(st, O, o), off(o), lay(st, O, o), arr(st, LSE, lse), off(lse),
+                biasLen >= 0 ? off(bias) : 0, arr(st, O, o), off(o), lay(st, O, o), arr(st, LSE, lse), off(lse), scores,
                 arr(st, DQ, dq), off(dq), lay(st, DQ, dq), arr(st, DK, dk), off(dk), lay(st, DK, dk),
                 arr(st, DV, dv), off(dv), lay(st, DV, dv));
         unstage(st, DQ, dq, B, Hq, T, D);

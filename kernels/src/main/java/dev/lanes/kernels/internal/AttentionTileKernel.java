@@ -16,4 +16,9 @@ public interface AttentionTileKernel {
     void backwardScoresRows(int m, int n, float scale, float[] s, int sOff, int lds, float[] dp, int dpOff, int lddp,
                             int colBase, float[] limit, int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
                             float[] lse, int lseOff, float[] dr, int drOff);
+
+    void backwardScoresColumns(int n, int m, float scale, float[] s, int sOff, int lds, float[] p, int pOff, int ldp,
+                               float[] dp, int dpOff, int lddp, int rowBase, float[] limit, int limOff,
+                               float[] bias, int[] biasIdx, int biasIdxOff, float[] lse, int lseOff,
+                               float[] dr, int drOff);
 }

@@ -17,6 +17,7 @@ import dev.lanes.kernels.simd.SimdKernels;
  *   softmaxOnlineRows: the same over the rows of S (m, n), for few queries (decoding)
  *   backwardScoresRows: P = exp(S + bias - lse) and dS = scale * P .* (dP - dr) in the (queries, keys)
  *                   layout, in place (the backward has no statistic to reduce along the keys)
+ *   backwardScoresColumns: the same in the (keys, queries) layout, for scores the forward kept
  * </pre>
  *
  * A column (query) c sees the rows (keys) j with {@code rowBase + j < limit[c]}; a null limit means
@@ -126,6 +127,46 @@ public final class AttentionTiles {
         Checks.nonNegative("n", n);
         Checks.matrix("s", s, sOff, lds, "lds", m, n, "n");
         Checks.matrix("dp", dp, dpOff, lddp, "lddp", m, n, "n");
+        checkRowExtras(m, limit, limOff, bias, biasIdx, biasIdxOff);
+        Checks.vector("lse", lse, lseOff, m);
+        Checks.vector("dr", dr, drOff, m);
+        return true;
+    }
+
+    /**
+     * {@link #backwardScoresRows} in the forward's layout {@code (keys, queries)}: row j is key
+     * {@code rowBase + j}, column c query c with {@code lse[lseOff + c]}, {@code dr[drOff + c]},
+     * {@code limit[limOff + c]} and bias row {@code biasIdx[biasIdxOff + c]}:
+     *
+     * <pre>
+     *   s:  (n, m) scores S^T in (read only, unless p is s);  p: (n, m) P^T out;  dp: (n, m) dP^T in, dS^T out
+     * </pre>
+     *
+     * p may be s itself (same offset and stride); otherwise it must not overlap s or dp.
+     *
+     * The same float operations per entry as the row form, hence the same bits: the backward over
+     * scores the forward kept (in its layout) then matches the recomputing backward bit for bit.
+     */
+    public static void backwardScoresColumns(int n, int m, float scale, float[] s, int sOff, int lds,
+                                             float[] p, int pOff, int ldp,
+                                             float[] dp, int dpOff, int lddp, int rowBase, float[] limit, int limOff,
+                                             float[] bias, int[] biasIdx, int biasIdxOff, float[] lse, int lseOff,
+                                             float[] dr, int drOff) {
+        assert checkBackwardScoresColumns(n, m, s, sOff, lds, p, pOff, ldp, dp, dpOff, lddp, limit, limOff,
+                bias, biasIdx, biasIdxOff, lse, lseOff, dr, drOff);
+        IMPL.backwardScoresColumns(n, m, scale, s, sOff, lds, p, pOff, ldp, dp, dpOff, lddp, rowBase,
+                limit, limOff, bias, biasIdx, biasIdxOff, lse, lseOff, dr, drOff);
+    }
+
+    private static boolean checkBackwardScoresColumns(int n, int m, float[] s, int sOff, int lds, float[] p, int pOff,
+                                                      int ldp, float[] dp, int dpOff, int lddp, float[] limit,
+                                                      int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
+                                                      float[] lse, int lseOff, float[] dr, int drOff) {
+        Checks.nonNegative("n", n);
+        Checks.nonNegative("m", m);
+        Checks.matrix("s", s, sOff, lds, "lds", n, m, "m");
+        Checks.matrix("p", p, pOff, ldp, "ldp", n, m, "m");
+        Checks.matrix("dp", dp, dpOff, lddp, "lddp", n, m, "m");
         checkRowExtras(m, limit, limOff, bias, biasIdx, biasIdxOff);
         Checks.vector("lse", lse, lseOff, m);
         Checks.vector("dr", dr, drOff, m);

@@ -42,6 +42,15 @@ public final class AttentionTilesScalar {
             backwardScoresRowsUnchecked(m, n, scale, s, sOff, lds, dp, dpOff, lddp, colBase, limit, limOff,
                     bias, biasIdx, biasIdxOff, lse, lseOff, dr, drOff);
         }
+
+        @Override
+        public void backwardScoresColumns(int n, int m, float scale, float[] s, int sOff, int lds,
+                                          float[] p, int pOff, int ldp, float[] dp, int dpOff, int lddp, int rowBase,
+                                          float[] limit, int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
+                                          float[] lse, int lseOff, float[] dr, int drOff) {
+            backwardScoresColumnsUnchecked(n, m, scale, s, sOff, lds, p, pOff, ldp, dp, dpOff, lddp, rowBase,
+                    limit, limOff, bias, biasIdx, biasIdxOff, lse, lseOff, dr, drOff);
+        }
     };
 
     /** Same contract and validation as {@link AttentionTiles#gemm}. */
@@ -152,6 +161,29 @@ public final class AttentionTilesScalar {
                 }
                 s[o] = p;
                 dp[g] = p * scale * (dp[g] - dr[drOff + i]); // dS = P .* (dP - rowsum(dO .* O))
+            }
+        }
+    }
+
+    public static void backwardScoresColumnsUnchecked(int n, int m, float scale, float[] s, int sOff, int lds,
+                                                      float[] p, int pOff, int ldp,
+                                                      float[] dp, int dpOff, int lddp, int rowBase, float[] limit,
+                                                      int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
+                                                      float[] lse, int lseOff, float[] dr, int drOff) {
+        for (int j = 0; j < n; j++) {
+            for (int c = 0; c < m; c++) {
+                int o = sOff + j * lds + c, g = dpOff + j * lddp + c;
+                float lim = limit == null ? Float.MAX_VALUE : limit[limOff + c];
+                float pj = 0f;
+                if (lim > rowBase + j) { // masked entries read no bias
+                    float x = s[o];
+                    if (bias != null) {
+                        x += bias[biasIdx[biasIdxOff + c] + rowBase + j];
+                    }
+                    pj = FloatExp.exp(x - lse[lseOff + c]);
+                }
+                p[pOff + j * ldp + c] = pj;
+                dp[g] = pj * scale * (dp[g] - dr[drOff + c]); // dS = P .* (dP - rowsum(dO .* O))
             }
         }
     }

@@ -362,4 +362,74 @@ public final class SimdAttentionTiles {
             }
         }
     }
+
+    public static void backwardScoresColumns(int n, int m, float scale, float[] s, int sOff, int lds,
+                                             float[] p, int pOff, int ldp,
+                                             float[] dp, int dpOff, int lddp, int rowBase, float[] limit, int limOff,
+                                             float[] bias, int[] biasIdx, int biasIdxOff, float[] lse, int lseOff,
+                                             float[] dr, int drOff) {
+        int vecEnd = S.loopBound(m);
+        FloatVector vsc = FloatVector.broadcast(S, scale);
+        for (int c = 0; c < vecEnd; c += L) {
+            FloatVector vl = FloatVector.fromArray(S, lse, lseOff + c), vd = FloatVector.fromArray(S, dr, drOff + c);
+            // no limit is a limit no key reaches (a null vector here would be boxed, see columnMaxMasked)
+            FloatVector lim = limit == null ? FloatVector.broadcast(S, Float.MAX_VALUE)
+                    : FloatVector.fromArray(S, limit, limOff + c);
+            // the columns' smallest limit: rows below it are visible in every lane
+            float minLim = limit == null ? Float.MAX_VALUE : lim.reduceLanes(VectorOperators.MIN);
+            for (int j = 0; j < n; j++) {
+                int so = sOff + j * lds + c, po = pOff + j * ldp + c, go = dpOff + j * lddp + c;
+                FloatVector x = FloatVector.fromArray(S, s, so);
+                FloatVector pv;
+                if (minLim > rowBase + j) {
+                    if (bias != null) {
+                        x = x.add(FloatVector.fromArray(S, bias, rowBase + j, biasIdx, biasIdxOff + c));
+                    }
+                    x.sub(vl).intoArray(p, po);
+                    VectorMath.expInPlace(p, po);
+                    pv = FloatVector.fromArray(S, p, po);
+                } else if (bias != null) {
+                    // bias is read at visible entries only (a bias row may end at the last visible key), and a
+                    // masked gather still checks the masked lanes' indices: these few rows lane by lane
+                    for (int l = c; l < c + L; l++) {
+                        scoreScalar(j, l, scale, s, sOff, lds, p, pOff, ldp, dp, dpOff, lddp, rowBase,
+                                limit[limOff + l], bias, biasIdx[biasIdxOff + l], lse[lseOff + l], dr[drOff + l]);
+                    }
+                    continue;
+                } else {
+                    VectorMask<Float> seen = lim.compare(VectorOperators.GT, (float) (rowBase + j));
+                    x.sub(vl).intoArray(p, po);
+                    VectorMath.expInPlace(p, po);
+                    pv = FloatVector.fromArray(S, p, po).blend(0f, seen.not());
+                    pv.intoArray(p, po);
+                }
+                pv.mul(vsc).mul(FloatVector.fromArray(S, dp, go).sub(vd)).intoArray(dp, go);
+            }
+        }
+        for (int c = vecEnd; c < m; c++) { // a last partial vector of columns
+            float lim = limit == null ? Float.MAX_VALUE : limit[limOff + c];
+            int bi = bias == null ? 0 : biasIdx[biasIdxOff + c];
+            for (int j = 0; j < n; j++) {
+                scoreScalar(j, c, scale, s, sOff, lds, p, pOff, ldp, dp, dpOff, lddp, rowBase, lim, bias, bi,
+                        lse[lseOff + c], dr[drOff + c]);
+            }
+        }
+    }
+
+    /** Entry (j, c) of {@link #backwardScoresColumns}: the lanes' operations on one float. */
+    private static void scoreScalar(int j, int c, float scale, float[] s, int sOff, int lds, float[] p, int pOff,
+                                    int ldp, float[] dp, int dpOff, int lddp, int rowBase, float lim, float[] bias,
+                                    int bi, float l, float d) {
+        int go = dpOff + j * lddp + c;
+        float pj = 0f;
+        if (lim > rowBase + j) {
+            float x = s[sOff + j * lds + c];
+            if (bias != null) {
+                x += bias[bi + rowBase + j];
+            }
+            pj = FloatExp.exp(x - l);
+        }
+        p[pOff + j * ldp + c] = pj;
+        dp[go] = pj * scale * (dp[go] - d);
+    }
 }

@@ -249,5 +249,14 @@ public final class SimdKernels {
             SimdAttentionTiles.backwardScoresRows(m, n, scale, s, sOff, lds, dp, dpOff, lddp, colBase, limit,
                     limOff, bias, biasIdx, biasIdxOff, lse, lseOff, dr, drOff);
         }
+
+        @Override
+        public void backwardScoresColumns(int n, int m, float scale, float[] s, int sOff, int lds,
+                                          float[] p, int pOff, int ldp, float[] dp, int dpOff, int lddp, int rowBase,
+                                          float[] limit, int limOff, float[] bias, int[] biasIdx, int biasIdxOff,
+                                          float[] lse, int lseOff, float[] dr, int drOff) {
+            SimdAttentionTiles.backwardScoresColumns(n, m, scale, s, sOff, lds, p, pOff, ldp, dp, dpOff, lddp, rowBase,
+                    limit, limOff, bias, biasIdx, biasIdxOff, lse, lseOff, dr, drOff);
+        }
     }
 }

@@ -9,6 +9,7 @@ import dev.lanes.core.attention.AttentionScalar;
 import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.HeadLayout;
+import dev.lanes.core.attention.KeptScores;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
@@ -92,6 +93,37 @@ class AttentionRejectionTest {
                 AttentionView.of(o, 0, qs), AttentionView.flat(lse, 0), AttentionView.of(dq, 0, qs),
                 AttentionView.of(dk, 0, ks), AttentionView.of(dv, 0, ks)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("k rowStride=7 < D=8");
+        assertThat(dq).containsOnly(42f);
+        assertThat(dk).containsOnly(42f);
+        assertThat(dv).containsOnly(42f);
+    }
+
+    @Test
+    void keptScoresMustBeWrittenByAForwardUnderTheSameTuning() {
+        dev.lanes.kernels.Parallelism serial = dev.lanes.kernels.Parallelism.serial();
+        KeptScores kept = new KeptScores(cfg);
+        // no forward has written it
+        assertThatThrownBy(() -> kept.backward(serial, AttentionView.of(dO, 0, qs), AttentionView.of(q, 0, qs),
+                AttentionView.of(k, 0, ks), AttentionView.of(v, 0, ks), null, AttentionView.of(o, 0, qs),
+                AttentionView.flat(lse, 0), AttentionView.of(dq, 0, qs), AttentionView.of(dk, 0, ks),
+                AttentionView.of(dv, 0, ks)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("scores holds no scores kept");
+        // written under one tuning, read under another (other forward blocks: another layout)
+        float[] o2 = new float[o.length], lse2 = new float[lse.length];
+        kept.forward(serial, AttentionView.of(q, 0, qs), AttentionView.of(k, 0, ks), AttentionView.of(v, 0, ks), null,
+                AttentionView.of(o2, 0, qs), AttentionView.flat(lse2, 0));
+        dev.lanes.kernels.Tuning saved = dev.lanes.kernels.Tuning.current();
+        int other = saved.attnQ() == 32 ? 64 : 32;
+        try {
+            dev.lanes.kernels.Tuning.use(saved.with("attnQ=" + other, "test"));
+            assertThatThrownBy(() -> kept.backward(serial, AttentionView.of(dO, 0, qs), AttentionView.of(q, 0, qs),
+                    AttentionView.of(k, 0, ks), AttentionView.of(v, 0, ks), null, AttentionView.of(o2, 0, qs),
+                    AttentionView.flat(lse2, 0), AttentionView.of(dq, 0, qs), AttentionView.of(dk, 0, ks),
+                    AttentionView.of(dv, 0, ks)))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("attnQ=" + other);
+        } finally {
+            dev.lanes.kernels.Tuning.use(saved);
+        }
         assertThat(dq).containsOnly(42f);
         assertThat(dk).containsOnly(42f);
         assertThat(dv).containsOnly(42f);

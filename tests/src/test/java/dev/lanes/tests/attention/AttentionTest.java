@@ -8,6 +8,7 @@ import dev.lanes.core.attention.AttentionScalar;
 import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.CausalMask;
+import dev.lanes.core.attention.KeptScores;
 import dev.lanes.kernels.Parallelism;
 import dev.lanes.tests.Bits;
 import java.util.ArrayList;
@@ -26,7 +27,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * materialised) on random shapes: T != S, D not a multiple of the vector length, Hkv in {1, 2, Hq},
  * both causal alignments, key lengths 0..S, bias masks, contiguous and fused layouts with sentinels
  * around every view. Each case runs twice, the second time on a two-thread team, and the two results
- * must be the same bits.
+ * must be the same bits. The forward that keeps its scores must give the same bits, and the backward
+ * that reads them dq's bits and dk, dv within the same bound (they sum over other blocks), the same bits
+ * on one and two threads.
  */
 class AttentionTest {
     static Parallelism two;
@@ -115,6 +118,45 @@ class AttentionTest {
                 for (int i = 0; i < 3; i++) {
                     Bits.assertSameBits("gradient " + i + ", 2 threads vs 1", g1[i], g[i]);
                 }
+            }
+        }
+        float[][] g1Kept = null;
+        for (Parallelism par : new Parallelism[] {Parallelism.serial(), two}) {
+            float[] o = c.newO(), lse = c.newLse();
+            // a new workspace each time: scores the forward did not write would be zeros, and dq below must
+            // still be the recomputing backward's bits
+            KeptScores kept = new KeptScores(cfg);
+            kept.forward(par, AttentionView.of(c.qkv, c.qOff, c.qs), AttentionView.of(c.kArr, c.kOff, c.ks),
+                    AttentionView.of(c.vArr, c.vOff, c.vs),
+                    c.bias == null ? null : AttentionView.flat(c.bias, c.biasOff), AttentionView.of(o, c.oOff, c.os),
+                    AttentionView.flat(lse, c.lseOff));
+            Bits.assertSameBits("o, scores kept", o1, o);
+            Bits.assertSameBits("lse, scores kept", lse1, lse);
+            float[][] g = c.grads(11);
+            kept.backward(par, AttentionView.of(dO, c.oOff, c.os), AttentionView.of(c.qkv, c.qOff, c.qs),
+                    AttentionView.of(c.kArr, c.kOff, c.ks), AttentionView.of(c.vArr, c.vOff, c.vs),
+                    c.bias == null ? null : AttentionView.flat(c.bias, c.biasOff), AttentionView.of(o, c.oOff, c.os),
+                    AttentionView.flat(lse, c.lseOff), AttentionView.of(g[0], c.qOff, c.qs),
+                    AttentionView.of(g[1], c.kOff, c.ks), AttentionView.of(g[2], c.vOff, c.vs));
+            // dq's elements only: with a fused layout dq, dk and dv are one array
+            for (int b = 0; b < c.B; b++) {
+                for (int h = 0; h < c.Hq; h++) {
+                    for (int t = 0; t < c.T; t++) {
+                        int at = c.qOff + b * c.qs.batchStride() + h * c.qs.headStride() + t * c.qs.rowStride();
+                        Bits.assertSameBits("dq[" + b + ", " + h + ", " + t + "], scores kept vs recomputed",
+                                java.util.Arrays.copyOfRange(g1[0], at, at + c.D),
+                                java.util.Arrays.copyOfRange(g[0], at, at + c.D));
+                    }
+                }
+            }
+            if (g1Kept == null) {
+                double tol = 2e-5 * Math.sqrt(Math.max(c.S, c.T) * cfg.groupSize());
+                Close.assertClose("dk, scores kept", gRef[1], g[1], tol, 1e-4);
+                Close.assertClose("dv, scores kept", gRef[2], g[2], tol, 1e-4);
+                g1Kept = g;
+            } else {
+                Bits.assertSameBits("dk, scores kept, 2 threads vs 1", g1Kept[1], g[1]);
+                Bits.assertSameBits("dv, scores kept, 2 threads vs 1", g1Kept[2], g[2]);
             }
         }
     }
