@@ -12,7 +12,11 @@ GEMM = [(6, 4), (8, 3), (12, 2), (14, 2), (6, 2), (4, 3)]
 # Narrower tiles of the same rows for a last, partial column panel: its width rounded up to whole vectors,
 # not to the full tile (at N = 2000 the 6x4 tile's last panel holds one vector of 16 columns).
 NARROW = sorted({(r, w) for r, v in GEMM for w in range(1, v)} - set(GEMM))
-ATTENTION = [(6, 4), (2, 4), (1, 4), (8, 3), (8, 2), (8, 1), (1, 8)]
+# The attention products run the machine's GEMM tile (Tuning's) on their full panels, its vectors with two
+# and one rows for the rows left over, the 8-row tiles on the last columns and 1 x 8 for one-row products.
+ATTENTION = sorted(set(GEMM) | {(r, v) for _, v in GEMM for r in (2, 1)} | {(8, 3), (8, 2), (8, 1), (1, 8)})
+# Reached through attentionTile(rows, vectors, ...): the GEMM shapes and their two- and one-row forms.
+ATTENTION_DISPATCH = sorted(set(GEMM) | {(r, v) for _, v in GEMM for r in (2, 1)})
 
 HEAD = '''package dev.lanes.kernels.simd;
 
@@ -132,6 +136,20 @@ def dispatch():
     for r, v in sorted(set(GEMM) | set(NARROW)):
         out.append(f"            case {r * 16 + v} -> g{r}x{v}(k, a, ai, aRs, aCs, b, bi, bRs, alpha, beta, c, ci, ldc);")
     out.append('''            default -> throw new IllegalArgumentException("no tile " + rows + "x" + vectors);
+        }
+    }
+
+    /**
+     * The attention tile of {@code rows} rows and {@code vectors} vectors: a GEMM shape of the family
+     * ({@code Tuning.Tile}: the attention products run the machine's tile), or its two- and one-row forms
+     * for the rows left over. Arguments as in the class comment; a call, like {@link #gemmTile}.
+     */
+    static void attentionTile(int rows, int vectors, int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi,
+                              int bRs, boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
+        switch (rows * 16 + vectors) {''')
+    for r, v in ATTENTION_DISPATCH:
+        out.append(f"            case {r * 16 + v} -> a{r}x{v}(k, a, ai, aRs, aCs, b, bi, bRs, accumulate, cs, csi, c, ci, ldc);")
+    out.append('''            default -> throw new IllegalArgumentException("no attention tile " + rows + "x" + vectors);
         }
     }
 ''')

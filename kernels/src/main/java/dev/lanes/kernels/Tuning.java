@@ -21,7 +21,7 @@ import java.util.TreeSet;
  *
  * <table>
  * <caption>Fields</caption>
- * <tr><td>tile</td><td>MR rows x NR = V vectors of C in registers ({@link Tile})</td></tr>
+ * <tr><td>tile</td><td>MR rows x NR = V vectors of C in registers ({@link Tile}), for GEMM and the attention products</td></tr>
  * <tr><td>kc</td><td>depth of a packed B block and of each micro-kernel call</td></tr>
  * <tr><td>mc</td><td>rows of A per block (a multiple of MR), read repeatedly from L2</td></tr>
  * <tr><td>nc</td><td>columns of the packed KC x NC block of B (a multiple of NR), about four L2s of it</td></tr>
@@ -33,8 +33,8 @@ import java.util.TreeSet;
  * <tr><td>attnBwdKeys</td><td>attention backward: keys per tile, a multiple of 16</td></tr>
  * </table>
  *
- * <p>The attention tiles run on the same register-tile family as GEMM ({@code SimdTiles}); their block
- * sizes are the four {@code attn} fields. The query block sizes never change bits (each query column is
+ * <p>The attention tiles run on the same register-tile family as GEMM ({@code SimdTiles}), in the same
+ * shape ({@code tile}: the shape never changes bits); their block sizes are the four {@code attn} fields. The query block sizes never change bits (each query column is
  * computed alone), nor does the backward's key tile for the gradients of one call beyond the order of
  * its sums; the forward key tile sets where the online softmax rescales, so it may change the last bits
  * of the forward, and a KV cache keeps the key tile in force when it was made.

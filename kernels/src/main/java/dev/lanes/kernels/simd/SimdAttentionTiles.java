@@ -1,6 +1,7 @@
 package dev.lanes.kernels.simd;
 
 import dev.lanes.kernels.FloatExp;
+import dev.lanes.kernels.Tuning;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -13,9 +14,10 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The products are register-blocked tiles in the shape of BLIS micro-kernels, reading A through a
  * (row stride, column stride) pair so that K, V, P, dS and their transposes are all used in place.
- * The tiles are {@link SimdTiles}, the register-tile family GEMM uses. Columns run 4L at a time on 6-row
- * tiles (the last rows 2 and 1 at a time), then 3L, 2L, L on 8-row tiles (remaining rows one at a time),
- * a last partial vector column scalar;
+ * The tiles are {@link SimdTiles}, the register-tile family GEMM uses, in the machine's GEMM shape
+ * ({@code Tuning}'s tile, so the table and the autotuner choose it for both): columns run that tile's
+ * width at a time (the last rows 2 and 1 at a time), then 3L, 2L, L on 8-row tiles (remaining rows one
+ * at a time), a last partial vector column scalar;
  * a product of one row (decoding) first takes 8L at a time, so each row of B is read whole.
  * Every element of C is the same chain of fmas over k whatever tile computes it, so the tile choice
  * never changes the bits. The 6 x 4L tile measured 66.9 vs 71.4 ms for the MQA backward (B=4, Hq=8,
@@ -43,21 +45,23 @@ public final class SimdAttentionTiles {
                         accumulate, cs, csOff + j, c, cOff + j, ldc);
             }
         }
-        // 6-row x 4L tiles first (GEMM's default tile on Zen 4: 10 loads per 24 fmas), then 8-row x 3L
-        // (11 per 24); 2L and 1L tiles only for what is left
-        for (; n - j >= 4 * L; j += 4 * L) {
+        // the machine's GEMM tile first (Tuning: 6 x 4L on Zen 4, 4 x 3L under AVX2's 16 registers), the
+        // rows left over two and one at a time: 2V and V independent chains, not rowTail's one; then
+        // 8-row x 3L, 2L and 1L tiles for the columns left
+        Tuning.Tile tile = Tuning.current().tile();
+        int rows = tile.rows, vectors = tile.vectors, width = vectors * L;
+        for (; n - j >= width; j += width) {
             int i = 0;
-            for (; i + 6 <= m; i += 6) {
-                SimdTiles.a6x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+            for (; i + rows <= m; i += rows) {
+                SimdTiles.attentionTile(rows, vectors, k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
                         accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
-            // the last m % 6 rows two and one at a time: 8 and 4 independent chains, not rowTail's one
             for (; i + 2 <= m; i += 2) {
-                SimdTiles.a2x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+                SimdTiles.attentionTile(2, vectors, k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
                         accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
             if (i < m) {
-                SimdTiles.a1x4(k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+                SimdTiles.attentionTile(1, vectors, k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
                         accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
         }

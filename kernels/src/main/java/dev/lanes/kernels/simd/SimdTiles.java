@@ -69,6 +69,30 @@ public final class SimdTiles {
         }
     }
 
+    /**
+     * The attention tile of {@code rows} rows and {@code vectors} vectors: a GEMM shape of the family
+     * ({@code Tuning.Tile}: the attention products run the machine's tile), or its two- and one-row forms
+     * for the rows left over. Arguments as in the class comment; a call, like {@link #gemmTile}.
+     */
+    static void attentionTile(int rows, int vectors, int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi,
+                              int bRs, boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
+        switch (rows * 16 + vectors) {
+            case 18 -> a1x2(k, a, ai, aRs, aCs, b, bi, bRs, accumulate, cs, csi, c, ci, ldc);
+            case 19 -> a1x3(k, a, ai, aRs, aCs, b, bi, bRs, accumulate, cs, csi, c, ci, ldc);
+            case 20 -> a1x4(k, a, ai, aRs, aCs, b, bi, bRs, accumulate, cs, csi, c, ci, ldc);
+            case 34 -> a2x2(k, a, ai, aRs, aCs, b, bi, bRs, accumulate, cs, csi, c, ci, ldc);
+            case 35 -> a2x3(k, a, ai, aRs, aCs, b, bi, bRs, accumulate, cs, csi, c, ci, ldc);
+            case 36 -> a2x4(k, a, ai, aRs, aCs, b, bi, bRs, accumulate, cs, csi, c, ci, ldc);
+            case 67 -> a4x3(k, a, ai, aRs, aCs, b, bi, bRs, accumulate, cs, csi, c, ci, ldc);
+            case 98 -> a6x2(k, a, ai, aRs, aCs, b, bi, bRs, accumulate, cs, csi, c, ci, ldc);
+            case 100 -> a6x4(k, a, ai, aRs, aCs, b, bi, bRs, accumulate, cs, csi, c, ci, ldc);
+            case 131 -> a8x3(k, a, ai, aRs, aCs, b, bi, bRs, accumulate, cs, csi, c, ci, ldc);
+            case 194 -> a12x2(k, a, ai, aRs, aCs, b, bi, bRs, accumulate, cs, csi, c, ci, ldc);
+            case 226 -> a14x2(k, a, ai, aRs, aCs, b, bi, bRs, accumulate, cs, csi, c, ci, ldc);
+            default -> throw new IllegalArgumentException("no attention tile " + rows + "x" + vectors);
+        }
+    }
+
     /** GEMM tile: C[6 x 4L] = alpha * A * B + beta * C (see the class comment). */
     static void g6x4(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
             float alpha, float beta, float[] c, int ci, int ldc) {
@@ -1301,6 +1325,399 @@ public final class SimdTiles {
         }
     }
 
+    /** Attention tile: C[1 x 2L] (+)= A * B, C rescaled by cs first (see the class comment). */
+    static void a1x2(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        if (!accumulate) {
+            int o = ci + 0 * ldc;
+            c00.intoArray(c, o + 0 * L);
+            c01.intoArray(c, o + 1 * L);
+        } else {
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            int o = ci + 0 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
+        }
+    }
+
+    /** Attention tile: C[1 x 3L] (+)= A * B, C rescaled by cs first (see the class comment). */
+    static void a1x3(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        if (!accumulate) {
+            int o = ci + 0 * ldc;
+            c00.intoArray(c, o + 0 * L);
+            c01.intoArray(c, o + 1 * L);
+            c02.intoArray(c, o + 2 * L);
+        } else {
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            FloatVector s2 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 2 * L);
+            int o = ci + 0 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
+        }
+    }
+
+    /** Attention tile: C[1 x 4L] (+)= A * B, C rescaled by cs first (see the class comment). */
+    static void a1x4(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, b, bo + 3 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02); c03 = b3.fma(av, c03);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        if (!accumulate) {
+            int o = ci + 0 * ldc;
+            c00.intoArray(c, o + 0 * L);
+            c01.intoArray(c, o + 1 * L);
+            c02.intoArray(c, o + 2 * L);
+            c03.intoArray(c, o + 3 * L);
+        } else {
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            FloatVector s2 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 2 * L);
+            FloatVector s3 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 3 * L);
+            int o = ci + 0 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c03).intoArray(c, o + 3 * L);
+        }
+    }
+
+    /** Attention tile: C[1 x 8L] (+)= A * B, C rescaled by cs first (see the class comment). */
+    static void a1x8(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S), c04 = FloatVector.zero(S), c05 = FloatVector.zero(S), c06 = FloatVector.zero(S), c07 = FloatVector.zero(S);
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, b, bo + 3 * L);
+            FloatVector b4 = FloatVector.fromArray(S, b, bo + 4 * L);
+            FloatVector b5 = FloatVector.fromArray(S, b, bo + 5 * L);
+            FloatVector b6 = FloatVector.fromArray(S, b, bo + 6 * L);
+            FloatVector b7 = FloatVector.fromArray(S, b, bo + 7 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02); c03 = b3.fma(av, c03); c04 = b4.fma(av, c04); c05 = b5.fma(av, c05); c06 = b6.fma(av, c06); c07 = b7.fma(av, c07);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        if (!accumulate) {
+            int o = ci + 0 * ldc;
+            c00.intoArray(c, o + 0 * L);
+            c01.intoArray(c, o + 1 * L);
+            c02.intoArray(c, o + 2 * L);
+            c03.intoArray(c, o + 3 * L);
+            c04.intoArray(c, o + 4 * L);
+            c05.intoArray(c, o + 5 * L);
+            c06.intoArray(c, o + 6 * L);
+            c07.intoArray(c, o + 7 * L);
+        } else {
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            FloatVector s2 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 2 * L);
+            FloatVector s3 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 3 * L);
+            FloatVector s4 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 4 * L);
+            FloatVector s5 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 5 * L);
+            FloatVector s6 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 6 * L);
+            FloatVector s7 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 7 * L);
+            int o = ci + 0 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c03).intoArray(c, o + 3 * L);
+            FloatVector.fromArray(S, c, o + 4 * L).fma(s4, c04).intoArray(c, o + 4 * L);
+            FloatVector.fromArray(S, c, o + 5 * L).fma(s5, c05).intoArray(c, o + 5 * L);
+            FloatVector.fromArray(S, c, o + 6 * L).fma(s6, c06).intoArray(c, o + 6 * L);
+            FloatVector.fromArray(S, c, o + 7 * L).fma(s7, c07).intoArray(c, o + 7 * L);
+        }
+    }
+
+    /** Attention tile: C[2 x 2L] (+)= A * B, C rescaled by cs first (see the class comment). */
+    static void a2x2(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        int a1 = 1 * aRs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        if (!accumulate) {
+            int o = ci + 0 * ldc;
+            c00.intoArray(c, o + 0 * L);
+            c01.intoArray(c, o + 1 * L);
+            o = ci + 1 * ldc;
+            c10.intoArray(c, o + 0 * L);
+            c11.intoArray(c, o + 1 * L);
+        } else {
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            int o = ci + 0 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
+            o = ci + 1 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
+        }
+    }
+
+    /** Attention tile: C[2 x 3L] (+)= A * B, C rescaled by cs first (see the class comment). */
+    static void a2x3(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
+        int a1 = 1 * aRs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11); c12 = b2.fma(av, c12);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        if (!accumulate) {
+            int o = ci + 0 * ldc;
+            c00.intoArray(c, o + 0 * L);
+            c01.intoArray(c, o + 1 * L);
+            c02.intoArray(c, o + 2 * L);
+            o = ci + 1 * ldc;
+            c10.intoArray(c, o + 0 * L);
+            c11.intoArray(c, o + 1 * L);
+            c12.intoArray(c, o + 2 * L);
+        } else {
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            FloatVector s2 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 2 * L);
+            int o = ci + 0 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
+            o = ci + 1 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c12).intoArray(c, o + 2 * L);
+        }
+    }
+
+    /** Attention tile: C[2 x 4L] (+)= A * B, C rescaled by cs first (see the class comment). */
+    static void a2x4(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
+        int a1 = 1 * aRs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, b, bo + 3 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02); c03 = b3.fma(av, c03);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11); c12 = b2.fma(av, c12); c13 = b3.fma(av, c13);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        if (!accumulate) {
+            int o = ci + 0 * ldc;
+            c00.intoArray(c, o + 0 * L);
+            c01.intoArray(c, o + 1 * L);
+            c02.intoArray(c, o + 2 * L);
+            c03.intoArray(c, o + 3 * L);
+            o = ci + 1 * ldc;
+            c10.intoArray(c, o + 0 * L);
+            c11.intoArray(c, o + 1 * L);
+            c12.intoArray(c, o + 2 * L);
+            c13.intoArray(c, o + 3 * L);
+        } else {
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            FloatVector s2 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 2 * L);
+            FloatVector s3 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 3 * L);
+            int o = ci + 0 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c03).intoArray(c, o + 3 * L);
+            o = ci + 1 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c12).intoArray(c, o + 2 * L);
+            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c13).intoArray(c, o + 3 * L);
+        }
+    }
+
+    /** Attention tile: C[4 x 3L] (+)= A * B, C rescaled by cs first (see the class comment). */
+    static void a4x3(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11); c12 = b2.fma(av, c12);
+            av = FloatVector.broadcast(S, a[ao + a2]);
+            c20 = b0.fma(av, c20); c21 = b1.fma(av, c21); c22 = b2.fma(av, c22);
+            av = FloatVector.broadcast(S, a[ao + a3]);
+            c30 = b0.fma(av, c30); c31 = b1.fma(av, c31); c32 = b2.fma(av, c32);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        if (!accumulate) {
+            int o = ci + 0 * ldc;
+            c00.intoArray(c, o + 0 * L);
+            c01.intoArray(c, o + 1 * L);
+            c02.intoArray(c, o + 2 * L);
+            o = ci + 1 * ldc;
+            c10.intoArray(c, o + 0 * L);
+            c11.intoArray(c, o + 1 * L);
+            c12.intoArray(c, o + 2 * L);
+            o = ci + 2 * ldc;
+            c20.intoArray(c, o + 0 * L);
+            c21.intoArray(c, o + 1 * L);
+            c22.intoArray(c, o + 2 * L);
+            o = ci + 3 * ldc;
+            c30.intoArray(c, o + 0 * L);
+            c31.intoArray(c, o + 1 * L);
+            c32.intoArray(c, o + 2 * L);
+        } else {
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            FloatVector s2 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 2 * L);
+            int o = ci + 0 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
+            o = ci + 1 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c12).intoArray(c, o + 2 * L);
+            o = ci + 2 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c22).intoArray(c, o + 2 * L);
+            o = ci + 3 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c32).intoArray(c, o + 2 * L);
+        }
+    }
+
+    /** Attention tile: C[6 x 2L] (+)= A * B, C rescaled by cs first (see the class comment). */
+    static void a6x2(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs;
+        int ao = ai, bo = bi;
+        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
+            FloatVector av = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11);
+            av = FloatVector.broadcast(S, a[ao + a2]);
+            c20 = b0.fma(av, c20); c21 = b1.fma(av, c21);
+            av = FloatVector.broadcast(S, a[ao + a3]);
+            c30 = b0.fma(av, c30); c31 = b1.fma(av, c31);
+            av = FloatVector.broadcast(S, a[ao + a4]);
+            c40 = b0.fma(av, c40); c41 = b1.fma(av, c41);
+            av = FloatVector.broadcast(S, a[ao + a5]);
+            c50 = b0.fma(av, c50); c51 = b1.fma(av, c51);
+        }
+        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
+        if (!accumulate) {
+            int o = ci + 0 * ldc;
+            c00.intoArray(c, o + 0 * L);
+            c01.intoArray(c, o + 1 * L);
+            o = ci + 1 * ldc;
+            c10.intoArray(c, o + 0 * L);
+            c11.intoArray(c, o + 1 * L);
+            o = ci + 2 * ldc;
+            c20.intoArray(c, o + 0 * L);
+            c21.intoArray(c, o + 1 * L);
+            o = ci + 3 * ldc;
+            c30.intoArray(c, o + 0 * L);
+            c31.intoArray(c, o + 1 * L);
+            o = ci + 4 * ldc;
+            c40.intoArray(c, o + 0 * L);
+            c41.intoArray(c, o + 1 * L);
+            o = ci + 5 * ldc;
+            c50.intoArray(c, o + 0 * L);
+            c51.intoArray(c, o + 1 * L);
+        } else {
+            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
+            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
+            int o = ci + 0 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
+            o = ci + 1 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
+            o = ci + 2 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21).intoArray(c, o + 1 * L);
+            o = ci + 3 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31).intoArray(c, o + 1 * L);
+            o = ci + 4 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41).intoArray(c, o + 1 * L);
+            o = ci + 5 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51).intoArray(c, o + 1 * L);
+        }
+    }
+
     /** Attention tile: C[6 x 4L] (+)= A * B, C rescaled by cs first (see the class comment). */
     static void a6x4(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
             boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
@@ -1400,83 +1817,163 @@ public final class SimdTiles {
         }
     }
 
-    /** Attention tile: C[2 x 4L] (+)= A * B, C rescaled by cs first (see the class comment). */
-    static void a2x4(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+    /** Attention tile: C[8 x 1L] (+)= A * B, C rescaled by cs first (see the class comment). */
+    static void a8x1(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
             boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
-        int a1 = 1 * aRs;
+        FloatVector c00 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S);
+        FloatVector c70 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
         int ao = ai, bo = bi;
         for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
-            FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
-            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
-            FloatVector b3 = FloatVector.fromArray(S, b, bo + 3 * L);
             FloatVector av = FloatVector.broadcast(S, a[ao]);
-            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02); c03 = b3.fma(av, c03);
+            c00 = b0.fma(av, c00);
             av = FloatVector.broadcast(S, a[ao + a1]);
-            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11); c12 = b2.fma(av, c12); c13 = b3.fma(av, c13);
+            c10 = b0.fma(av, c10);
+            av = FloatVector.broadcast(S, a[ao + a2]);
+            c20 = b0.fma(av, c20);
+            av = FloatVector.broadcast(S, a[ao + a3]);
+            c30 = b0.fma(av, c30);
+            av = FloatVector.broadcast(S, a[ao + a4]);
+            c40 = b0.fma(av, c40);
+            av = FloatVector.broadcast(S, a[ao + a5]);
+            c50 = b0.fma(av, c50);
+            av = FloatVector.broadcast(S, a[ao + a6]);
+            c60 = b0.fma(av, c60);
+            av = FloatVector.broadcast(S, a[ao + a7]);
+            c70 = b0.fma(av, c70);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
         if (!accumulate) {
             int o = ci + 0 * ldc;
             c00.intoArray(c, o + 0 * L);
-            c01.intoArray(c, o + 1 * L);
-            c02.intoArray(c, o + 2 * L);
-            c03.intoArray(c, o + 3 * L);
             o = ci + 1 * ldc;
             c10.intoArray(c, o + 0 * L);
-            c11.intoArray(c, o + 1 * L);
-            c12.intoArray(c, o + 2 * L);
-            c13.intoArray(c, o + 3 * L);
+            o = ci + 2 * ldc;
+            c20.intoArray(c, o + 0 * L);
+            o = ci + 3 * ldc;
+            c30.intoArray(c, o + 0 * L);
+            o = ci + 4 * ldc;
+            c40.intoArray(c, o + 0 * L);
+            o = ci + 5 * ldc;
+            c50.intoArray(c, o + 0 * L);
+            o = ci + 6 * ldc;
+            c60.intoArray(c, o + 0 * L);
+            o = ci + 7 * ldc;
+            c70.intoArray(c, o + 0 * L);
         } else {
             FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
-            FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
-            FloatVector s2 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 2 * L);
-            FloatVector s3 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 3 * L);
             int o = ci + 0 * ldc;
             FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c03).intoArray(c, o + 3 * L);
             o = ci + 1 * ldc;
             FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c12).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c13).intoArray(c, o + 3 * L);
+            o = ci + 2 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20).intoArray(c, o + 0 * L);
+            o = ci + 3 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30).intoArray(c, o + 0 * L);
+            o = ci + 4 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40).intoArray(c, o + 0 * L);
+            o = ci + 5 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50).intoArray(c, o + 0 * L);
+            o = ci + 6 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c60).intoArray(c, o + 0 * L);
+            o = ci + 7 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c70).intoArray(c, o + 0 * L);
         }
     }
 
-    /** Attention tile: C[1 x 4L] (+)= A * B, C rescaled by cs first (see the class comment). */
-    static void a1x4(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+    /** Attention tile: C[8 x 2L] (+)= A * B, C rescaled by cs first (see the class comment). */
+    static void a8x2(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
             boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S);
+        FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
         int ao = ai, bo = bi;
         for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
-            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
-            FloatVector b3 = FloatVector.fromArray(S, b, bo + 3 * L);
             FloatVector av = FloatVector.broadcast(S, a[ao]);
-            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02); c03 = b3.fma(av, c03);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11);
+            av = FloatVector.broadcast(S, a[ao + a2]);
+            c20 = b0.fma(av, c20); c21 = b1.fma(av, c21);
+            av = FloatVector.broadcast(S, a[ao + a3]);
+            c30 = b0.fma(av, c30); c31 = b1.fma(av, c31);
+            av = FloatVector.broadcast(S, a[ao + a4]);
+            c40 = b0.fma(av, c40); c41 = b1.fma(av, c41);
+            av = FloatVector.broadcast(S, a[ao + a5]);
+            c50 = b0.fma(av, c50); c51 = b1.fma(av, c51);
+            av = FloatVector.broadcast(S, a[ao + a6]);
+            c60 = b0.fma(av, c60); c61 = b1.fma(av, c61);
+            av = FloatVector.broadcast(S, a[ao + a7]);
+            c70 = b0.fma(av, c70); c71 = b1.fma(av, c71);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
         if (!accumulate) {
             int o = ci + 0 * ldc;
             c00.intoArray(c, o + 0 * L);
             c01.intoArray(c, o + 1 * L);
-            c02.intoArray(c, o + 2 * L);
-            c03.intoArray(c, o + 3 * L);
+            o = ci + 1 * ldc;
+            c10.intoArray(c, o + 0 * L);
+            c11.intoArray(c, o + 1 * L);
+            o = ci + 2 * ldc;
+            c20.intoArray(c, o + 0 * L);
+            c21.intoArray(c, o + 1 * L);
+            o = ci + 3 * ldc;
+            c30.intoArray(c, o + 0 * L);
+            c31.intoArray(c, o + 1 * L);
+            o = ci + 4 * ldc;
+            c40.intoArray(c, o + 0 * L);
+            c41.intoArray(c, o + 1 * L);
+            o = ci + 5 * ldc;
+            c50.intoArray(c, o + 0 * L);
+            c51.intoArray(c, o + 1 * L);
+            o = ci + 6 * ldc;
+            c60.intoArray(c, o + 0 * L);
+            c61.intoArray(c, o + 1 * L);
+            o = ci + 7 * ldc;
+            c70.intoArray(c, o + 0 * L);
+            c71.intoArray(c, o + 1 * L);
         } else {
             FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
             FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
-            FloatVector s2 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 2 * L);
-            FloatVector s3 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 3 * L);
             int o = ci + 0 * ldc;
             FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
             FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c03).intoArray(c, o + 3 * L);
+            o = ci + 1 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
+            o = ci + 2 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21).intoArray(c, o + 1 * L);
+            o = ci + 3 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31).intoArray(c, o + 1 * L);
+            o = ci + 4 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41).intoArray(c, o + 1 * L);
+            o = ci + 5 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51).intoArray(c, o + 1 * L);
+            o = ci + 6 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c60).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c61).intoArray(c, o + 1 * L);
+            o = ci + 7 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c70).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c71).intoArray(c, o + 1 * L);
         }
     }
 
@@ -1587,212 +2084,271 @@ public final class SimdTiles {
         }
     }
 
-    /** Attention tile: C[8 x 2L] (+)= A * B, C rescaled by cs first (see the class comment). */
-    static void a8x2(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+    /** Attention tile: C[12 x 2L] (+)= A * B, C rescaled by cs first (see the class comment). */
+    static void a12x2(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
             boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
-        FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S);
-        FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
-        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
+        FloatVector c000 = FloatVector.zero(S), c001 = FloatVector.zero(S);
+        FloatVector c010 = FloatVector.zero(S), c011 = FloatVector.zero(S);
+        FloatVector c020 = FloatVector.zero(S), c021 = FloatVector.zero(S);
+        FloatVector c030 = FloatVector.zero(S), c031 = FloatVector.zero(S);
+        FloatVector c040 = FloatVector.zero(S), c041 = FloatVector.zero(S);
+        FloatVector c050 = FloatVector.zero(S), c051 = FloatVector.zero(S);
+        FloatVector c060 = FloatVector.zero(S), c061 = FloatVector.zero(S);
+        FloatVector c070 = FloatVector.zero(S), c071 = FloatVector.zero(S);
+        FloatVector c080 = FloatVector.zero(S), c081 = FloatVector.zero(S);
+        FloatVector c090 = FloatVector.zero(S), c091 = FloatVector.zero(S);
+        FloatVector c100 = FloatVector.zero(S), c101 = FloatVector.zero(S);
+        FloatVector c110 = FloatVector.zero(S), c111 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs; int a8 = 8 * aRs; int a9 = 9 * aRs; int a10 = 10 * aRs; int a11 = 11 * aRs;
         int ao = ai, bo = bi;
         for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
             FloatVector av = FloatVector.broadcast(S, a[ao]);
-            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01);
+            c000 = b0.fma(av, c000); c001 = b1.fma(av, c001);
             av = FloatVector.broadcast(S, a[ao + a1]);
-            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11);
+            c010 = b0.fma(av, c010); c011 = b1.fma(av, c011);
             av = FloatVector.broadcast(S, a[ao + a2]);
-            c20 = b0.fma(av, c20); c21 = b1.fma(av, c21);
+            c020 = b0.fma(av, c020); c021 = b1.fma(av, c021);
             av = FloatVector.broadcast(S, a[ao + a3]);
-            c30 = b0.fma(av, c30); c31 = b1.fma(av, c31);
+            c030 = b0.fma(av, c030); c031 = b1.fma(av, c031);
             av = FloatVector.broadcast(S, a[ao + a4]);
-            c40 = b0.fma(av, c40); c41 = b1.fma(av, c41);
+            c040 = b0.fma(av, c040); c041 = b1.fma(av, c041);
             av = FloatVector.broadcast(S, a[ao + a5]);
-            c50 = b0.fma(av, c50); c51 = b1.fma(av, c51);
+            c050 = b0.fma(av, c050); c051 = b1.fma(av, c051);
             av = FloatVector.broadcast(S, a[ao + a6]);
-            c60 = b0.fma(av, c60); c61 = b1.fma(av, c61);
+            c060 = b0.fma(av, c060); c061 = b1.fma(av, c061);
             av = FloatVector.broadcast(S, a[ao + a7]);
-            c70 = b0.fma(av, c70); c71 = b1.fma(av, c71);
+            c070 = b0.fma(av, c070); c071 = b1.fma(av, c071);
+            av = FloatVector.broadcast(S, a[ao + a8]);
+            c080 = b0.fma(av, c080); c081 = b1.fma(av, c081);
+            av = FloatVector.broadcast(S, a[ao + a9]);
+            c090 = b0.fma(av, c090); c091 = b1.fma(av, c091);
+            av = FloatVector.broadcast(S, a[ao + a10]);
+            c100 = b0.fma(av, c100); c101 = b1.fma(av, c101);
+            av = FloatVector.broadcast(S, a[ao + a11]);
+            c110 = b0.fma(av, c110); c111 = b1.fma(av, c111);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
         if (!accumulate) {
             int o = ci + 0 * ldc;
-            c00.intoArray(c, o + 0 * L);
-            c01.intoArray(c, o + 1 * L);
+            c000.intoArray(c, o + 0 * L);
+            c001.intoArray(c, o + 1 * L);
             o = ci + 1 * ldc;
-            c10.intoArray(c, o + 0 * L);
-            c11.intoArray(c, o + 1 * L);
+            c010.intoArray(c, o + 0 * L);
+            c011.intoArray(c, o + 1 * L);
             o = ci + 2 * ldc;
-            c20.intoArray(c, o + 0 * L);
-            c21.intoArray(c, o + 1 * L);
+            c020.intoArray(c, o + 0 * L);
+            c021.intoArray(c, o + 1 * L);
             o = ci + 3 * ldc;
-            c30.intoArray(c, o + 0 * L);
-            c31.intoArray(c, o + 1 * L);
+            c030.intoArray(c, o + 0 * L);
+            c031.intoArray(c, o + 1 * L);
             o = ci + 4 * ldc;
-            c40.intoArray(c, o + 0 * L);
-            c41.intoArray(c, o + 1 * L);
+            c040.intoArray(c, o + 0 * L);
+            c041.intoArray(c, o + 1 * L);
             o = ci + 5 * ldc;
-            c50.intoArray(c, o + 0 * L);
-            c51.intoArray(c, o + 1 * L);
+            c050.intoArray(c, o + 0 * L);
+            c051.intoArray(c, o + 1 * L);
             o = ci + 6 * ldc;
-            c60.intoArray(c, o + 0 * L);
-            c61.intoArray(c, o + 1 * L);
+            c060.intoArray(c, o + 0 * L);
+            c061.intoArray(c, o + 1 * L);
             o = ci + 7 * ldc;
-            c70.intoArray(c, o + 0 * L);
-            c71.intoArray(c, o + 1 * L);
+            c070.intoArray(c, o + 0 * L);
+            c071.intoArray(c, o + 1 * L);
+            o = ci + 8 * ldc;
+            c080.intoArray(c, o + 0 * L);
+            c081.intoArray(c, o + 1 * L);
+            o = ci + 9 * ldc;
+            c090.intoArray(c, o + 0 * L);
+            c091.intoArray(c, o + 1 * L);
+            o = ci + 10 * ldc;
+            c100.intoArray(c, o + 0 * L);
+            c101.intoArray(c, o + 1 * L);
+            o = ci + 11 * ldc;
+            c110.intoArray(c, o + 0 * L);
+            c111.intoArray(c, o + 1 * L);
         } else {
             FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
             FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
             int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c000).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c001).intoArray(c, o + 1 * L);
             o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c11).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c010).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c011).intoArray(c, o + 1 * L);
             o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c21).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c020).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c021).intoArray(c, o + 1 * L);
             o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c31).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c030).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c031).intoArray(c, o + 1 * L);
             o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c41).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c040).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c041).intoArray(c, o + 1 * L);
             o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c51).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c050).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c051).intoArray(c, o + 1 * L);
             o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c60).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c61).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c060).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c061).intoArray(c, o + 1 * L);
             o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c70).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c71).intoArray(c, o + 1 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c070).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c071).intoArray(c, o + 1 * L);
+            o = ci + 8 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c080).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c081).intoArray(c, o + 1 * L);
+            o = ci + 9 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c090).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c091).intoArray(c, o + 1 * L);
+            o = ci + 10 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c100).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c101).intoArray(c, o + 1 * L);
+            o = ci + 11 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c110).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c111).intoArray(c, o + 1 * L);
         }
     }
 
-    /** Attention tile: C[8 x 1L] (+)= A * B, C rescaled by cs first (see the class comment). */
-    static void a8x1(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
+    /** Attention tile: C[14 x 2L] (+)= A * B, C rescaled by cs first (see the class comment). */
+    static void a14x2(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
             boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
-        FloatVector c00 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S);
-        FloatVector c60 = FloatVector.zero(S);
-        FloatVector c70 = FloatVector.zero(S);
-        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs;
-        int ao = ai, bo = bi;
-        for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
-            FloatVector av = FloatVector.broadcast(S, a[ao]);
-            c00 = b0.fma(av, c00);
-            av = FloatVector.broadcast(S, a[ao + a1]);
-            c10 = b0.fma(av, c10);
-            av = FloatVector.broadcast(S, a[ao + a2]);
-            c20 = b0.fma(av, c20);
-            av = FloatVector.broadcast(S, a[ao + a3]);
-            c30 = b0.fma(av, c30);
-            av = FloatVector.broadcast(S, a[ao + a4]);
-            c40 = b0.fma(av, c40);
-            av = FloatVector.broadcast(S, a[ao + a5]);
-            c50 = b0.fma(av, c50);
-            av = FloatVector.broadcast(S, a[ao + a6]);
-            c60 = b0.fma(av, c60);
-            av = FloatVector.broadcast(S, a[ao + a7]);
-            c70 = b0.fma(av, c70);
-        }
-        // stores written out: a helper taking the accumulators would box them if C2 did not inline it
-        if (!accumulate) {
-            int o = ci + 0 * ldc;
-            c00.intoArray(c, o + 0 * L);
-            o = ci + 1 * ldc;
-            c10.intoArray(c, o + 0 * L);
-            o = ci + 2 * ldc;
-            c20.intoArray(c, o + 0 * L);
-            o = ci + 3 * ldc;
-            c30.intoArray(c, o + 0 * L);
-            o = ci + 4 * ldc;
-            c40.intoArray(c, o + 0 * L);
-            o = ci + 5 * ldc;
-            c50.intoArray(c, o + 0 * L);
-            o = ci + 6 * ldc;
-            c60.intoArray(c, o + 0 * L);
-            o = ci + 7 * ldc;
-            c70.intoArray(c, o + 0 * L);
-        } else {
-            FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
-            int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
-            o = ci + 1 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c10).intoArray(c, o + 0 * L);
-            o = ci + 2 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c20).intoArray(c, o + 0 * L);
-            o = ci + 3 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c30).intoArray(c, o + 0 * L);
-            o = ci + 4 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c40).intoArray(c, o + 0 * L);
-            o = ci + 5 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c50).intoArray(c, o + 0 * L);
-            o = ci + 6 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c60).intoArray(c, o + 0 * L);
-            o = ci + 7 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c70).intoArray(c, o + 0 * L);
-        }
-    }
-
-    /** Attention tile: C[1 x 8L] (+)= A * B, C rescaled by cs first (see the class comment). */
-    static void a1x8(int k, float[] a, int ai, int aRs, int aCs, float[] b, int bi, int bRs,
-            boolean accumulate, float[] cs, int csi, float[] c, int ci, int ldc) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S), c04 = FloatVector.zero(S), c05 = FloatVector.zero(S), c06 = FloatVector.zero(S), c07 = FloatVector.zero(S);
+        FloatVector c000 = FloatVector.zero(S), c001 = FloatVector.zero(S);
+        FloatVector c010 = FloatVector.zero(S), c011 = FloatVector.zero(S);
+        FloatVector c020 = FloatVector.zero(S), c021 = FloatVector.zero(S);
+        FloatVector c030 = FloatVector.zero(S), c031 = FloatVector.zero(S);
+        FloatVector c040 = FloatVector.zero(S), c041 = FloatVector.zero(S);
+        FloatVector c050 = FloatVector.zero(S), c051 = FloatVector.zero(S);
+        FloatVector c060 = FloatVector.zero(S), c061 = FloatVector.zero(S);
+        FloatVector c070 = FloatVector.zero(S), c071 = FloatVector.zero(S);
+        FloatVector c080 = FloatVector.zero(S), c081 = FloatVector.zero(S);
+        FloatVector c090 = FloatVector.zero(S), c091 = FloatVector.zero(S);
+        FloatVector c100 = FloatVector.zero(S), c101 = FloatVector.zero(S);
+        FloatVector c110 = FloatVector.zero(S), c111 = FloatVector.zero(S);
+        FloatVector c120 = FloatVector.zero(S), c121 = FloatVector.zero(S);
+        FloatVector c130 = FloatVector.zero(S), c131 = FloatVector.zero(S);
+        int a1 = 1 * aRs; int a2 = 2 * aRs; int a3 = 3 * aRs; int a4 = 4 * aRs; int a5 = 5 * aRs; int a6 = 6 * aRs; int a7 = 7 * aRs; int a8 = 8 * aRs; int a9 = 9 * aRs; int a10 = 10 * aRs; int a11 = 11 * aRs; int a12 = 12 * aRs; int a13 = 13 * aRs;
         int ao = ai, bo = bi;
         for (int p = 0; p < k; p++, ao += aCs, bo += bRs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo + 0 * L);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + 1 * L);
-            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
-            FloatVector b3 = FloatVector.fromArray(S, b, bo + 3 * L);
-            FloatVector b4 = FloatVector.fromArray(S, b, bo + 4 * L);
-            FloatVector b5 = FloatVector.fromArray(S, b, bo + 5 * L);
-            FloatVector b6 = FloatVector.fromArray(S, b, bo + 6 * L);
-            FloatVector b7 = FloatVector.fromArray(S, b, bo + 7 * L);
             FloatVector av = FloatVector.broadcast(S, a[ao]);
-            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02); c03 = b3.fma(av, c03); c04 = b4.fma(av, c04); c05 = b5.fma(av, c05); c06 = b6.fma(av, c06); c07 = b7.fma(av, c07);
+            c000 = b0.fma(av, c000); c001 = b1.fma(av, c001);
+            av = FloatVector.broadcast(S, a[ao + a1]);
+            c010 = b0.fma(av, c010); c011 = b1.fma(av, c011);
+            av = FloatVector.broadcast(S, a[ao + a2]);
+            c020 = b0.fma(av, c020); c021 = b1.fma(av, c021);
+            av = FloatVector.broadcast(S, a[ao + a3]);
+            c030 = b0.fma(av, c030); c031 = b1.fma(av, c031);
+            av = FloatVector.broadcast(S, a[ao + a4]);
+            c040 = b0.fma(av, c040); c041 = b1.fma(av, c041);
+            av = FloatVector.broadcast(S, a[ao + a5]);
+            c050 = b0.fma(av, c050); c051 = b1.fma(av, c051);
+            av = FloatVector.broadcast(S, a[ao + a6]);
+            c060 = b0.fma(av, c060); c061 = b1.fma(av, c061);
+            av = FloatVector.broadcast(S, a[ao + a7]);
+            c070 = b0.fma(av, c070); c071 = b1.fma(av, c071);
+            av = FloatVector.broadcast(S, a[ao + a8]);
+            c080 = b0.fma(av, c080); c081 = b1.fma(av, c081);
+            av = FloatVector.broadcast(S, a[ao + a9]);
+            c090 = b0.fma(av, c090); c091 = b1.fma(av, c091);
+            av = FloatVector.broadcast(S, a[ao + a10]);
+            c100 = b0.fma(av, c100); c101 = b1.fma(av, c101);
+            av = FloatVector.broadcast(S, a[ao + a11]);
+            c110 = b0.fma(av, c110); c111 = b1.fma(av, c111);
+            av = FloatVector.broadcast(S, a[ao + a12]);
+            c120 = b0.fma(av, c120); c121 = b1.fma(av, c121);
+            av = FloatVector.broadcast(S, a[ao + a13]);
+            c130 = b0.fma(av, c130); c131 = b1.fma(av, c131);
         }
         // stores written out: a helper taking the accumulators would box them if C2 did not inline it
         if (!accumulate) {
             int o = ci + 0 * ldc;
-            c00.intoArray(c, o + 0 * L);
-            c01.intoArray(c, o + 1 * L);
-            c02.intoArray(c, o + 2 * L);
-            c03.intoArray(c, o + 3 * L);
-            c04.intoArray(c, o + 4 * L);
-            c05.intoArray(c, o + 5 * L);
-            c06.intoArray(c, o + 6 * L);
-            c07.intoArray(c, o + 7 * L);
+            c000.intoArray(c, o + 0 * L);
+            c001.intoArray(c, o + 1 * L);
+            o = ci + 1 * ldc;
+            c010.intoArray(c, o + 0 * L);
+            c011.intoArray(c, o + 1 * L);
+            o = ci + 2 * ldc;
+            c020.intoArray(c, o + 0 * L);
+            c021.intoArray(c, o + 1 * L);
+            o = ci + 3 * ldc;
+            c030.intoArray(c, o + 0 * L);
+            c031.intoArray(c, o + 1 * L);
+            o = ci + 4 * ldc;
+            c040.intoArray(c, o + 0 * L);
+            c041.intoArray(c, o + 1 * L);
+            o = ci + 5 * ldc;
+            c050.intoArray(c, o + 0 * L);
+            c051.intoArray(c, o + 1 * L);
+            o = ci + 6 * ldc;
+            c060.intoArray(c, o + 0 * L);
+            c061.intoArray(c, o + 1 * L);
+            o = ci + 7 * ldc;
+            c070.intoArray(c, o + 0 * L);
+            c071.intoArray(c, o + 1 * L);
+            o = ci + 8 * ldc;
+            c080.intoArray(c, o + 0 * L);
+            c081.intoArray(c, o + 1 * L);
+            o = ci + 9 * ldc;
+            c090.intoArray(c, o + 0 * L);
+            c091.intoArray(c, o + 1 * L);
+            o = ci + 10 * ldc;
+            c100.intoArray(c, o + 0 * L);
+            c101.intoArray(c, o + 1 * L);
+            o = ci + 11 * ldc;
+            c110.intoArray(c, o + 0 * L);
+            c111.intoArray(c, o + 1 * L);
+            o = ci + 12 * ldc;
+            c120.intoArray(c, o + 0 * L);
+            c121.intoArray(c, o + 1 * L);
+            o = ci + 13 * ldc;
+            c130.intoArray(c, o + 0 * L);
+            c131.intoArray(c, o + 1 * L);
         } else {
             FloatVector s0 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 0 * L);
             FloatVector s1 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 1 * L);
-            FloatVector s2 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 2 * L);
-            FloatVector s3 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 3 * L);
-            FloatVector s4 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 4 * L);
-            FloatVector s5 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 5 * L);
-            FloatVector s6 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 6 * L);
-            FloatVector s7 = cs == null ? FloatVector.broadcast(S, 1f) : FloatVector.fromArray(S, cs, csi + 7 * L);
             int o = ci + 0 * ldc;
-            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c00).intoArray(c, o + 0 * L);
-            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c01).intoArray(c, o + 1 * L);
-            FloatVector.fromArray(S, c, o + 2 * L).fma(s2, c02).intoArray(c, o + 2 * L);
-            FloatVector.fromArray(S, c, o + 3 * L).fma(s3, c03).intoArray(c, o + 3 * L);
-            FloatVector.fromArray(S, c, o + 4 * L).fma(s4, c04).intoArray(c, o + 4 * L);
-            FloatVector.fromArray(S, c, o + 5 * L).fma(s5, c05).intoArray(c, o + 5 * L);
-            FloatVector.fromArray(S, c, o + 6 * L).fma(s6, c06).intoArray(c, o + 6 * L);
-            FloatVector.fromArray(S, c, o + 7 * L).fma(s7, c07).intoArray(c, o + 7 * L);
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c000).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c001).intoArray(c, o + 1 * L);
+            o = ci + 1 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c010).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c011).intoArray(c, o + 1 * L);
+            o = ci + 2 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c020).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c021).intoArray(c, o + 1 * L);
+            o = ci + 3 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c030).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c031).intoArray(c, o + 1 * L);
+            o = ci + 4 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c040).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c041).intoArray(c, o + 1 * L);
+            o = ci + 5 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c050).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c051).intoArray(c, o + 1 * L);
+            o = ci + 6 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c060).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c061).intoArray(c, o + 1 * L);
+            o = ci + 7 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c070).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c071).intoArray(c, o + 1 * L);
+            o = ci + 8 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c080).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c081).intoArray(c, o + 1 * L);
+            o = ci + 9 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c090).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c091).intoArray(c, o + 1 * L);
+            o = ci + 10 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c100).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c101).intoArray(c, o + 1 * L);
+            o = ci + 11 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c110).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c111).intoArray(c, o + 1 * L);
+            o = ci + 12 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c120).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c121).intoArray(c, o + 1 * L);
+            o = ci + 13 * ldc;
+            FloatVector.fromArray(S, c, o + 0 * L).fma(s0, c130).intoArray(c, o + 0 * L);
+            FloatVector.fromArray(S, c, o + 1 * L).fma(s1, c131).intoArray(c, o + 1 * L);
         }
     }
 }
