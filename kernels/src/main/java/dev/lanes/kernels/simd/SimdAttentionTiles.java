@@ -51,17 +51,9 @@ public final class SimdAttentionTiles {
         Tuning.Tile tile = Tuning.current().tile();
         int rows = tile.rows, vectors = tile.vectors, width = vectors * L;
         for (; n - j >= width; j += width) {
-            int i = 0;
-            for (; i + rows <= m; i += rows) {
-                SimdTiles.attentionTile(rows, vectors, k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
-                        accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
-            }
-            for (; i + 2 <= m; i += 2) {
-                SimdTiles.attentionTile(2, vectors, k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
-                        accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
-            }
-            if (i < m) {
-                SimdTiles.attentionTile(1, vectors, k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
+            for (int i = 0, r; i < m; i += r) {
+                r = m - i >= rows ? rows : m - i >= 2 ? 2 : 1;
+                SimdTiles.attentionTile(r, vectors, k, a, aOff + i * aRs, aRs, aCs, b, bOff + j, ldb,
                         accumulate, cs, csOff + j, c, cOff + i * ldc + j, ldc);
             }
         }
