@@ -25,6 +25,10 @@ class KVCacheTest {
         "1, 4, 1, 70, 64, 13",
         "2, 3, 3, 20, 80, 1",
         "1, 32, 4, 9, 16, 4",
+        // decoding computes scores in chunks of 4096 floats (512 keys for a group of 8, 4096 for one
+        // head): these steps cross a chunk's end
+        "1, 8, 1, 600, 16, 590",
+        "1, 1, 1, 4200, 8, 4190",
     })
     void decodingEqualsTheFullForward(int B, int Hq, int Hkv, int N, int D, int prefill) {
         Random rnd = new Random(N * 31L + D);
