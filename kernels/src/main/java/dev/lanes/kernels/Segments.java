@@ -22,7 +22,8 @@ import java.lang.foreign.ValueLayout;
  * steady-state calls allocate nothing. The exceptions, on the SIMD backend: the residual add, unmasked
  * softmax and the norms' forward and backward read and write the segments in place through segment
  * twins of the array loops (in the simd classes), the same operations in the same order; staging
- * cost them 0.58-0.85x of the arrays' speed.
+ * cost them 0.58-0.85x of the arrays' speed. GEMM runs its BLIS loops over the segments, copying
+ * blocks of A and C and packing blocks of B as they are needed (see {@code SegmentGemm}).
  */
 final class Segments {
     private Segments() {}

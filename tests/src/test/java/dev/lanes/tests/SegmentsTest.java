@@ -111,6 +111,33 @@ class SegmentsTest {
         }
     }
 
+    /**
+     * The SIMD segment GEMM runs its own BLIS loops (B packed from the segment, A's blocks copied, C
+     * through a temporary tile): every tile shape, A packed or read in place, and small KC, MC and NC so
+     * that odd shapes cross k blocks (beta then reads C back), row blocks, column blocks and edge tiles.
+     */
+    @Test
+    void gemmHasTheArrayBitsUnderEveryTileAndBlocking() {
+        dev.lanes.kernels.Tuning saved = dev.lanes.kernels.Tuning.current();
+        String[] specs = {"tile=6x4,pack=never", "tile=4x3,pack=always", "tile=12x2,kc=40,mc=24,nc=96,pack=transposed",
+            "tile=6x2,kc=17,mc=12,nc=64,pack=aliased", "tile=8x3,kc=64,mc=16,nc=48,pack=always"};
+        try (Arena arena = Arena.ofShared(); Parallelism team = Parallelism.fixed(2)) {
+            for (String spec : specs) {
+                dev.lanes.kernels.Tuning.use(saved.with(spec, "test"));
+                for (Transpose ta : Transpose.values()) {
+                    for (Transpose tb : Transpose.values()) {
+                        gemmCase(Parallelism.serial(), arena, ta, tb, 31, 70, 101, 0.75f, -1.5f, 11);
+                        gemmCase(Parallelism.serial(), arena, ta, tb, 13, 129, 50, 1f, 0f, 12);
+                        gemmCase(team, arena, ta, tb, 103, 97, 130, -2f, 0.5f, 13);
+                        gemmCase(Parallelism.serial(), arena, ta, tb, 6, 64, 1, 1f, 1f, 14);
+                    }
+                }
+            }
+        } finally {
+            dev.lanes.kernels.Tuning.use(saved);
+        }
+    }
+
     /** An (m, n, 20000) product on 2 threads: op(A) staged at most 209 rows, op(B) 128 columns at a time. */
     static void stagedBlocks(int m, int n) {
         try (Arena arena = Arena.ofShared(); Parallelism team = Parallelism.fixed(2)) {

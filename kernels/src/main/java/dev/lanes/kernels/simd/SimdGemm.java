@@ -3,6 +3,9 @@ package dev.lanes.kernels.simd;
 import dev.lanes.kernels.Parallelism;
 import dev.lanes.kernels.Tuning;
 import dev.lanes.kernels.internal.PartJob;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -39,6 +42,8 @@ public final class SimdGemm {
         final float[] aPack; // MC x KC of A as MR-row micro-panels, or the partial row tile
         final float[] bPack;
         final float[] edge;
+        /** Blocks of op(A) (MC x KC), C (MC x NC) and op(B) (KC x NC) copied from segments; made on first use. */
+        float[] aStage, cStage, bStage;
 
         Workspace(Tuning t) {
             tuning = t;
@@ -426,6 +431,124 @@ public final class SimdGemm {
                     int src = bOff + (jc + jr + j) * ldb + pc;
                     for (int p = 0; p < kc; p++) {
                         dst[base + p * panel + j] = b[src + p];
+                    }
+                }
+                if (nr < panel) {
+                    for (int p = 0; p < kc; p++) {
+                        java.util.Arrays.fill(dst, base + p * panel + nr, base + (p + 1) * panel, 0f);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // MemorySegment operands (dev.lanes.kernels.SegmentGemm)
+
+    private static final ValueLayout.OfFloat FL = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+
+    /**
+     * {@link #block} on segments (offsets and strides in floats, validated by the facade; alpha != 0,
+     * k > 0): the C block rows [i0, i1) x columns [j0, j1), the same BLIS loops over heap blocks copied
+     * from the segments as they are needed: each KC x NC block of op(B) packed straight from its segment
+     * (or, where the array GEMM reads B in place, copied row by row and read in place), each MC x KC
+     * block of op(A) copied (its rows, or for a transposed A its KC stored rows of MC) and read in place
+     * or packed from there as the tuning says, each MC x NC block of C copied in when beta reads it and
+     * out after the macro-kernel. The macro-kernel is the array GEMM's, on the same values, so the bits
+     * are the array overload's; the copies are of blocks that are about to be used (in L2), not of
+     * whole operands.
+     */
+    public static void block(boolean transA, boolean transB, int i0, int i1, int j0, int j1, int k, float alpha,
+                             MemorySegment a, long aOff, long lda, MemorySegment b, long bOff, long ldb, float beta,
+                             MemorySegment c, long cOff, long ldc) {
+        Tuning t = Tuning.current();
+        Workspace ws = workspace(t);
+        int mr = t.mr(), nr = t.nr(), kcMax = t.kc(), mcMax = t.mc(), ncMax = t.nc();
+        if (ws.aStage == null) {
+            ws.aStage = new float[mcMax * kcMax];
+            ws.cStage = new float[mcMax * ncMax];
+        }
+        float[] as = ws.aStage, cs = ws.cStage;
+        // as for arrays: an untransposed B is read in place for few rows of C (here from its copy)
+        boolean directB = !transB && t.readsBInPlace(i1 - i0, (int) Math.min(Integer.MAX_VALUE, ldb));
+        for (int jc = j0; jc < j1; jc += ncMax) {
+            int nc = Math.min(ncMax, j1 - jc);
+            for (int pc = 0; pc < k; pc += kcMax) {
+                int kc = Math.min(kcMax, k - pc);
+                float betaBlock = pc == 0 ? beta : 1f;
+                float[] bs = ws.bPack;
+                if (directB) {
+                    if (ws.bStage == null) {
+                        ws.bStage = new float[kcMax * ncMax];
+                    }
+                    bs = ws.bStage;
+                    for (int p = 0; p < kc; p++) {
+                        MemorySegment.copy(b, FL, (bOff + (pc + p) * ldb + jc) * Float.BYTES, bs, p * nc, nc);
+                    }
+                    int fullCols = nc - nc % nr;
+                    if (fullCols < nc) {
+                        packB(nr, false, bs, 0, nc, 0, kc, fullCols, nc - fullCols, ws.bPack);
+                    }
+                } else {
+                    packB(nr, transB, b, bOff, ldb, pc, kc, jc, nc, ws.bPack);
+                }
+                for (int ic = i0; ic < i1; ic += mcMax) {
+                    int mc = Math.min(mcMax, i1 - ic);
+                    if (transA) {
+                        for (int p = 0; p < kc; p++) {     // stored row pc + p of A^T, columns ic..
+                            MemorySegment.copy(a, FL, (aOff + (pc + p) * lda + ic) * Float.BYTES, as, p * mc, mc);
+                        }
+                    } else {
+                        for (int i = 0; i < mc; i++) {
+                            MemorySegment.copy(a, FL, (aOff + (ic + i) * lda + pc) * Float.BYTES, as, i * kc, kc);
+                        }
+                    }
+                    int aRs = transA ? 1 : kc, aCs = transA ? mc : 1;
+                    boolean packA = t.packsA(transA ? mc : kc, transA);
+                    if (packA) {
+                        packA(mr, as, 0, aRs, aCs, mc, kc, ws.aPack, 0);
+                    }
+                    long cBlock = cOff + ic * ldc + jc;
+                    if (betaBlock != 0f) {
+                        for (int i = 0; i < mc; i++) {
+                            MemorySegment.copy(c, FL, (cBlock + i * ldc) * Float.BYTES, cs, i * nc, nc);
+                        }
+                    }
+                    macroKernel(mr, nr, mc, nc, kc, alpha, packA, as, 0, aRs, aCs, directB, bs, 0, nc, ws,
+                            betaBlock, false, null, 0, null, 0, 0, cs, 0, nc);
+                    for (int i = 0; i < mc; i++) {
+                        MemorySegment.copy(cs, i * nc, c, FL, (cBlock + i * ldc) * Float.BYTES, nc);
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@link #packB(int, boolean, float[], int, int, int, int, int, int, float[])} from a segment. */
+    static void packB(int panel, boolean transB, MemorySegment b, long bOff, long ldb, int pc, int kc, int jc,
+                      int nc, float[] dst) {
+        for (int jr = 0; jr < nc; jr += panel) {
+            int nr = Math.min(panel, nc - jr);
+            int base = jr * kc;
+            if (!transB) {
+                for (int p = 0; p < kc; p++) {
+                    long src = (bOff + (pc + p) * ldb + jc + jr) * Float.BYTES;
+                    int d = base + p * panel;
+                    if (nr == panel) {
+                        for (int v = 0; v < panel; v += L) {
+                            FloatVector.fromMemorySegment(S, b, src + v * Float.BYTES, NATIVE).intoArray(dst, d + v);
+                        }
+                    } else {
+                        MemorySegment.copy(b, FL, src, dst, d, nr);
+                        java.util.Arrays.fill(dst, d + nr, d + panel, 0f);
+                    }
+                }
+            } else {
+                for (int j = 0; j < nr; j++) {
+                    long src = (bOff + (jc + jr + j) * ldb + pc) * Float.BYTES;
+                    for (int p = 0; p < kc; p++) {
+                        dst[base + p * panel + j] = b.get(FL, src + p * Float.BYTES);
                     }
                 }
                 if (nr < panel) {

@@ -184,8 +184,11 @@ public final class SimdSoftmax {
      * (offsets and strides in floats): the same operations in the same order, so the same bits. A row's
      * exponentials go into {@code row}, a heap buffer of at least cols floats (L1-resident for rows up to
      * 8K floats), exactly as the array kernel writes them into y ({@link VectorMath#expInPlace} works on
-     * arrays, so that no vector crosses a call); the scaling pass writes them into y. So each element of
-     * x is read once and of y written once, as for arrays. A twin rather than one loop for both: the array
+     * arrays, so that no vector crosses a call); the scaling pass scales them there, as the array kernel
+     * scales y, and one bulk copy moves the row into y. So each element of x is read once and of y
+     * written once, as for arrays, and no vector is stored through a segment: vector stores into the
+     * segment, in the scaling pass or the exp pass, measured 0.78-0.90x and 0.49-0.63x of the arrays
+     * at 512x512, the bulk copy 0.92x (0.66-0.69x and 0.85x with rows of 4096). A twin rather than one loop for both: the array
      * loops on heap segments measured 0.77x of themselves (residual add); the earlier segment rows, three
      * passes with one max chain, 0.90x. Rows whose scaled maximum is not finite go through
      * {@link #edgeRowPlain} on a heap copy.
@@ -280,14 +283,8 @@ public final class SimdSoftmax {
                 y.set(FL, yr + j * F, Float.NaN);
             }
         } else {
-            float inv = 1f / sum;
-            FloatVector vi = FloatVector.broadcast(S, inv);
-            for (j = 0; j < vecEnd; j += L) {
-                FloatVector.fromArray(S, row, j).mul(vi).intoMemorySegment(y, yr + j * F, NATIVE);
-            }
-            for (; j < n; j++) {
-                y.set(FL, yr + j * F, row[j] * inv);
-            }
+            normalise(n, 1f / sum, row, 0);
+            MemorySegment.copy(row, 0, y, FL, yr, n);
         }
         for (j = both; j < nextEnd; j += L) {
             FloatVector v = FloatVector.fromMemorySegment(S, x, xNext + j * F, NATIVE);
