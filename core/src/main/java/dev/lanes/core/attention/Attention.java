@@ -794,22 +794,39 @@ public final class Attention {
             }
         }
 
+        /**
+         * How many keys of the tile j0 .. j0 + n some column of the block (its limits at ib) sees: 0 when
+         * the whole block is above the tile's diagonal.
+         */
+        private int visibleKeys(int ib, int j0, int n) {
+            int maxLim = bigInt[ib + colsFull];
+            return maxLim <= j0 ? 0 : Math.min(n, maxLim - j0);
+        }
+
+        /** Whether some column of the block (its limits at ib) masks a key before {@code end}. */
+        private boolean masksBefore(int ib, int end) {
+            return end > bigInt[ib + colsFull + 1];
+        }
+
+        /** A backward block's columns: its G heads' rows, rounded up to whole vectors. */
+        private int blockColumns(int blk) {
+            return roundUp(G * Math.min(br, T - blk * br), ALIGN);
+        }
+
         /** One key tile (keys j0 .. j0 + n, K^T and V^T at kT/vT + to) against one query block. */
         private void tileBlock(int bh, int blk, int chunk, int j0, int n, int nPad, float[] kT, float[] vT, int to,
                                float[] sT, float[] dpT, float[] dkAcc, float[] dvAcc, int ao, int kTile, int krs) {
             final int KT = bwdKeyTile;
             float[] w = big;
-            int ib = intBase(bh, blk);
-            int maxLim = bigInt[ib + colsFull], minLim = bigInt[ib + colsFull + 1];
-            if (maxLim <= j0) {
+            int ib = intBase(bh, blk), nb = visibleKeys(ib, j0, n);
+            if (nb == 0) {
                 return; // the whole block is above the diagonal of this key tile
             }
-            int rows = Math.min(br, T - blk * br), cols = roundUp(G * rows, ALIGN);
-            int nb = Math.min(n, maxLim - j0);
+            int cols = blockColumns(blk);
             // the scores run over nbp >= nb columns (full vectors); every row masks those past nb,
             // as nb ends at the key length or at the block's last visible key
             int nbp = Math.min(roundUp(nb, ALIGN), nPad);
-            boolean masked = j0 + nbp > minLim;
+            boolean masked = masksBefore(ib, j0 + nbp);
             int base = blockBase(bh, blk);
             // s = (scale Q) K_tile^T,  dp = dO V_tile^T                       [cols, nbp]
             AttentionTiles.gemm(cols, nbp, D, w, base + oQS, Dp, 1, kT, to, KT, false, null, 0, sT, 0, KT);
@@ -834,14 +851,12 @@ public final class Attention {
         private void tileBlockKept(int bh, int blk, int chunk, int j0, int n, float[] sT, float[] dpT,
                                    float[] dkAcc, float[] dvAcc, int ao, int kTile, int krs, int vTile, int vrs) {
             float[] w = big;
-            int ib = intBase(bh, blk);
-            int maxLim = bigInt[ib + colsFull], minLim = bigInt[ib + colsFull + 1];
-            if (maxLim <= j0) {
+            int ib = intBase(bh, blk), nb = visibleKeys(ib, j0, n);
+            if (nb == 0) {
                 return; // the whole block is above the diagonal of this key tile
             }
-            int rows = Math.min(br, T - blk * br), cols = roundUp(G * rows, ALIGN);
-            int nb = Math.min(n, maxLim - j0);
-            boolean masked = j0 + nb > minLim;
+            int cols = blockColumns(blk);
+            boolean masked = masksBefore(ib, j0 + nb);
             int base = blockBase(bh, blk);
             // s^T = the kept (scale Q) K_tile^T,  dp^T = V_tile dO^T                 [nb, cols]
             AttentionTiles.gemm(nb, cols, D, v, vTile, vrs, 1, w, base + oQS, cols, false, null, 0, dpT, 0, cols);
