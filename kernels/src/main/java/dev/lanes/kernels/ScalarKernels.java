@@ -39,6 +39,12 @@ final class ScalarKernels {
                     transB ? Transpose.T : Transpose.N, m, n, k, alpha, a, aOff, lda, strideA, b, bOff, ldb, strideB,
                     beta, c, cOff, ldc, strideC);
         }
+        @Override
+        public boolean blockInPlace(boolean transA, boolean transB, int i0, int i1, int j0, int j1, int k,
+                                    float alpha, MemorySegment a, long aOff, long lda, MemorySegment b, long bOff,
+                                    long ldb, float beta, MemorySegment c, long cOff, long ldc) {
+            return false;
+        }
     };
 
     static final SoftmaxKernel SOFTMAX = new SoftmaxKernel() {

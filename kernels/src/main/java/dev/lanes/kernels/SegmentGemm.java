@@ -111,9 +111,8 @@ final class SegmentGemm {
 
         private void blocks(int i0, int i1, int j0, int j1) {
             boolean readsAB = alpha != 0f && k > 0;
-            if (readsAB && Backend.SIMD) {
-                dev.lanes.kernels.simd.SimdGemm.block(ta, tb, i0, i1, j0, j1, k, alpha, a, aOff, lda, b, bOff, ldb,
-                        beta, c, cOff, ldc);
+            if (readsAB && Backend.GEMM.blockInPlace(ta, tb, i0, i1, j0, j1, k, alpha, a, aOff, lda, b, bOff, ldb,
+                    beta, c, cOff, ldc)) {
                 return;
             }
             Segments.Stage st = Segments.STAGE.get();

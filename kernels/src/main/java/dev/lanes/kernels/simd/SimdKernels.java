@@ -67,6 +67,14 @@ public final class SimdKernels {
             SimdGemm.sgemmBatched(par, batch, transA, transB, m, n, k, alpha, a, aOff, lda, strideA,
                     b, bOff, ldb, strideB, beta, c, cOff, ldc, strideC);
         }
+        @Override
+        public boolean blockInPlace(boolean transA, boolean transB, int i0, int i1, int j0, int j1, int k,
+                                    float alpha, MemorySegment a, long aOff, long lda, MemorySegment b, long bOff,
+                                    long ldb, float beta, MemorySegment c, long cOff, long ldc) {
+            SimdGemm.block(transA, transB, i0, i1, j0, j1, k, alpha, a, aOff, lda, b, bOff, ldb, beta,
+                    c, cOff, ldc);
+            return true;
+        }
     }
 
     private static final class Softmax implements SoftmaxKernel {
