@@ -64,8 +64,7 @@ final class ScalarKernels {
 
         @Override
         public boolean forwardInPlace(int rows, int cols, float scale, boolean causal, int causalOffset,
-                                      MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy,
-                                      float[] row) {
+                                      MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy) {
             return false;
         }
     };

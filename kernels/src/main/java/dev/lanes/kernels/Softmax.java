@@ -110,12 +110,9 @@ public final class Softmax {
         Segments.Stage st = Segments.STAGE.get();
         // Without a mask the SIMD rows read and write the segments in place: staging would add two passes
         // to a kernel that makes two.
-        if (mask == null) {
-            st.w = Segments.Stage.atLeast(st.w, cols); // one row of exponentials
-            if (Backend.SOFTMAX.forwardInPlace(rows, cols, scale, causal, causalOffset, x, xOff, ldx, y, yOff, ldy,
-                    st.w)) {
-                return;
-            }
+        if (mask == null
+                && Backend.SOFTMAX.forwardInPlace(rows, cols, scale, causal, causalOffset, x, xOff, ldx, y, yOff, ldy)) {
+            return;
         }
         int chunk = Segments.chunkRows(rows, cols);
         st.v = Segments.Stage.atLeast(st.v, (long) chunk * cols);

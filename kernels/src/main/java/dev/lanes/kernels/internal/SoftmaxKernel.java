@@ -13,9 +13,9 @@ public interface SoftmaxKernel {
 
     /**
      * The maskless forward on {@link MemorySegment} operands (element offsets), read and written in place, the same
-     * bits as the array form; {@code row} is a heap buffer of at least cols floats. Returns false, having done nothing, when this implementation has no segment
+     * bits as the array form. Returns false, having done nothing, when this implementation has no segment
      * form: the facade then stages rows through the array form.
      */
     boolean forwardInPlace(int rows, int cols, float scale, boolean causal, int causalOffset,
-                           MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy, float[] row);
+                           MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy);
 }

@@ -94,9 +94,8 @@ public final class SimdKernels {
 
         @Override
         public boolean forwardInPlace(int rows, int cols, float scale, boolean causal, int causalOffset,
-                                      MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy,
-                                      float[] row) {
-            SimdSoftmax.forwardPlain(rows, cols, scale, causal, causalOffset, x, xOff, ldx, y, yOff, ldy, row);
+                                      MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy) {
+            SimdSoftmax.forwardPlain(rows, cols, scale, causal, causalOffset, x, xOff, ldx, y, yOff, ldy);
             return true;
         }
     }

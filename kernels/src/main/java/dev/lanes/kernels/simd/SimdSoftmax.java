@@ -182,8 +182,7 @@ public final class SimdSoftmax {
     /**
      * {@link #forwardPlain(int, int, float, boolean, int, float[], int, int, float[], int, int)} on segments
      * (offsets and strides in floats): the same operations in the same order, so the same bits. A row's
-     * exponentials go into {@code row}, a heap buffer of at least cols floats (L1-resident for rows up to
-     * 8K floats), exactly as the array kernel writes them into y ({@link VectorMath#expInPlace} works on
+     * exponentials go into a per-thread heap row ({@link #row}; L1-resident for rows up to 8K floats), exactly as the array kernel writes them into y ({@link VectorMath#expInPlace} works on
      * arrays, so that no vector crosses a call); the scaling pass scales them there, as the array kernel
      * scales y, and one bulk copy moves the row into y. So each element of x is read once and of y
      * written once, as for arrays, and no vector is stored through a segment: vector stores into the
@@ -194,11 +193,11 @@ public final class SimdSoftmax {
      * {@link #edgeRowPlain} on a heap copy.
      */
     public static void forwardPlain(int rows, int cols, float scale, boolean causal, int causalOffset,
-                                    MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy,
-                                    float[] row) {
+                                    MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy) {
         if (rows == 0) {
             return;
         }
+        float[] row = row(cols);
         float max = rowMax(visible(0, cols, causal, causalOffset), x, xOff * F);
         for (int i = 0; i < rows; i++) {
             int n = visible(i, cols, causal, causalOffset);
@@ -217,6 +216,18 @@ public final class SimdSoftmax {
                 y.set(FL, yr + j * F, 0f);
             }
         }
+    }
+
+    /** The heap row of the segment forward, per thread, grown once to the widest row it meets. */
+    private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
+
+    private static float[] row(int cols) {
+        float[] row = ROW.get();
+        if (row.length < cols) {
+            row = new float[cols];
+            ROW.set(row);
+        }
+        return row;
     }
 
     /** {@link #rowMax(int, float[], int)} on a segment, xr in bytes. */
