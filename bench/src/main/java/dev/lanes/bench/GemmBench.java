@@ -135,7 +135,8 @@ public class GemmBench {
 
     /**
      * Lanes on native {@link MemorySegment} operands (the same values, in a shared arena): the segment
-     * overload stages op(A) and op(B) blocks into heap buffers and runs the same kernel, same bits.
+     * overload runs the BLIS loops over the segments, packing op(B) from its segment and copying each
+     * block of op(A) and C through the heap for the same micro-kernels, same bits.
      */
     @Benchmark
     public MemorySegment lanesSegment(Problem p) {

@@ -132,7 +132,7 @@ public class NormsBench {
         return y;
     }
 
-    /** Lanes on native segments: rows staged a chunk at a time through the array kernel. */
+    /** Lanes on native segments: the segment twin of the SIMD row loops, reading and writing them in place. */
     @Benchmark
     public MemorySegment lanesSegment() {
         Norms.layerNormForward(rows, cols, EPS, xS, 0, cols, gammaS, 0, betaS, 0, yS, 0, cols, meanS, 0, rstdS, 0);
@@ -153,7 +153,7 @@ public class NormsBench {
         return dx;
     }
 
-    /** Backward on native segments: the array backward's 32-row blocks staged one at a time. */
+    /** Backward on native segments: the array backward's 32-row blocks, read in place by the segment twin. */
     @Benchmark
     public MemorySegment lanesSegmentBackward() {
         Norms.layerNormBackward(rows, cols, dyS, 0, cols, xS, 0, cols, gammaS, 0, meanS, 0, rstdS, 0, dxS, 0, cols,
