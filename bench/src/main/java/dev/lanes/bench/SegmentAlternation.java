@@ -35,6 +35,12 @@ public final class SegmentAlternation {
         int rows = Integer.parseInt(args[1]), cols = Integer.parseInt(args[2]);
         int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 10;
         int placements = args.length > 4 ? Integer.parseInt(args[4]) : 1;
+        if (rounds < 1) {
+            throw new IllegalArgumentException("ROUNDS=" + rounds + " must be >= 1");
+        }
+        if (placements < 1 || placements > PAD) {
+            throw new IllegalArgumentException("PLACEMENTS=" + placements + " must be in [1, " + PAD + "]");
+        }
         try (Arena arena = Arena.ofShared()) {
             Operands ops = new Operands(arena, kernel, rows, cols);
             // 4 s of warm-up (C2 takes seconds to compile the vector loops on a loaded machine), then
