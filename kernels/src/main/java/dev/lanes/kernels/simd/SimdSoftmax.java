@@ -182,15 +182,17 @@ public final class SimdSoftmax {
     /**
      * {@link #forwardPlain(int, int, float, boolean, int, float[], int, int, float[], int, int)} on segments
      * (offsets and strides in floats): the same operations in the same order, so the same bits. A row's
-     * exponentials go into a per-thread heap row ({@link #row}; L1-resident for rows up to 8K floats), exactly as the array kernel writes them into y ({@link VectorMath#expInPlace} works on
-     * arrays, so that no vector crosses a call); the scaling pass scales them there, as the array kernel
-     * scales y, and one bulk copy moves the row into y. So each element of x is read once and of y
-     * written once, as for arrays, and no vector is stored through a segment: vector stores into the
-     * segment, in the scaling pass or the exp pass, measured 0.78-0.90x and 0.49-0.63x of the arrays
-     * at 512x512, the bulk copy 0.92x (0.66-0.69x and 0.85x with rows of 4096). A twin rather than one loop for both: the array
-     * loops on heap segments measured 0.77x of themselves (residual add); the earlier segment rows, three
-     * passes with one max chain, 0.90x. Rows whose scaled maximum is not finite go through
-     * {@link #edgeRowPlain} on a heap copy.
+     * exponentials go into a per-thread heap row ({@link #row}; L1-resident for rows up to 8K floats),
+     * exactly as the array kernel writes them into y ({@link VectorMath#expInPlace} works on arrays, so
+     * that no vector crosses a call); the scaling pass scales them there, as the array kernel scales y,
+     * and one bulk copy moves the row into y. So each element of x is read once and of y written once, as
+     * for arrays, and no vector is stored through a segment inside a loop: in a loop that stores into a
+     * segment, C2 reloads and rechecks every segment's size, session and read-only flag on each iteration
+     * and does not unroll it. Stores into y in the scaling pass measured 0.78-0.90x of the arrays at
+     * 512x512, in the exp pass 0.49-0.63x, the bulk copy 0.90-0.92x (bench/RESULTS.md, issue 17). A twin
+     * rather than one loop for both: the array loops on heap segments measured 0.77x of themselves
+     * (residual add); the earlier segment rows, three passes with one max chain, 0.90x. Rows whose scaled
+     * maximum is not finite go through {@link #edgeRowPlain} on a heap copy.
      */
     public static void forwardPlain(int rows, int cols, float scale, boolean causal, int causalOffset,
                                     MemorySegment x, long xOff, long ldx, MemorySegment y, long yOff, long ldy) {
