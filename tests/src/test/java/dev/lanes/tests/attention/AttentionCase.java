@@ -1,6 +1,7 @@
 package dev.lanes.tests.attention;
 
 import dev.lanes.core.attention.AttentionConfig;
+import dev.lanes.core.attention.AttentionView;
 import dev.lanes.core.attention.BiasShape;
 import dev.lanes.core.attention.CausalMask;
 import dev.lanes.core.attention.HeadLayout;
@@ -107,6 +108,45 @@ final class AttentionCase {
         fillSmall(rnd, dk, kOff, ks, Hkv, S);
         fillSmall(rnd, dv, vOff, vs, Hkv, S);
         return new float[][] {dq, dk, dv};
+    }
+
+    AttentionView qView() {
+        return AttentionView.of(qkv, qOff, qs);
+    }
+
+    AttentionView kView() {
+        return AttentionView.of(kArr, kOff, ks);
+    }
+
+    AttentionView vView() {
+        return AttentionView.of(vArr, vOff, vs);
+    }
+
+    /** The bias view, or null when the case has none. */
+    AttentionView biasView() {
+        return bias == null ? null : AttentionView.flat(bias, biasOff);
+    }
+
+    /** An array made by {@link #newO} or {@link #newDo} as a view in o's layout. */
+    AttentionView oView(float[] o) {
+        return AttentionView.of(o, oOff, os);
+    }
+
+    AttentionView lseView(float[] lse) {
+        return AttentionView.flat(lse, lseOff);
+    }
+
+    /** g[0] of {@link #grads} (dq) as a view in q's layout; {@link #dkView}, {@link #dvView} likewise. */
+    AttentionView dqView(float[][] g) {
+        return AttentionView.of(g[0], qOff, qs);
+    }
+
+    AttentionView dkView(float[][] g) {
+        return AttentionView.of(g[1], kOff, ks);
+    }
+
+    AttentionView dvView(float[][] g) {
+        return AttentionView.of(g[2], vOff, vs);
     }
 
     /** An upstream gradient dO in o's layout. */

@@ -76,31 +76,20 @@ class AttentionTest {
     void forwardAndBackwardMatchTheScalarTwin(AttentionConfig cfg, boolean fused) {
         AttentionCase c = new AttentionCase(cfg, fused, cfg.hashCode());
         float[] oRef = c.newO(), lseRef = c.newLse();
-        AttentionScalar.forward(cfg, AttentionView.of(c.qkv, c.qOff, c.qs), AttentionView.of(c.kArr, c.kOff, c.ks),
-                AttentionView.of(c.vArr, c.vOff, c.vs), c.bias == null ? null : AttentionView.flat(c.bias, c.biasOff),
-                AttentionView.of(oRef, c.oOff, c.os), AttentionView.flat(lseRef, c.lseOff));
+        AttentionScalar.forward(cfg, c.qView(), c.kView(), c.vView(), c.biasView(), c.oView(oRef), c.lseView(lseRef));
         float[] dO = c.newDo(7);
         float[][] gRef = c.grads(11);
-        AttentionScalar.backward(cfg, AttentionView.of(dO, c.oOff, c.os), AttentionView.of(c.qkv, c.qOff, c.qs),
-                AttentionView.of(c.kArr, c.kOff, c.ks), AttentionView.of(c.vArr, c.vOff, c.vs),
-                c.bias == null ? null : AttentionView.flat(c.bias, c.biasOff), AttentionView.of(oRef, c.oOff, c.os),
-                AttentionView.flat(lseRef, c.lseOff), AttentionView.of(gRef[0], c.qOff, c.qs),
-                AttentionView.of(gRef[1], c.kOff, c.ks), AttentionView.of(gRef[2], c.vOff, c.vs));
+        AttentionScalar.backward(cfg, c.oView(dO), c.qView(), c.kView(), c.vView(), c.biasView(), c.oView(oRef),
+                c.lseView(lseRef), c.dqView(gRef), c.dkView(gRef), c.dvView(gRef));
 
         float[] o1 = null, lse1 = null;
         float[][] g1 = null;
         for (Parallelism par : new Parallelism[] {Parallelism.serial(), two}) {
             float[] o = c.newO(), lse = c.newLse();
-            Attention.forward(par, cfg, AttentionView.of(c.qkv, c.qOff, c.qs), AttentionView.of(c.kArr, c.kOff, c.ks),
-                    AttentionView.of(c.vArr, c.vOff, c.vs),
-                    c.bias == null ? null : AttentionView.flat(c.bias, c.biasOff), AttentionView.of(o, c.oOff, c.os),
-                    AttentionView.flat(lse, c.lseOff));
+            Attention.forward(par, cfg, c.qView(), c.kView(), c.vView(), c.biasView(), c.oView(o), c.lseView(lse));
             float[][] g = c.grads(11);
-            Attention.backward(par, cfg, AttentionView.of(dO, c.oOff, c.os), AttentionView.of(c.qkv, c.qOff, c.qs),
-                    AttentionView.of(c.kArr, c.kOff, c.ks), AttentionView.of(c.vArr, c.vOff, c.vs),
-                    c.bias == null ? null : AttentionView.flat(c.bias, c.biasOff), AttentionView.of(o, c.oOff, c.os),
-                    AttentionView.flat(lse, c.lseOff), AttentionView.of(g[0], c.qOff, c.qs),
-                    AttentionView.of(g[1], c.kOff, c.ks), AttentionView.of(g[2], c.vOff, c.vs));
+            Attention.backward(par, cfg, c.oView(dO), c.qView(), c.kView(), c.vView(), c.biasView(), c.oView(o),
+                    c.lseView(lse), c.dqView(g), c.dkView(g), c.dvView(g));
             if (o1 == null) {
                 Close.assertClose("o", oRef, o, 2e-5, 2e-5);
                 Close.assertClose("lse", lseRef, lse, 2e-5, 2e-5);
@@ -126,18 +115,12 @@ class AttentionTest {
             // a new workspace each time: scores the forward did not write would be zeros, and dq below must
             // still be the recomputing backward's bits
             KeptScores kept = new KeptScores(cfg);
-            kept.forward(par, AttentionView.of(c.qkv, c.qOff, c.qs), AttentionView.of(c.kArr, c.kOff, c.ks),
-                    AttentionView.of(c.vArr, c.vOff, c.vs),
-                    c.bias == null ? null : AttentionView.flat(c.bias, c.biasOff), AttentionView.of(o, c.oOff, c.os),
-                    AttentionView.flat(lse, c.lseOff));
+            kept.forward(par, c.qView(), c.kView(), c.vView(), c.biasView(), c.oView(o), c.lseView(lse));
             Bits.assertSameBits("o, scores kept", o1, o);
             Bits.assertSameBits("lse, scores kept", lse1, lse);
             float[][] g = c.grads(11);
-            kept.backward(par, AttentionView.of(dO, c.oOff, c.os), AttentionView.of(c.qkv, c.qOff, c.qs),
-                    AttentionView.of(c.kArr, c.kOff, c.ks), AttentionView.of(c.vArr, c.vOff, c.vs),
-                    c.bias == null ? null : AttentionView.flat(c.bias, c.biasOff), AttentionView.of(o, c.oOff, c.os),
-                    AttentionView.flat(lse, c.lseOff), AttentionView.of(g[0], c.qOff, c.qs),
-                    AttentionView.of(g[1], c.kOff, c.ks), AttentionView.of(g[2], c.vOff, c.vs));
+            kept.backward(par, c.oView(dO), c.qView(), c.kView(), c.vView(), c.biasView(), c.oView(o), c.lseView(lse),
+                    c.dqView(g), c.dkView(g), c.dvView(g));
             // dq's elements only: with a fused layout dq, dk and dv are one array
             for (int b = 0; b < c.B; b++) {
                 for (int h = 0; h < c.Hq; h++) {
@@ -168,9 +151,7 @@ class AttentionTest {
         // batch 0 sees nothing; batch 1 with S - T = 3 sees keys j <= i + 3
         AttentionCase c = new AttentionCase(cfg, false, 5);
         float[] o = c.newO(), lse = c.newLse();
-        Attention.forward(cfg, AttentionView.of(c.qkv, c.qOff, c.qs), AttentionView.of(c.kArr, c.kOff, c.ks),
-                AttentionView.of(c.vArr, c.vOff, c.vs), null, AttentionView.of(o, c.oOff, c.os),
-                AttentionView.flat(lse, c.lseOff));
+        Attention.forward(cfg, c.qView(), c.kView(), c.vView(), null, c.oView(o), c.lseView(lse));
         int half = c.Hq * c.T * c.D;
         for (int i = 0; i < half; i++) {
             assertThat(o[c.oOff + i]).isEqualTo(0f);
@@ -183,9 +164,7 @@ class AttentionTest {
         }
         float[] dO = c.newDo(3);
         float[] dq = new float[c.qkv.length], dk = new float[c.kArr.length], dv = new float[c.vArr.length];
-        Attention.backward(cfg, AttentionView.of(dO, c.oOff, c.os), AttentionView.of(c.qkv, c.qOff, c.qs),
-                AttentionView.of(c.kArr, c.kOff, c.ks), AttentionView.of(c.vArr, c.vOff, c.vs), null,
-                AttentionView.of(o, c.oOff, c.os), AttentionView.flat(lse, c.lseOff),
+        Attention.backward(cfg, c.oView(dO), c.qView(), c.kView(), c.vView(), null, c.oView(o), c.lseView(lse),
                 AttentionView.of(dq, c.qOff, c.qs), AttentionView.of(dk, c.kOff, c.ks),
                 AttentionView.of(dv, c.vOff, c.vs));
         for (int i = 0; i < half; i++) {
@@ -208,9 +187,7 @@ class AttentionTest {
         float[] first = null;
         for (int rep = 0; rep < 30; rep++) {
             float[] o = c.newO(), lse = c.newLse();
-            Attention.forward(cfg, AttentionView.of(c.qkv, c.qOff, c.qs), AttentionView.of(c.kArr, c.kOff, c.ks),
-                    AttentionView.of(c.vArr, c.vOff, c.vs), null, AttentionView.of(o, c.oOff, c.os),
-                    AttentionView.flat(lse, c.lseOff));
+            Attention.forward(cfg, c.qView(), c.kView(), c.vView(), null, c.oView(o), c.lseView(lse));
             if (first == null) {
                 first = o;
             } else {
